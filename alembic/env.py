@@ -1,0 +1,44 @@
+"""Alembic environment: the database comes from the app's configuration or from the caller."""
+
+from logging.config import fileConfig
+
+from alembic import context
+
+from backend.db import create_engine
+from backend.migrations_support import AUTOGENERATE_PLUGINS
+from backend.models import Base
+from config.settings import database_url_from_env
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def run_migrations(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        autogenerate_plugins=AUTOGENERATE_PLUGINS,
+        render_as_batch=True,
+        compare_type=True,
+        compare_server_default=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    """Use a connection or engine handed in by the caller (tests), else the configured database."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = config.attributes.get("engine") or create_engine(database_url_from_env())
+    with engine.connect() as connection:
+        run_migrations(connection)
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) mode is not supported: run against a database")
+run_online()

@@ -1,0 +1,1 @@
+"""Session store backend: models, services and the REST API."""

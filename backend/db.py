@@ -1,0 +1,105 @@
+"""Engines (one per process and URL), SQLite pragmas, and the two kinds of transaction."""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from backend.services.errors import StoreUnavailable
+
+_engines: dict[tuple[int, str], sa.Engine] = {}
+_engines_lock = threading.Lock()
+
+WRITE = "session_store_write"
+
+
+def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
+    """The engine for `url` in this process; a forked child builds its own instead of sharing sockets."""
+    key = (os.getpid(), url)
+    engine = _engines.get(key)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(key)
+            if engine is None:
+                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s)
+    return engine
+
+
+def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
+    """A new engine set up for several processes sharing one database."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_parent_directory(parsed.database)
+        engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_s})
+        _configure_sqlite(engine, busy_timeout_s)
+        return engine
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _ensure_parent_directory(database: str | None) -> None:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
+    # pysqlite's own BEGIN handling is switched off so that SQLAlchemy decides when a
+    # transaction starts, and a write transaction can take the write lock up front.
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer
+        # committed in between (busy_timeout is not consulted); IMMEDIATE waits instead.
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One short write transaction: committed on success, rolled back on any error."""
+    with _translate_outage(), engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """One short read-only transaction."""
+    with _translate_outage(), engine.connect() as conn:
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def _translate_outage() -> Iterator[None]:
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise StoreUnavailable(_outage_reason(exc)) from exc
+
+
+def _outage_reason(exc: sa.exc.DBAPIError) -> str:
+    text = str(exc.orig).lower()
+    if "locked" in text or "busy" in text:
+        return "the database is busy; retry shortly"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return "the database cannot be written at the moment"
+    return "the database is unavailable at the moment"

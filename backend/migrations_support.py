@@ -1,0 +1,37 @@
+"""Autogenerate tweaks shared by env.py and the migration tests."""
+
+from __future__ import annotations
+
+import sys
+
+from alembic.runtime.plugins import Plugin, _all_plugins
+from alembic.util import DispatchPriority, PriorityDispatchResult
+
+PLUGIN_NAME = "backend.sqlite_text_primary_key"
+AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", PLUGIN_NAME]
+
+
+def _ignore_sqlite_text_primary_key_nullability(
+    autogen_context, alter_column_op, schema, tname, cname, conn_col, metadata_col
+):
+    # SQLite lets a non-INTEGER PRIMARY KEY hold NULL (a historic quirk), so the legacy
+    # `session_id TEXT PRIMARY KEY` reflects as nullable. That is not a change to make.
+    if metadata_col.primary_key and conn_col.nullable and not metadata_col.nullable:
+        alter_column_op.existing_nullable = False
+        return PriorityDispatchResult.STOP
+    return PriorityDispatchResult.CONTINUE
+
+
+def setup(plugin: Plugin) -> None:
+    """Register the comparators of this module (called by Plugin.setup_plugin_from_module)."""
+    plugin.add_autogenerate_comparator(
+        _ignore_sqlite_text_primary_key_nullability,
+        "column",
+        "nullable",
+        qualifier="sqlite",
+        priority=DispatchPriority.FIRST,
+    )
+
+
+if PLUGIN_NAME not in _all_plugins:
+    Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN_NAME)

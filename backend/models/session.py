@@ -1,0 +1,32 @@
+"""Session: one conversation (table `sessions`, legacy shape)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from backend.models.base import Base
+from backend.models.types import MetadataJSON, UTCTimestamp
+
+
+class Session(Base):
+    """A conversation: who it is, when it was last active, its metadata."""
+
+    __tablename__ = "sessions"
+
+    session_id: so.Mapped[str] = so.mapped_column(sa.Text, primary_key=True)
+    device_fingerprint: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime | None] = so.mapped_column(
+        UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
+    )
+    last_active: so.Mapped[datetime | None] = so.mapped_column(
+        UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
+    )
+    message_count: so.Mapped[int | None] = so.mapped_column(sa.Integer, server_default=sa.text("0"))
+    metadata_: so.Mapped[dict | None] = so.mapped_column("metadata", MetadataJSON)
+
+    messages: so.WriteOnlyMapped["ChatMessage"] = so.relationship(  # noqa: F821
+        back_populates="session", passive_deletes=True
+    )

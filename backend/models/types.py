@@ -1,0 +1,110 @@
+"""Column types that read whatever the legacy module left in a row, and write one clean form."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+log = logging.getLogger(__name__)
+
+# Same shape as CURRENT_TIMESTAMP, plus fixed-width microseconds: SQLite's date functions and
+# Python's sqlite3 timestamp converter parse it, and it sorts as time against legacy values.
+STORED_TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class _Unprocessed(UserDefinedType):
+    """A type named in DDL whose values pass through untouched: the SQLite dialect's own
+    DATETIME and JSON parsers raise on legacy values and abort the whole query."""
+
+    cache_ok = True
+
+    def __init__(self, ddl_name: str):
+        self.ddl_name = ddl_name
+
+    def get_col_spec(self, **kw):
+        return self.ddl_name
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """A timezone-aware UTC datetime from any legacy representation; None (logged) when unparseable."""
+    if value is None:
+        return None
+    try:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        else:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            parsed = datetime.fromisoformat(text.strip())
+    except (ValueError, TypeError, OverflowError, OSError, UnicodeDecodeError):
+        log.warning("unreadable timestamp %r read as None", value)
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def parse_metadata(value: Any) -> dict:
+    """A dict from any legacy metadata value: the object itself, else empty."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (str, bytes)):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            log.warning("metadata that is not JSON read as {}")
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+    return {}
+
+
+class UTCTimestamp(TypeDecorator):
+    """TIMESTAMP holding naive UTC; always read back as an aware UTC datetime."""
+
+    impl = sa.TIMESTAMP
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return _Unprocessed("TIMESTAMP")
+        return dialect.type_descriptor(sa.TIMESTAMP())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if dialect.name == "sqlite":
+            return value.strftime(STORED_TIMESTAMP_FORMAT)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return parse_timestamp(value)
+
+
+class MetadataJSON(TypeDecorator):
+    """JSON holding an object; None is SQL NULL; any legacy value reads as a dict."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return _Unprocessed("JSON")
+        return dialect.type_descriptor(sa.JSON(none_as_null=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return value
+
+    def process_result_value(self, value, dialect):
+        return parse_metadata(value)

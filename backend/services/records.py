@@ -1,0 +1,51 @@
+"""Plain, immutable results of the service: safe to use after the transaction has ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session as stored; message_count NULL in a legacy row reads as 0."""
+
+    session_id: str
+    device_fingerprint: str | None
+    created_at: datetime | None
+    last_active: datetime | None
+    message_count: int
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One message of a session."""
+
+    id: int
+    session_id: str
+    role: str
+    content: str
+    timestamp: datetime | None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStats:
+    """Counts and times of one session."""
+
+    session_id: str
+    message_count: int
+    created_at: datetime | None
+    last_active: datetime | None
+    first_message_at: datetime | None
+    last_message_at: datetime | None
+    messages_by_role: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of the operator listing; next_cursor is None on the last page."""
+
+    sessions: list[SessionRecord]
+    next_cursor: str | None

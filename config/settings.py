@@ -1,0 +1,109 @@
+"""Settings read from the environment when a Config is built, never at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits enforced by SessionService for every caller."""
+
+    max_content_chars: int = 100_000
+    max_metadata_bytes: int = 16 * 1024
+    max_session_id_chars: int = 128
+    max_fingerprint_chars: int = 256
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES."""
+        return cls(
+            max_content_chars=_int("MAX_CONTENT_CHARS", cls.max_content_chars),
+            max_metadata_bytes=_int("MAX_METADATA_BYTES", cls.max_metadata_bytes),
+        )
+
+
+def database_url_from_env() -> str:
+    """DATABASE_URL when set, else a SQLite file at SESSION_DB_PATH (default data/sessions.db)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    path = Path(os.environ.get("SESSION_DB_PATH", "data/sessions.db"))
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    return f"sqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Application settings; each variant differs only in its defaults."""
+
+    DATABASE_URL: str = field(default_factory=database_url_from_env)
+    LIMITS: Limits = field(default_factory=Limits.from_env)
+    SQLITE_BUSY_TIMEOUT_S: float = field(default_factory=lambda: _float("SQLITE_BUSY_TIMEOUT_S", 30.0))
+    MAX_CONTENT_LENGTH: int = field(default_factory=lambda: _int("MAX_CONTENT_LENGTH", 1024 * 1024))
+    ADMIN_TOKEN: str | None = field(default_factory=lambda: os.environ.get("ADMIN_TOKEN") or None)
+    CORS_ORIGINS: tuple[str, ...] = field(
+        default_factory=lambda: tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip())
+    )
+    CHAT_AGENT: str | None = field(default_factory=lambda: os.environ.get("CHAT_AGENT") or None)
+    CHAT_AGENT_URL: str | None = field(default_factory=lambda: os.environ.get("CHAT_AGENT_URL") or None)
+    AGENT_TIMEOUT_S: float = field(default_factory=lambda: _float("AGENT_TIMEOUT_S", 30.0))
+    AGENT_HISTORY_LIMIT: int = field(default_factory=lambda: _int("AGENT_HISTORY_LIMIT", 20))
+    TESTING: bool = False
+    DEBUG: bool = False
+
+    def as_flask_config(self) -> dict:
+        """The settings as the upper-case mapping Flask's app.config takes."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class DevelopmentConfig(Config):
+    """Local development: debug on, SQLite default."""
+
+    DEBUG: bool = True
+
+
+@dataclass(frozen=True)
+class TestingConfig(Config):
+    """Tests: the database is passed in explicitly by the fixtures."""
+
+    TESTING: bool = True
+
+
+@dataclass(frozen=True)
+class ProductionConfig(Config):
+    """Production: refuses to start with settings that would be unsafe."""
+
+    def __post_init__(self) -> None:
+        if not self.DATABASE_URL:
+            raise RuntimeError("DATABASE_URL or SESSION_DB_PATH must name a database")
+        if self.ADMIN_TOKEN is not None and len(self.ADMIN_TOKEN) < 16:
+            raise RuntimeError("ADMIN_TOKEN must be at least 16 characters")
+
+
+CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def config_from_env() -> Config:
+    """The Config variant named by APP_ENV (production by default)."""
+    name = os.environ.get("APP_ENV", "production")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {sorted(CONFIGS)}, not {name!r}") from None
