@@ -1,0 +1,77 @@
+"""The two databases the suite runs on: a SQLite file per test, and a PostgreSQL schema per run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backend.db import create_engine
+from backend.migrations_support import upgrade_to_head
+
+POSTGRES_MISSING = "TEST_DATABASE_URL is not set: PostgreSQL tests skipped (CI sets it and fails without a server)"
+
+
+def postgres_url_or_skip() -> str:
+    """TEST_DATABASE_URL; skipped outside CI when absent, a failure inside CI."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    if os.environ.get("CI"):
+        pytest.fail("CI must run the suite on PostgreSQL: set TEST_DATABASE_URL")
+    pytest.skip(POSTGRES_MISSING)
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    """The same PostgreSQL database, with `schema` first on the search path."""
+    parsed = sa.make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+class PostgresSchema:
+    """A schema of its own for this test run, migrated once and emptied between tests."""
+
+    def __init__(self, base_url: str):
+        self.name = f"test_{os.getpid()}_{secrets.token_hex(3)}"
+        self.base_url = base_url
+        self.url = url_with_schema(base_url, self.name)
+        admin = sa.create_engine(base_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{self.name}"')
+        admin.dispose()
+        self.engine = create_engine(self.url)
+        upgrade_to_head(self.engine)
+
+    def empty(self) -> None:
+        """Remove every row and restart the id sequence."""
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE chat_history, sessions RESTART IDENTITY CASCADE")
+
+    def drop(self) -> None:
+        """Drop the schema and everything in it."""
+        self.engine.dispose()
+        admin = sa.create_engine(self.base_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+        admin.dispose()
+
+
+class SqliteTemplate:
+    """A migrated SQLite file, copied for each test (faster than migrating each time)."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "template.db"
+        engine = create_engine(f"sqlite:///{self.path}")
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+
+    def copy_to(self, path: Path) -> str:
+        """A fresh database file at `path`; its URL."""
+        shutil.copyfile(self.path, path)
+        return f"sqlite:///{path}"

@@ -1,0 +1,52 @@
+"""factory-boy factories over the models, bound per test to that test's database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from backend.models import ChatMessage, Session
+
+
+class BaseFactory(SQLAlchemyModelFactory):
+    """Commits each object so that the service, in its own transactions, sees it."""
+
+    class Meta:
+        abstract = True
+        sqlalchemy_session = None
+        sqlalchemy_session_persistence = "commit"
+
+
+class SessionFactory(BaseFactory):
+    """A session with a unique id and a little metadata."""
+
+    class Meta:
+        model = Session
+
+    session_id = factory.Sequence(lambda n: f"session-{n}")
+    device_fingerprint = factory.Sequence(lambda n: f"device-{n}")
+    created_at = factory.LazyFunction(lambda: datetime.now(timezone.utc))
+    last_active = factory.SelfAttribute("created_at")
+    message_count = 0
+    metadata_ = factory.LazyFunction(lambda: {"client": "web"})
+
+
+class ChatMessageFactory(BaseFactory):
+    """A user message in its own new session (pass session=... to share one)."""
+
+    class Meta:
+        model = ChatMessage
+
+    session = factory.SubFactory(SessionFactory)
+    role = "user"
+    content = factory.Sequence(lambda n: f"message {n}")
+    timestamp = factory.LazyFunction(lambda: datetime.now(timezone.utc))
+    metadata_ = None
+
+
+def bind(orm_session) -> None:
+    """Point every factory at `orm_session` (None to unbind)."""
+    for factory_class in (BaseFactory, SessionFactory, ChatMessageFactory):
+        factory_class._meta.sqlalchemy_session = orm_session
