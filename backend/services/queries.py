@@ -57,8 +57,11 @@ _new_session_values = dict(
 )
 # ON CONFLICT DO NOTHING: two processes creating the same id both succeed, one row results.
 insert_session_if_absent = {
-    "sqlite": sqlite.insert(sessions).values(**_new_session_values).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(sessions).values(**_new_session_values).on_conflict_do_nothing(),
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(sessions)
+    .values(**_new_session_values)
+    .on_conflict_do_nothing()
+    .returning(sessions.c.session_id)
+    for dialect in (sqlite, postgresql)
 }
 
 _history = sa.select(*MESSAGE_COLUMNS).where(messages.c.session_id == sa.bindparam("sid"))

@@ -93,7 +93,7 @@ class SessionService:
                 "now": now,
                 "meta": metadata or {},
             }
-            created = conn.execute(self._insert_session_if_absent, values).rowcount == 1
+            created = conn.execute(self._insert_session_if_absent, values).first() is not None
             if not created:
                 conn.execute(q.touch_session, {"sid": session_id, "now": now})
             return _session_record(conn.execute(q.select_session, {"sid": session_id}).one()), created

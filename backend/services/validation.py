@@ -33,6 +33,8 @@ def check_lookup_id(problems: Problems, session_id: Any) -> None:
     """An id used to find a session: any non-empty string, so legacy ids keep working."""
     if not isinstance(session_id, str) or not session_id:
         problems.add("session_id", "must be a non-empty string")
+    elif "\x00" in session_id:
+        problems.add("session_id", "must not contain NUL characters")
 
 
 def check_new_session_id(problems: Problems, session_id: str, limits: Limits) -> None:
