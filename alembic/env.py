@@ -2,6 +2,7 @@
 
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 
 from backend.db import create_engine
@@ -29,11 +30,11 @@ def run_migrations(connection) -> None:
 
 def run_online() -> None:
     """Use a connection or engine handed in by the caller (tests), else the configured database."""
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_migrations(connection)
+    handed_in = config.attributes.get("connection") or config.attributes.get("engine")
+    if isinstance(handed_in, sa.Connection):
+        run_migrations(handed_in)
         return
-    engine = config.attributes.get("engine") or create_engine(database_url_from_env())
+    engine = handed_in or create_engine(database_url_from_env())
     with engine.connect() as connection:
         run_migrations(connection)
         connection.commit()
