@@ -1,0 +1,27 @@
+# One command each: `make run` serves the API, `make test` runs the whole suite.
+# Both install what they need into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install migrate run test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+run: migrate
+	exec $(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
+
+test: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache
