@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from backend.db import create_engine
-from backend.migrations_support import AUTOGENERATE_PLUGINS
+from backend.migrations_support import AUTOGENERATE_PLUGINS, include_object_for
 from backend.models import Base
 from config.settings import database_url_from_env
 
@@ -20,6 +20,7 @@ def run_migrations(connection) -> None:
         connection=connection,
         target_metadata=Base.metadata,
         autogenerate_plugins=AUTOGENERATE_PLUGINS,
+        include_object=include_object_for(connection.dialect.name),
         render_as_batch=True,
         compare_type=True,
         compare_server_default=True,

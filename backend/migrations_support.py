@@ -43,6 +43,17 @@ if PLUGIN_NAME not in _all_plugins:
     Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN_NAME)
 
 
+def include_object_for(dialect_name: str):
+    """An include_object hook comparing an index declared with `.ddl_if(dialect=...)` only on that dialect."""
+
+    def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "index" and not reflected and obj._ddl_if is not None and obj._ddl_if.dialect:
+            return obj._ddl_if.dialect == dialect_name
+        return True
+
+    return include_object
+
+
 def alembic_config(engine=None) -> Config:
     """The project's Alembic configuration, optionally bound to an engine instead of the configured URL."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))

@@ -19,6 +19,9 @@ class ChatMessage(Base):
     __table_args__ = (
         sa.Index("idx_chat_history_session", "session_id"),
         sa.Index("idx_chat_history_timestamp", "timestamp"),
+        # Newest-first history without a sort. SQLite's idx_chat_history_session already ends in
+        # the rowid (= id), so only PostgreSQL needs it (revision 0002).
+        sa.Index("ix_chat_history_session_id_id", "session_id", "id").ddl_if(dialect="postgresql"),
         {"sqlite_autoincrement": True},
     )
 

@@ -15,6 +15,11 @@ class Session(Base):
     """A conversation: who it is, when it was last active, its metadata."""
 
     __tablename__ = "sessions"
+    # Added by revision 0002 for the operator listing (newest activity first) and the idle purge.
+    __table_args__ = (
+        sa.Index("ix_sessions_last_active_session_id", "last_active", "session_id"),
+        sa.Index("ix_sessions_device_fingerprint_last_active", "device_fingerprint", "last_active", "session_id"),
+    )
 
     session_id: so.Mapped[str] = so.mapped_column(sa.Text, primary_key=True)
     device_fingerprint: so.Mapped[str | None] = so.mapped_column(sa.Text)
