@@ -1,0 +1,78 @@
+"""Operator maintenance: purging idle sessions in short batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from backend.db import get_engine, read_transaction, write_transaction
+from backend.models import ChatMessage, Session
+from backend.models.types import STORED_TIMESTAMP_FORMAT
+from backend.services.errors import InvalidInput
+from config.settings import Config
+
+sessions = Session.__table__
+messages = ChatMessage.__table__
+PURGE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What a purge deleted, or would delete on a dry run."""
+
+    cutoff: datetime
+    sessions: int
+    messages: int
+    dry_run: bool
+
+
+def _idle_condition(dialect_name: str, cutoff: datetime):
+    last_active = sessions.c.last_active
+    if dialect_name != "sqlite":
+        return last_active < sa.bindparam("cutoff", cutoff, type_=last_active.type)
+    # Legacy SQLite rows may hold epoch numbers, which sort below every text: compare each
+    # storage class with the cutoff in its own form (two index ranges), so that no recently
+    # active legacy session is purged.
+    as_text, as_number = sa.type_coerce(last_active, sa.Text), sa.type_coerce(last_active, sa.Float)
+    return sa.or_(
+        sa.and_(as_text >= "", as_text < cutoff.astimezone(timezone.utc).strftime(STORED_TIMESTAMP_FORMAT)),
+        as_number < cutoff.timestamp(),
+    )
+
+
+class MaintenanceService:
+    """Operator-only operations; each batch is its own short transaction."""
+
+    def __init__(self, url_or_engine: str | sa.Engine | None = None):
+        if url_or_engine is None:
+            url_or_engine = Config().DATABASE_URL
+        self.engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else get_engine(url_or_engine)
+
+    def purge_idle_sessions(self, idle_days: float, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
+        """Delete sessions (and their messages) whose last activity is older than `idle_days`."""
+        if isinstance(idle_days, bool) or not isinstance(idle_days, (int, float)) or idle_days < 0:
+            raise InvalidInput({"idle_days": ["must be a number of days, 0 or more"]})
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=idle_days)
+        idle = _idle_condition(self.engine.dialect.name, cutoff)
+        if dry_run:
+            return self._count_idle(idle, cutoff)
+        total_sessions = total_messages = 0
+        while True:
+            with write_transaction(self.engine) as conn:
+                batch = conn.execute(sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH)).scalars().all()
+                if not batch:
+                    break
+                total_messages += conn.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount
+                total_sessions += conn.execute(sessions.delete().where(sessions.c.session_id.in_(batch))).rowcount
+        return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False)
+
+    def _count_idle(self, idle, cutoff: datetime) -> PurgeReport:
+        idle_ids = sa.select(sessions.c.session_id).where(idle)
+        with read_transaction(self.engine) as conn:
+            session_count = conn.execute(sa.select(sa.func.count()).select_from(idle_ids.subquery())).scalar_one()
+            message_count = conn.execute(
+                sa.select(sa.func.count()).select_from(messages).where(messages.c.session_id.in_(idle_ids))
+            ).scalar_one()
+        return PurgeReport(cutoff, session_count, message_count, dry_run=True)
