@@ -91,3 +91,35 @@ update_session = (
         last_active=sa.bindparam("now", type_=sessions.c.last_active.type),
     )
 )
+
+# -- operator listing: most recently active first, keyset-paged on (last_active, session_id) --
+# Ordered by the raw columns so that the indexes of revision 0002 serve it. The cursor keeps the
+# raw stored value (text or a legacy epoch on SQLite, a timestamp on PostgreSQL), so the column is
+# read and compared untyped. Rows without last_active come after all others, by session_id.
+_raw_last_active = sa.type_coerce(sessions.c.last_active, sa.types.NullType()).label("raw_last_active")
+
+
+def _listing(active: bool, after_cursor: bool, by_fingerprint: bool) -> sa.Select:
+    statement = sa.select(*SESSION_COLUMNS, _raw_last_active)
+    if by_fingerprint:
+        statement = statement.where(sessions.c.device_fingerprint == sa.bindparam("fingerprint", type_=sa.Text))
+    if not active:
+        statement = statement.where(sessions.c.last_active.is_(None))
+        if after_cursor:
+            statement = statement.where(sessions.c.session_id < sa.bindparam("sid", type_=sa.Text))
+        return statement.order_by(sessions.c.session_id.desc()).limit(sa.bindparam("limit"))
+    statement = statement.where(sessions.c.last_active.is_not(None))
+    if after_cursor:
+        position = sa.tuple_(sa.type_coerce(sessions.c.last_active, sa.types.NullType()), sessions.c.session_id)
+        statement = statement.where(position < sa.tuple_(sa.bindparam("key"), sa.bindparam("sid", type_=sa.Text)))
+    newest_first = (sessions.c.last_active.desc(), sessions.c.session_id.desc())
+    return statement.order_by(*newest_first).limit(sa.bindparam("limit"))
+
+
+# (rows with last_active?, after a cursor?, filtered by fingerprint?) -> statement
+list_sessions = {
+    (active, after, by_fp): _listing(active, after, by_fp)
+    for active in (True, False)
+    for after in (False, True)
+    for by_fp in (False, True)
+}

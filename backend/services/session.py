@@ -218,3 +218,37 @@ class SessionService:
         problems = Problems()
         check_lookup_id(problems, session_id)
         problems.raise_if_any()
+
+    # -- operators ----------------------------------------------------------------------
+
+    def list_sessions(
+        self, limit: int = 50, cursor: str | None = None, device_fingerprint: str | None = None
+    ) -> "SessionPage":
+        """Sessions, most recently active first (ties by session_id), keyset-paged by an opaque cursor."""
+        # Imported here so that this method stays an append to a module edited by others too.
+        from backend.services.cursors import decode_listing_cursor, encode_cursor
+        from backend.services.records import SessionPage
+
+        problems = Problems()
+        check_positive_int(problems, "limit", limit, maximum=500)
+        check_fingerprint(problems, device_fingerprint, self.limits)
+        problems.raise_if_any()
+        # Phase "a": rows with last_active, newest first; phase "n": rows without, after them.
+        phase, key, sid = decode_listing_cursor(cursor) if cursor is not None else ("a", None, None)
+        params = {"limit": limit + 1, "key": key, "sid": sid, "fingerprint": device_fingerprint}
+        filtered = device_fingerprint is not None
+        rows = []
+        with read_transaction(self.engine) as conn:
+            if phase == "a":
+                rows = conn.execute(q.list_sessions[True, cursor is not None, filtered], params).all()
+            if len(rows) <= limit:
+                after = phase == "n"
+                params["limit"] = limit + 1 - len(rows)
+                rows += conn.execute(q.list_sessions[False, after, filtered], params).all()
+        more, rows = len(rows) > limit, rows[:limit]
+        next_cursor = None
+        if more:
+            last = rows[-1]
+            phase = "n" if last.raw_last_active is None else "a"
+            next_cursor = encode_cursor([phase, last.raw_last_active, last.session_id])
+        return SessionPage([_session_record(row) for row in rows], next_cursor)

@@ -1,0 +1,58 @@
+"""Opaque keyset cursors: urlsafe base64 of the JSON of the last row's raw sort values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from backend.services.errors import InvalidInput
+
+MAX_CURSOR_CHARS = 1024
+_NOT_OURS = "is not a cursor issued by this server"
+
+
+def _encode_value(value: Any) -> Any:
+    # PostgreSQL hands back datetimes; tagged so that they come back as datetimes, not text.
+    return {"ts": value.isoformat()} if isinstance(value, datetime) else value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) != {"ts"} or not isinstance(value["ts"], str):
+            raise ValueError(value)
+        return datetime.fromisoformat(value["ts"])
+    return value
+
+
+def encode_cursor(values: list) -> str:
+    """A cursor holding `values` (JSON scalars or datetimes)."""
+    raw = json.dumps([_encode_value(v) for v in values], ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: Any, field: str = "cursor") -> list:
+    """The values inside `cursor`; InvalidInput naming `field` when it is not one we issued."""
+    try:
+        if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError(cursor)
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw.decode())
+        if not isinstance(values, list) or "\x00" in raw.decode() or "\\u0000" in raw.decode():
+            raise ValueError(values)
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise InvalidInput({field: [_NOT_OURS]}) from None
+
+
+def decode_listing_cursor(cursor: Any) -> tuple[str, Any, str]:
+    """(phase, last_active as stored, session_id) of an operator-listing cursor."""
+    values = decode_cursor(cursor)
+    if len(values) == 3 and isinstance(values[2], str):
+        phase, key, sid = values
+        scalar = isinstance(key, (str, int, float, datetime)) and not isinstance(key, bool)
+        if (phase == "a" and scalar) or (phase == "n" and key is None):
+            return phase, key, sid
+    raise InvalidInput({"cursor": [_NOT_OURS]})

@@ -1,0 +1,32 @@
+"""Readiness: the database answers and its schema is at the newest migration."""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+
+from backend.db import read_transaction
+from backend.migrations_support import database_revision, head_revision
+from backend.services.errors import StoreUnavailable
+
+
+@functools.cache
+def _head() -> str:
+    # Reading the migration scripts costs milliseconds; they do not change while a process runs.
+    return head_revision()
+
+
+def check_ready(engine: sa.Engine) -> str:
+    """The database's revision when it is reachable and at head; StoreUnavailable with the reason otherwise."""
+    try:
+        with read_transaction(engine) as conn:
+            current = database_revision(conn)
+    except sa.exc.DBAPIError as exc:
+        # Anything else the driver raises (e.g. a table missing) still means "not ready", never a 500.
+        raise StoreUnavailable("the database cannot be queried") from exc
+    if current is None:
+        raise StoreUnavailable("the database has not been migrated: run `alembic upgrade head`")
+    if current != _head():
+        raise StoreUnavailable(f"the database is at revision {current}, not {_head()}: run `alembic upgrade head`")
+    return current
