@@ -1,0 +1,147 @@
+"""The pluggable agent that answers chat and voice messages: in-process callable, HTTP endpoint, or echo."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import requests
+
+from backend.services.records import MessageRecord, SessionRecord
+
+
+class AgentFailed(Exception):
+    """The agent failed, timed out or answered something that is not a reply."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRequest:
+    """What an agent is asked: the session, its recent history (oldest first) and the new message."""
+
+    session: SessionRecord
+    history: list[MessageRecord]
+    message: MessageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReply:
+    """An agent's answer; metadata is stored with the reply."""
+
+    text: str
+    metadata: dict = field(default_factory=dict)
+
+
+Agent = Callable[[AgentRequest], Any]
+
+
+def echo_agent(request: AgentRequest) -> AgentReply:
+    """The development default: answers with the user's own words."""
+    return AgentReply(f"echo: {request.message.content}", {"agent": "echo"})
+
+
+def message_json(message: MessageRecord) -> dict:
+    """A message as the HTTP agent receives it."""
+    timestamp = message.timestamp.isoformat() if message.timestamp else None
+    return {
+        "id": message.id,
+        "role": message.role,
+        "content": message.content,
+        "timestamp": timestamp,
+        "metadata": message.metadata,
+    }
+
+
+class HttpAgent:
+    """An agent behind an HTTP endpoint: POST {session_id, history, message} -> {reply, metadata?}."""
+
+    def __init__(self, url: str, timeout_s: float):
+        self.url = url
+        self.timeout_s = timeout_s
+
+    def __call__(self, request: AgentRequest) -> AgentReply:
+        """Ask the endpoint; AgentFailed on any transport error, error status or malformed answer."""
+        body = {
+            "session_id": request.session.session_id,
+            "history": [message_json(m) for m in request.history],
+            "message": message_json(request.message),
+        }
+        try:
+            response = requests.post(self.url, json=body, timeout=self.timeout_s)
+        except requests.Timeout:
+            raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
+        except requests.RequestException as exc:
+            raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise AgentFailed(f"the agent answered HTTP {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError:
+            raise AgentFailed("the agent answered something that is not JSON") from None
+        return to_reply(answer)
+
+
+def to_reply(answer: Any) -> AgentReply:
+    """An AgentReply from what an agent returned: AgentReply, str, or {"reply": str, "metadata"?: dict}."""
+    if isinstance(answer, AgentReply):
+        text, metadata = answer.text, answer.metadata
+    elif isinstance(answer, str):
+        text, metadata = answer, {}
+    elif isinstance(answer, dict):
+        text, metadata = answer.get("reply"), answer.get("metadata") or {}
+    else:
+        raise AgentFailed("the agent's answer is not a reply")
+    if not isinstance(text, str) or not text:
+        raise AgentFailed("the agent's answer has no reply text")
+    if not isinstance(metadata, dict):
+        raise AgentFailed("the agent's reply metadata is not an object")
+    return AgentReply(text, metadata)
+
+
+def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
+    """Run the agent with a deadline; AgentFailed when it raises, hangs past the deadline or answers garbage."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["answer"] = agent(request)
+        except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
+            outcome["error"] = exc
+
+    # A daemon thread: a hung in-process agent cannot be stopped, but must not hold the request
+    # or keep the process from exiting. The HTTP agent's own timeout ends its thread.
+    worker = threading.Thread(target=run, name="agent-call", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise AgentFailed(f"the agent did not answer within {timeout_s:g} s")
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, AgentFailed):
+            raise error
+        raise AgentFailed(f"the agent failed ({type(error).__name__})") from error
+    return to_reply(outcome["answer"])
+
+
+def load_agent(spec: str | None, url: str | None, timeout_s: float) -> Agent:
+    """The agent the settings name: CHAT_AGENT='pkg.module:name', CHAT_AGENT_URL='http://...', else echo."""
+    if spec and url:
+        raise RuntimeError("set CHAT_AGENT or CHAT_AGENT_URL, not both")
+    if url:
+        if not url.startswith(("http://", "https://")):
+            raise RuntimeError("CHAT_AGENT_URL must be an http:// or https:// URL")
+        return HttpAgent(url, timeout_s)
+    if spec:
+        module_name, _, attribute = spec.partition(":")
+        if not module_name or not attribute:
+            raise RuntimeError("CHAT_AGENT must look like 'package.module:name'")
+        agent = getattr(importlib.import_module(module_name), attribute)
+        if not callable(agent):
+            raise RuntimeError(f"CHAT_AGENT {spec!r} is not callable")
+        return agent
+    return echo_agent
