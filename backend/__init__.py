@@ -1,1 +1,50 @@
-"""Session store backend: models, services and the REST API."""
+"""Session store backend: create_app builds the Flask app serving the REST API."""
+
+from __future__ import annotations
+
+import flask
+
+from config.settings import Config, config_from_env
+
+API_SETTINGS = {
+    "API_TITLE": "Session store",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    # Served at exactly /api/v1/openapi.json; no UI (it would pull scripts from a CDN).
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def create_app(config: Config | None = None) -> flask.Flask:
+    """The app for `config` (default: the variant APP_ENV names, read from the environment)."""
+    config = config if config is not None else config_from_env()
+    app = flask.Flask(__name__, static_folder=None)
+    app.config.from_mapping(config.as_flask_config())
+    app.config.update(API_SETTINGS)
+    api = register_extensions(app, config)
+    register_blueprints(api)
+    register_error_handlers(app)
+    return app
+
+
+def register_extensions(app: flask.Flask, config: Config):
+    """The Api, CORS and the services; returns the Api."""
+    from backend.extensions import init_extensions
+
+    return init_extensions(app, config)
+
+
+def register_blueprints(api) -> None:
+    """Every resource of the API, documented in its OpenAPI document."""
+    from backend.api import chat, health, messages, sessions, voice
+
+    for module in (sessions, messages, chat, voice, health):
+        api.register_blueprint(module.blp)
+
+
+def register_error_handlers(app: flask.Flask) -> None:
+    """One JSON error shape for domain errors and every HTTP error."""
+    from backend.api.errors import register_error_handlers as register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""REST blueprints: thin views that parse with a schema, call a service, dump with a schema."""

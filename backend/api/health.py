@@ -1,0 +1,34 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from backend.api.blueprint import Blueprint
+from backend.extensions import services
+from backend.schemas.base import StrictSchema
+from backend.services.health import check_ready
+
+blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators")
+
+
+class StatusSchema(StrictSchema):
+    """A probe's answer."""
+
+    status = fields.String(required=True)
+    revision = fields.String()
+
+
+@blp.route("/healthz", methods=["GET"])
+@blp.response(200, StatusSchema)
+def healthz():
+    """Liveness: the process answers (the database is not consulted)."""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz", methods=["GET"])
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+@blp.response(200, StatusSchema)
+def readyz():
+    """Readiness: the database answers and its schema is at the newest migration; 503 with the reason if not."""
+    return {"status": "ready", "revision": check_ready(services().sessions.engine)}

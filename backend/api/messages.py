@@ -1,0 +1,41 @@
+"""Messages of a session: page through history, append, clear."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from backend.api.blueprint import Blueprint
+from backend.extensions import services
+from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
+
+blp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions", description="Messages of a session")
+
+
+@blp.route("/<session_id>/messages")
+class Messages(MethodView):
+    """The history of one session."""
+
+    @blp.arguments(HistoryArgsSchema, location="query")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, HistoryPageSchema)
+    def get(self, args, session_id):
+        """The newest `limit` messages before `before`, oldest first, and where the page before starts."""
+        limit = args["limit"]
+        # One more than asked tells whether an older page exists, without a second query.
+        messages = services().sessions.get_chat_history(session_id, limit=limit + 1, before=args.get("before"))
+        older = len(messages) > limit
+        messages = messages[1:] if older else messages
+        return {"session_id": session_id, "messages": messages, "next_before": messages[0].id if older else None}
+
+    @blp.arguments(MessageCreateSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(201, MessageSchema)
+    def post(self, body, session_id):
+        """Append a message; the session's count and last_active change with it."""
+        return services().sessions.add_message(session_id, body["role"], body["content"], body.get("metadata"))
+
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(204)
+    def delete(self, session_id):
+        """Clear the history; the session stays, its count back to 0."""
+        services().sessions.clear_history(session_id)

@@ -1,0 +1,83 @@
+"""Sessions: get-or-create, read, update, delete, stats, and the operator listing."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from backend.api.admin import admin_only
+from backend.api.blueprint import Blueprint
+from backend.extensions import services
+from backend.schemas.sessions import (
+    SessionCreateSchema,
+    SessionListArgsSchema,
+    SessionPageSchema,
+    SessionSchema,
+    SessionStatsSchema,
+    SessionUpdateSchema,
+)
+
+blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="Sessions")
+
+
+@blp.route("")
+class Sessions(MethodView):
+    """The collection of sessions."""
+
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, SessionPageSchema)
+    @admin_only
+    @blp.arguments(SessionListArgsSchema, location="query")
+    def get(self, args):
+        """List sessions, most recently active first (operators only)."""
+        return services().sessions.list_sessions(
+            limit=args["limit"], cursor=args.get("cursor"), device_fingerprint=args.get("device_fingerprint")
+        )
+
+    @blp.arguments(SessionCreateSchema)
+    @blp.alt_response(200, schema=SessionSchema, description="The session existed", success=True)
+    @blp.response(201, SessionSchema, description="The session was created")
+    def post(self, body):
+        """Get or create a session."""
+        record, created = services().sessions.open_session(
+            body.get("session_id"), body.get("metadata"), body.get("device_fingerprint")
+        )
+        return record, 201 if created else 200
+
+
+@blp.route("/<session_id>")
+class SessionById(MethodView):
+    """One session."""
+
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, SessionSchema)
+    def get(self, session_id):
+        """Read a session."""
+        return services().sessions.get_session(session_id)
+
+    @blp.arguments(SessionUpdateSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, SessionSchema)
+    def patch(self, body, session_id):
+        """Merge metadata into a session (null removes a key) and set its device fingerprint."""
+        # device_fingerprint absent leaves it alone; present and null clears it.
+        fingerprint = {"device_fingerprint": body["device_fingerprint"]} if "device_fingerprint" in body else {}
+        return services().sessions.update_session(session_id, metadata=body.get("metadata"), **fingerprint)
+
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(204)
+    def delete(self, session_id):
+        """Delete a session and all its messages."""
+        services().sessions.delete_session(session_id)
+
+
+@blp.route("/<session_id>/stats")
+class SessionStats(MethodView):
+    """Counts and times of one session."""
+
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.response(200, SessionStatsSchema)
+    def get(self, session_id):
+        """Counts per role and first and last message times of a session."""
+        return services().sessions.get_session_stats(session_id)

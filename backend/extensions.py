@@ -1,0 +1,59 @@
+"""App-bound singletons: the flask-smorest Api, CORS when configured, and the services of each process."""
+
+from __future__ import annotations
+
+import os
+
+import flask
+from flask_cors import CORS
+from flask_smorest import Api
+
+from backend.db import get_engine
+from backend.services.agents import load_agent
+from backend.services.chat import ChatService
+from backend.services.session import SessionService
+from config.settings import Config
+
+EXTENSION_KEY = "session_store"
+
+
+class Services:
+    """The services of one app, built on first use in each process: gunicorn forks after import."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        # Loaded now so that a wrong CHAT_AGENT stops the app at start, not at the first chat.
+        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S)
+        self._pid: int | None = None
+
+    def _build(self) -> None:
+        config = self.config
+        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S)
+        self.sessions = SessionService(engine, limits=config.LIMITS)
+        self.chat = ChatService(
+            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT
+        )
+        self._pid = os.getpid()
+
+    def here(self) -> "Services":
+        """These services, built for the current process if they are not yet."""
+        if self._pid != os.getpid():
+            self._build()
+        return self
+
+
+def services() -> Services:
+    """The services of the current app, in this process."""
+    return flask.current_app.extensions[EXTENSION_KEY].here()
+
+
+def init_extensions(app: flask.Flask, config: Config) -> Api:
+    """Bind a new Api, CORS (only when CORS_ORIGINS lists origins) and the services to `app`; the Api."""
+    # One Api per app, not a module-level one: an Api keeps the last app and spec it was bound
+    # to, and the tests build many apps in one process.
+    api = Api(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    if config.CORS_ORIGINS:
+        CORS(app, resources={r"/api/*": {"origins": list(config.CORS_ORIGINS)}})
+    app.extensions[EXTENSION_KEY] = Services(config)
+    return api

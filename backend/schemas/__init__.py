@@ -1,0 +1,1 @@
+"""marshmallow schemas of the REST API, one module per resource."""

@@ -1,0 +1,60 @@
+"""Schemas of sessions: the Session body, create and update requests, stats, the operator listing."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from backend.schemas.base import StrictSchema, json_object, page_limit, timestamp
+
+
+class SessionSchema(StrictSchema):
+    """A session."""
+
+    session_id = fields.String(required=True)
+    device_fingerprint = fields.String(allow_none=True)
+    created_at = timestamp()
+    last_active = timestamp()
+    message_count = fields.Integer()
+    metadata = json_object()
+
+
+class SessionCreateSchema(StrictSchema):
+    """Get-or-create: every field optional; without session_id the server generates one."""
+
+    session_id = fields.String(metadata={"description": "letters, digits and . _ : -; at most 128"})
+    device_fingerprint = fields.String(allow_none=True)
+    metadata = json_object(allow_none=True)
+
+
+class SessionUpdateSchema(StrictSchema):
+    """Metadata merged shallowly (a key set to null is removed); device_fingerprint replaced when present."""
+
+    metadata = json_object(allow_none=True)
+    device_fingerprint = fields.String(allow_none=True)
+
+
+class SessionStatsSchema(StrictSchema):
+    """Counts and times of a session."""
+
+    session_id = fields.String(required=True)
+    message_count = fields.Integer()
+    created_at = timestamp()
+    last_active = timestamp()
+    first_message_at = timestamp()
+    last_message_at = timestamp()
+    messages_by_role = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class SessionListArgsSchema(StrictSchema):
+    """Query of the operator listing."""
+
+    limit = page_limit()
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    device_fingerprint = fields.String()
+
+
+class SessionPageSchema(StrictSchema):
+    """One page of sessions, most recently active first."""
+
+    sessions = fields.List(fields.Nested(SessionSchema))
+    next_cursor = fields.String(allow_none=True)
