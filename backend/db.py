@@ -93,11 +93,22 @@ def _translate_outage() -> Iterator[None]:
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise StoreUnavailable(_outage_reason(exc)) from exc
+        raise StoreUnavailable(_outage_reason(exc.orig)) from exc
 
 
-def _outage_reason(exc: sa.exc.DBAPIError) -> str:
-    text = str(exc.orig).lower()
+@contextmanager
+def translate_driver_errors(engine: sa.Engine) -> Iterator[None]:
+    """As the SQLAlchemy transactions do, for code that runs on the driver's cursor."""
+    dbapi = engine.dialect.dbapi
+    with _translate_outage():
+        try:
+            yield
+        except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
+            raise StoreUnavailable(_outage_reason(exc)) from exc
+
+
+def _outage_reason(exc: BaseException) -> str:
+    text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return "the database is busy; retry shortly"
     if "readonly" in text or "read-only" in text or "unable to open" in text:
