@@ -22,3 +22,11 @@ def purge(idle_days: float, dry_run: bool) -> None:
         f"{verb} {report.sessions} session(s) and {report.messages} message(s) "
         f"last active before {report.cutoff.isoformat(timespec='seconds')}"
     )
+
+
+@sessions_cli.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False))
+def backup(destination: str) -> None:
+    """Write a consistent copy of the live SQLite database to DESTINATION (a new file)."""
+    counts = MaintenanceService(current_app.config["DATABASE_URL"]).backup_sqlite(destination)
+    click.echo(f"backed up {counts['sessions']} session(s) and {counts['chat_history']} message(s) to {destination}")

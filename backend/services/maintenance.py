@@ -1,8 +1,10 @@
-"""Operator maintenance: purging idle sessions in short batches."""
+"""Operator maintenance: purging idle sessions in short batches, online backup of SQLite."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
@@ -76,3 +78,21 @@ class MaintenanceService:
                 sa.select(sa.func.count()).select_from(messages).where(messages.c.session_id.in_(idle_ids))
             ).scalar_one()
         return PurgeReport(cutoff, session_count, message_count, dry_run=True)
+
+    def backup_sqlite(self, destination: str | Path) -> dict[str, int]:
+        """A consistent copy of the live SQLite database (safe while others write); row counts copied."""
+        if self.engine.dialect.name != "sqlite":
+            raise InvalidInput({"database": ["online backup is for SQLite; use pg_dump for PostgreSQL"]})
+        destination = Path(destination)
+        if destination.exists():
+            raise InvalidInput({"destination": [f"{destination} exists; refusing to overwrite it"]})
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with self.engine.connect() as conn:
+            # SQLite's backup API copies one snapshot; in WAL mode writers carry on meanwhile.
+            target = sqlite3.connect(destination)
+            try:
+                conn.connection.driver_connection.backup(target)
+                counts = {t: target.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("sessions", "chat_history")}
+            finally:
+                target.close()
+        return counts
