@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
 from backend.services.maintenance import MaintenanceService
+from backend.services.transfer import copy_sqlite_to_postgres
 
 sessions_cli = AppGroup("sessions", help="Operate on stored sessions.")
 
@@ -30,3 +32,21 @@ def backup(destination: str) -> None:
     """Write a consistent copy of the live SQLite database to DESTINATION (a new file)."""
     counts = MaintenanceService(current_app.config["DATABASE_URL"]).backup_sqlite(destination)
     click.echo(f"backed up {counts['sessions']} session(s) and {counts['chat_history']} message(s) to {destination}")
+
+
+@sessions_cli.command("copy-to-postgres")
+@click.argument("target_url")
+def copy_to_postgres(target_url: str) -> None:
+    """Copy the configured SQLite database into the empty PostgreSQL database at TARGET_URL."""
+    source = sa.make_url(current_app.config["DATABASE_URL"])
+    if source.get_backend_name() != "sqlite":
+        raise click.UsageError("the configured database is not SQLite; set SESSION_DB_PATH to the file to copy")
+    report = copy_sqlite_to_postgres(source.database, target_url)
+    click.echo(f"copied {report.sessions} session(s) and {report.messages} message(s); next message id > {report.id_sequence}")
+    for label, items in (
+        ("timestamps that could not be read, stored as NULL", report.unreadable_timestamps),
+        ("metadata values that were not JSON, stored as NULL", report.non_json_metadata),
+        ("sessions created for messages whose session row was missing", report.sessions_created_for_orphans),
+    ):
+        if items:
+            click.echo(f"{len(items)} {label}: " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else ""))

@@ -1,0 +1,116 @@
+"""Copy a SQLite session store into PostgreSQL, keeping every id, time and count."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from backend.db import create_engine
+from backend.migrations_support import upgrade_to_head
+from backend.models.types import parse_timestamp
+from backend.services.errors import InvalidInput
+
+BATCH = 5000
+
+
+@dataclass
+class CopyReport:
+    """What was copied, and every value that could not be carried over as it was."""
+
+    sessions: int = 0
+    messages: int = 0
+    id_sequence: int = 0
+    unreadable_timestamps: list[str] = field(default_factory=list)
+    non_json_metadata: list[str] = field(default_factory=list)
+    sessions_created_for_orphans: list[str] = field(default_factory=list)
+
+
+def _naive_utc(value, where: str, report: CopyReport):
+    if value is None:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        report.unreadable_timestamps.append(where)
+        return None
+    return parsed.replace(tzinfo=None)
+
+
+def _json_text(value, where: str, report: CopyReport):
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        json.loads(text)
+    except ValueError:
+        report.non_json_metadata.append(where)
+        return None
+    return text
+
+
+def copy_sqlite_to_postgres(sqlite_path: str, target_url: str) -> CopyReport:
+    """Copy every row of the SQLite file into an empty PostgreSQL database (migrated to head first)."""
+    target = create_engine(target_url)
+    if target.dialect.name != "postgresql":
+        raise InvalidInput({"target": ["must be a postgresql:// URL"]})
+    upgrade_to_head(target)
+    source = sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)
+    report = CopyReport()
+    try:
+        with target.begin() as conn:
+            if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM chat_history)").scalar():
+                raise InvalidInput({"target": ["already holds sessions; copy only into an empty database"]})
+            cursor = conn.connection.driver_connection.cursor()
+            _copy_sessions(source, cursor, report)
+            _copy_messages(source, cursor, report)
+            sequence = source.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chat_history'").fetchone()
+            report.id_sequence = max(sequence[0] if sequence else 0, report.id_sequence)
+            if report.id_sequence:
+                cursor.execute("SELECT setval(pg_get_serial_sequence('chat_history', 'id'), %s)", (report.id_sequence,))
+    finally:
+        source.close()
+        target.dispose()
+    return report
+
+
+def _copy_sessions(source, cursor, report: CopyReport) -> None:
+    rows = source.execute(
+        "SELECT session_id, device_fingerprint, created_at, last_active, message_count, metadata FROM sessions"
+    )
+    insert = (
+        "INSERT INTO sessions (session_id, device_fingerprint, created_at, last_active, message_count, metadata)"
+        " VALUES (%s, %s, %s, %s, %s, %s::json)"
+    )
+    while batch := rows.fetchmany(BATCH):
+        cursor.executemany(insert, [
+            (sid, fp, _naive_utc(created, f"sessions[{sid}].created_at", report),
+             _naive_utc(active, f"sessions[{sid}].last_active", report), count,
+             _json_text(md, f"sessions[{sid}].metadata", report))
+            for sid, fp, created, active, count, md in batch
+        ])
+        report.sessions += len(batch)
+    orphans = source.execute(
+        "SELECT DISTINCT session_id FROM chat_history WHERE session_id NOT IN (SELECT session_id FROM sessions)"
+    ).fetchall()
+    for (sid,) in orphans:
+        # The FK is enforced on PostgreSQL: give the orphaned messages an empty session row.
+        cursor.execute("INSERT INTO sessions (session_id, created_at, last_active, message_count) VALUES (%s, NULL, NULL, NULL)", (sid,))
+        report.sessions_created_for_orphans.append(sid)
+
+
+def _copy_messages(source, cursor, report: CopyReport) -> None:
+    rows = source.execute("SELECT id, session_id, role, content, timestamp, metadata FROM chat_history ORDER BY id")
+    insert = (
+        "INSERT INTO chat_history (id, session_id, role, content, timestamp, metadata)"
+        " VALUES (%s, %s, %s, %s, %s, %s::json)"
+    )
+    while batch := rows.fetchmany(BATCH):
+        cursor.executemany(insert, [
+            (mid, sid, role, content, _naive_utc(ts, f"chat_history[{mid}].timestamp", report),
+             _json_text(md, f"chat_history[{mid}].metadata", report))
+            for mid, sid, role, content, ts, md in batch
+        ])
+        report.messages += len(batch)
+        report.id_sequence = max(report.id_sequence, batch[-1][0])
