@@ -9,7 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.db import get_engine, read_transaction, write_transaction
+from backend.services import driver
 from backend.services import queries as q
+from backend.services.driver import driver_transaction, message_values, metadata_for, timestamp_for
 from backend.services.errors import SessionNotFound
 from backend.services.records import MessageRecord, SessionRecord, SessionStats
 from backend.services.validation import (
@@ -160,12 +162,19 @@ class SessionService:
         return _message_record(row)
 
     def _append(self, session_id: str, role: str, content: str, metadata: dict | None) -> int:
-        now = _now()
-        with write_transaction(self.engine) as conn:
-            if not conn.execute(q.count_message, {"sid": session_id, "now": now}).rowcount:
+        dialect = self.engine.dialect
+        stamp = timestamp_for(dialect.name, _now())
+        with driver_transaction(self.engine, write=True) as cursor:
+            if driver.COUNT_MESSAGE.execute(cursor, dialect, {"sid": session_id, "now": stamp}).rowcount != 1:
                 raise SessionNotFound(session_id)
-            values = {"session_id": session_id, "role": role, "content": content, "timestamp": now, "metadata": metadata}
-            return conn.execute(q.insert_message, values).scalar_one()
+            values = {
+                "m_sid": session_id,
+                "m_role": role,
+                "m_content": content,
+                "m_timestamp": stamp,
+                "m_metadata": metadata_for(metadata),
+            }
+            return driver.INSERT_MESSAGE.execute(cursor, dialect, values).fetchone()[0]
 
     def get_chat_history(self, session_id: str, limit: int = 50, before: int | None = None) -> list[MessageRecord]:
         """The newest `limit` messages (with id < before, when given), oldest first."""
@@ -175,13 +184,14 @@ class SessionService:
         if before is not None:
             check_positive_int(problems, "before", before)
         problems.raise_if_any()
+        dialect = self.engine.dialect
         params = {"sid": session_id, "limit": limit, "before": before}
-        with read_transaction(self.engine) as conn:
-            statement = q.newest_messages if before is None else q.newest_messages_before
-            rows = conn.execute(statement, params).all()
-            if not rows and conn.execute(q.session_exists, params).first() is None:
+        statement = driver.NEWEST_MESSAGES if before is None else driver.NEWEST_MESSAGES_BEFORE
+        with driver_transaction(self.engine, write=False) as cursor:
+            rows = statement.execute(cursor, dialect, params).fetchall()
+            if not rows and driver.SESSION_EXISTS.execute(cursor, dialect, params).fetchone() is None:
                 raise SessionNotFound(session_id)
-        return [_message_record(row) for row in reversed(rows)]
+        return [MessageRecord(*message_values(row)) for row in reversed(rows)]
 
     def clear_history(self, session_id: str) -> None:
         """Delete every message of the session and set its count back to 0; the session stays."""
