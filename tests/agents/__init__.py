@@ -1,0 +1,1 @@
+"""Tests of the pluggable agent and the chat service."""
