@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     api = register_extensions(app, config)
     register_blueprints(api)
     register_error_handlers(app)
+    register_commands(app)
     return app
 
 
@@ -48,3 +49,10 @@ def register_error_handlers(app: flask.Flask) -> None:
     from backend.api.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_commands(app: flask.Flask) -> None:
+    """Operator commands: `flask --app wsgi sessions purge|backup|copy-to-postgres`."""
+    from backend.cli import sessions_cli
+
+    app.cli.add_command(sessions_cli)

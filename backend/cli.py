@@ -7,10 +7,23 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from backend.services.errors import SessionStoreError
 from backend.services.maintenance import MaintenanceService
 from backend.services.transfer import copy_sqlite_to_postgres
 
-sessions_cli = AppGroup("sessions", help="Operate on stored sessions.")
+
+
+class _OperatorGroup(AppGroup):
+    """Turns the store's own errors into a one-line message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SessionStoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+sessions_cli = _OperatorGroup("sessions", help="Operate on stored sessions.")
 
 
 @sessions_cli.command("purge")
