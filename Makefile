@@ -23,5 +23,9 @@ run: migrate
 test: install
 	$(BIN)/pytest
 
+bench: install
+	mkdir -p bench/results
+	$(BIN)/python -m bench --json bench/results/latest.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -31,6 +31,13 @@ def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
     return engine
 
 
+def dispose_engine(url: str) -> None:
+    """Close this process's pooled connections to `url` (tests and benchmarks dropping a database)."""
+    engine = _engines.pop((os.getpid(), url), None)
+    if engine is not None:
+        engine.dispose()
+
+
 def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
     """A new engine set up for several processes sharing one database."""
     parsed = sa.make_url(url)

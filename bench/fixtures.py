@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.db import create_engine
+from backend.db import create_engine, dispose_engine
 from backend.migrations_support import upgrade_to_head
 
 STAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -27,8 +27,7 @@ class BenchDatabase:
         else:
             self._schema = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
             base = sa.make_url(postgres_url)
-            with sa.create_engine(base).begin() as conn:
-                conn.exec_driver_sql(f'CREATE SCHEMA "{self._schema}"')
+            _admin(postgres_url, f'CREATE SCHEMA "{self._schema}"')
             self._base_url = postgres_url
             self.url = base.update_query_dict({"options": f"-csearch_path={self._schema}"}).render_as_string(False)
         self.engine = create_engine(self.url)
@@ -86,12 +85,21 @@ class BenchDatabase:
     def drop(self) -> None:
         """Remove the database."""
         self.engine.dispose()
+        dispose_engine(self.url)
         if self.kind == "sqlite":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self._path}{suffix}").unlink(missing_ok=True)
         else:
-            with sa.create_engine(self._base_url).begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{self._schema}" CASCADE')
+            _admin(self._base_url, f'DROP SCHEMA "{self._schema}" CASCADE')
+
+
+def _admin(url: str, statement: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 def session_ids(prefix: str, count: int, newest: datetime, spacing: timedelta = timedelta(seconds=1)):

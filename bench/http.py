@@ -29,7 +29,10 @@ def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
         return found
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+    install = ["apt-get", "install", "-y", "-qq", "wrk"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(install, check=True, capture_output=True)
     return shutil.which("wrk")
 
 
@@ -101,7 +104,7 @@ def _wait_ready(base: str, timeout: float = 30.0) -> None:
         try:
             if requests.get(f"{base}/readyz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not become ready")

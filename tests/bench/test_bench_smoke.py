@@ -1,0 +1,28 @@
+"""A seconds-long run of the whole benchmark, so that it cannot rot (figures are not judged here)."""
+
+import pytest
+
+from bench.__main__ import SMOKE, render, run
+from tests.databases import postgres_url_or_skip
+
+CASES = {
+    "save_message vs raw driver",
+    "get_chat_history(50) vs raw driver",
+    "history newest 50",
+    "history page before=",
+    "listing first page",
+    "listing next page",
+    "purge --dry-run",
+    "HTTP POST .../messages vs GET /healthz",
+    "HTTP GET .../messages?limit=50 vs GET /healthz",
+}
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_benchmark_runs_every_case_and_reports_ratios(kind):
+    postgres_url = postgres_url_or_skip() if kind == "postgresql" else None
+    rows = run([kind], SMOKE, http=True, postgres_url=postgres_url)
+    assert {next(c for c in CASES if row["case"].startswith(c)) for row in rows} == CASES
+    assert all(row["database"] == kind and row["ratio"] > 0 for row in rows)
+    assert all(row.get("non_2xx", 0) == 0 for row in rows)
+    assert render(rows).count("\n") == len(rows) + 1
