@@ -62,12 +62,13 @@ def server(operator_database, tmp_path):
     )
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # The master listens before its workers have imported the app.
                 pass
             assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.1)
