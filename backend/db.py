@@ -46,7 +46,9 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_s})
         _configure_sqlite(engine, busy_timeout_s)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
+    # fails is invalidated instead, and the next checkout connects afresh.
+    return sa.create_engine(parsed)
 
 
 def _ensure_parent_directory(database: str | None) -> None:

@@ -32,16 +32,28 @@ class _Unprocessed(UserDefinedType):
 
 def parse_timestamp(value: Any) -> datetime | None:
     """A timezone-aware UTC datetime from any legacy representation; None (logged) when unparseable."""
+    if value.__class__ is str:  # the common case, kept short: it runs for every message read
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return _parse_unusual_timestamp(value)
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        return _parse_unusual_timestamp(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse_unusual_timestamp(value: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             return datetime.fromtimestamp(value, tz=timezone.utc)
-        else:
-            text = value.decode() if isinstance(value, bytes) else str(value)
-            parsed = datetime.fromisoformat(text.strip())
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        parsed = datetime.fromisoformat(text.strip())
     except (ValueError, TypeError, OverflowError, OSError, UnicodeDecodeError):
         log.warning("unreadable timestamp %r read as None", value)
         return None
@@ -52,6 +64,8 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def parse_metadata(value: Any) -> dict:
     """A dict from any legacy metadata value: the object itself, else empty."""
+    if value is None:
+        return {}
     if isinstance(value, dict):
         return value
     if isinstance(value, (str, bytes)):

@@ -62,7 +62,11 @@ def message_values(row) -> tuple:
 
 @contextmanager
 def driver_transaction(engine: sa.Engine, *, write: bool) -> Iterator[Any]:
-    """A pooled connection's driver cursor in one transaction (write lock taken up front on SQLite)."""
+    """A pooled connection's driver cursor in one transaction (write lock taken up front on SQLite).
+
+    A connection the server dropped fails its reset when returned, and the pool discards it,
+    so the next call connects afresh (tests/unit/test_recovery.py).
+    """
     with translate_driver_errors(engine), engine.connect() as conn:
         driver_connection = conn.connection.driver_connection
         cursor = driver_connection.cursor()
