@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.db import get_engine, read_transaction, write_transaction
+from backend.models.types import parse_metadata, parse_timestamp
 from backend.services import driver
 from backend.services import queries as q
 from backend.services.driver import driver_transaction, message_values, metadata_for, timestamp_for
@@ -40,10 +41,6 @@ def new_session_id() -> str:
 
 def _session_record(row) -> SessionRecord:
     return SessionRecord(row[0], row[1], row[2], row[3], row[4] or 0, row[5])
-
-
-def _message_record(row) -> MessageRecord:
-    return MessageRecord(row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 class SessionService:
@@ -146,24 +143,20 @@ class SessionService:
 
     def save_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> int:
         """Append a message, count it and refresh last_active in one transaction; return its id."""
+        return self.add_message(session_id, role, content, metadata).id
+
+    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> MessageRecord:
+        """As save_message, returning the stored message (as a later read would return it)."""
         problems = Problems()
         check_lookup_id(problems, session_id)
         check_role(problems, role)
         check_content(problems, content, self.limits)
         check_metadata(problems, metadata, self.limits)
         problems.raise_if_any()
-        return self._append(session_id, role, content, metadata)
-
-    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> MessageRecord:
-        """As save_message, returning the stored message."""
-        message_id = self.save_message(session_id, role, content, metadata)
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(q.newest_messages_before, {"sid": session_id, "before": message_id + 1, "limit": 1}).one()
-        return _message_record(row)
-
-    def _append(self, session_id: str, role: str, content: str, metadata: dict | None) -> int:
+        now = _now()
+        stored_metadata = metadata_for(metadata)
         dialect = self.engine.dialect
-        stamp = timestamp_for(dialect.name, _now())
+        stamp = timestamp_for(dialect.name, now)
         with driver_transaction(self.engine, write=True) as cursor:
             if driver.COUNT_MESSAGE.execute(cursor, dialect, {"sid": session_id, "now": stamp}).rowcount != 1:
                 raise SessionNotFound(session_id)
@@ -172,9 +165,11 @@ class SessionService:
                 "m_role": role,
                 "m_content": content,
                 "m_timestamp": stamp,
-                "m_metadata": metadata_for(metadata),
+                "m_metadata": stored_metadata,
             }
-            return driver.INSERT_MESSAGE.execute(cursor, dialect, values).fetchone()[0]
+            message_id = driver.INSERT_MESSAGE.execute(cursor, dialect, values).fetchone()[0]
+        # Built from what was written, through the same readers, instead of a second query.
+        return MessageRecord(message_id, session_id, role, content, parse_timestamp(stamp), parse_metadata(stored_metadata))
 
     def get_chat_history(self, session_id: str, limit: int = 50, before: int | None = None) -> list[MessageRecord]:
         """The newest `limit` messages (with id < before, when given), oldest first."""
