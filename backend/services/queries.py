@@ -45,7 +45,17 @@ count_message = (
     )
 )
 
-insert_message = messages.insert().returning(messages.c.id)
+insert_message = (
+    messages.insert()
+    .values(
+        session_id=sa.bindparam("m_sid"),
+        role=sa.bindparam("m_role"),
+        content=sa.bindparam("m_content"),
+        timestamp=sa.bindparam("m_timestamp"),
+        metadata=sa.bindparam("m_metadata"),
+    )
+    .returning(messages.c.id)
+)
 
 _new_session_values = dict(
     session_id=sa.bindparam("sid"),
