@@ -79,6 +79,28 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
         immediate = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def on_error(context):
+        # A connection opened while the file or its directory was read-only stays read-only for
+        # its whole life; treated as a disconnect, the pool drops it and the next call reconnects.
+        if is_read_only_connection_error(context.original_exception):
+            context.is_disconnect = True
+
+
+def is_read_only_connection_error(exc: BaseException) -> bool:
+    """SQLITE_READONLY and its variants: this connection cannot write, a new one may."""
+    return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
+
+
+def invalidate_if_unusable(connection: sa.Connection, exc: BaseException, cursor=None) -> None:
+    """Drop a pooled connection that the driver says is gone (or read-only): the next checkout opens a new one."""
+    dbapi_connection = connection.connection.dbapi_connection
+    dialect = connection.dialect
+    if is_read_only_connection_error(exc) or (
+        isinstance(exc, dialect.dbapi.Error) and dialect.is_disconnect(exc, dbapi_connection, cursor)
+    ):
+        connection.invalidate(exc)
+
 
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:

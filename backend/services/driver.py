@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import sqlalchemy as sa
 
-from backend.db import translate_driver_errors
+from backend.db import invalidate_if_unusable, translate_driver_errors
 from backend.models.types import STORED_TIMESTAMP_FORMAT, parse_metadata, parse_timestamp
 from backend.services import queries as q
 
@@ -75,13 +75,18 @@ def driver_transaction(engine: sa.Engine, *, write: bool) -> Iterator[Any]:
             if write and engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             yield cursor
-        except BaseException:
-            driver_connection.rollback()
-            raise
-        else:
             driver_connection.commit()
+        except BaseException as exc:
+            # SQLAlchemy's own disconnect handling does not see errors raised on the driver's
+            # cursor: a dead or read-only connection must leave the pool here, or every later
+            # request on it fails although the database is back.
+            invalidate_if_unusable(conn, exc, cursor)
+            if not conn.invalidated:
+                driver_connection.rollback()
+            raise
         finally:
-            cursor.close()
+            if not conn.invalidated:
+                cursor.close()
 
 
 COUNT_MESSAGE = DriverStatement(q.count_message)

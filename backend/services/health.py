@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -29,4 +31,16 @@ def check_ready(engine: sa.Engine) -> str:
         raise StoreUnavailable("the database has not been migrated: run `alembic upgrade head`")
     if current != _head():
         raise StoreUnavailable(f"the database is at revision {current}, not {_head()}: run `alembic upgrade head`")
+    if not _sqlite_file_writable(engine):
+        # Reads still work then, but every write answers 503: not ready.
+        raise StoreUnavailable("the database file or its directory is read-only")
     return current
+
+
+def _sqlite_file_writable(engine: sa.Engine) -> bool:
+    """False when this process may not write a SQLite file or create its -wal/-shm files beside it."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return True
+    path = Path(database)
+    return os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)

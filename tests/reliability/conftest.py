@@ -1,0 +1,49 @@
+"""Fixtures of the reliability tests: real servers that always stop, and figures for docs/reliability.md."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from tests.reliability.servers import Server, migrate
+
+
+@pytest.fixture
+def kind(database_url) -> str:
+    """'sqlite' or 'postgresql': which database this run of the test is on."""
+    return sa.make_url(database_url).get_backend_name()
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """Start gunicorn servers (migrating their database first); every one is stopped at teardown."""
+    started: list[Server] = []
+    migrated: set[str] = set()
+
+    def start(database_url: str, *, name: str = "server", migrate_first: bool = True, **options) -> Server:
+        if migrate_first and database_url not in migrated:
+            migrate(database_url)
+            migrated.add(database_url)
+        server = Server(database_url, tmp_path / f"{name}-{len(started)}.log", **options)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def figures(request, kind):
+    """Record this test's figures; appended as one JSON line to $RELIABILITY_REPORT when it is set."""
+    recorded: dict = {}
+    yield recorded
+    path = os.environ.get("RELIABILITY_REPORT")
+    if path and recorded:
+        line = {"test": request.node.originalname, "module": request.node.module.__name__.rsplit(".", 1)[-1],
+                "doc": (request.node.function.__doc__ or "").strip(), "database": kind, **recorded}
+        with open(path, "a", encoding="utf-8") as report:
+            report.write(json.dumps(line, default=str) + "\n")
