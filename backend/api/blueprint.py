@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import typing
 
 import flask
 import flask_smorest
 from webargs import core
+from werkzeug.exceptions import RequestEntityTooLarge
 from webargs.flaskparser import FlaskParser
 
 
 class BodyParser(FlaskParser):
     """Reads a JSON body; nesting too deep for Python's json module is a 400 like any bad JSON."""
 
+    def load_json(self, req: flask.Request, schema) -> typing.Any:
+        # webargs reads a body sent as text/plain or a form as "no body at all": a client that
+        # forgot its Content-Type would then create an empty session. Say so instead.
+        if not core.is_json(req.mimetype) and req.get_data(cache=True):
+            flask.abort(415, "send the request body as JSON, with Content-Type: application/json")
+        return super().load_json(req, schema)
+
     def _raw_load_json(self, req: flask.Request) -> typing.Any:
+        _refuse_overlong_stream(req)
         try:
             return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise  # webargs' own handling: an empty body is "missing", anything else a 400
         except RecursionError:
             # json.loads raises RecursionError (not JSONDecodeError) past ~1000 levels of nesting.
             self._handle_invalid_json_error(ValueError("JSON nested too deeply"), req)
+        except ValueError:
+            # ...and a plain ValueError for an integer literal over Python's 4300-digit limit.
+            self._handle_invalid_json_error(ValueError("JSON number too long"), req)
+
+
+def _refuse_overlong_stream(req: flask.Request) -> None:
+    """413 for a body sent without Content-Length (chunked) that is longer than MAX_CONTENT_LENGTH.
+
+    Werkzeug stops reading such a stream at the limit and hands over the first
+    MAX_CONTENT_LENGTH bytes as if they were the whole body: a 400 at best, a truncated body
+    that happens to parse at worst.
+    """
+    limit = req.max_content_length
+    if limit is None or req.content_length is not None:
+        return
+    if len(req.get_data(cache=True)) >= limit and req.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 class Blueprint(flask_smorest.Blueprint):

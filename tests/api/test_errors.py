@@ -24,6 +24,19 @@ def test_malformed_or_too_deep_json_is_400_and_stores_nothing(client, stored, da
     assert stored() == (0, 0)
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_body_that_is_not_sent_as_json_is_415_and_stores_nothing(client, stored, content_type):
+    response = client.post("/api/v1/sessions", data=b'{"session_id": "s1"}', content_type=content_type)
+    body = assert_clean_json_error(response, 415)
+    assert "application/json" in body["message"]
+    assert stored() == (0, 0)
+
+
+def test_a_post_without_any_body_is_still_a_get_or_create(client, stored):
+    assert client.post("/api/v1/sessions").status_code == 201
+    assert stored() == (1, 0)
+
+
 def test_a_body_that_is_not_an_object_is_422(client, stored):
     body = assert_clean_json_error(client.post("/api/v1/sessions", json=[1, 2]), 422)
     assert "body" in body["errors"]
