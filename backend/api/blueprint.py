@@ -8,8 +8,8 @@ import typing
 import flask
 import flask_smorest
 from webargs import core
-from werkzeug.exceptions import RequestEntityTooLarge
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 
 class BodyParser(FlaskParser):

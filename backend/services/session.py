@@ -28,6 +28,7 @@ from backend.services.validation import (
 from config.settings import Config, Limits
 
 _UNSET: Any = object()
+MAX_ROW_ID = 2**63 - 1
 
 
 def _now() -> datetime:
@@ -179,6 +180,10 @@ class SessionService:
         if before is not None:
             check_positive_int(problems, "before", before)
         problems.raise_if_any()
+        # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the
+        # driver cannot even bind it (OverflowError on SQLite, out of range on PostgreSQL).
+        limit = min(limit, MAX_ROW_ID)
+        before = before if before is None or before <= MAX_ROW_ID else None
         dialect = self.engine.dialect
         params = {"sid": session_id, "limit": limit, "before": before}
         statement = driver.NEWEST_MESSAGES if before is None else driver.NEWEST_MESSAGES_BEFORE

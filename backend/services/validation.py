@@ -29,12 +29,26 @@ class Problems:
             raise InvalidInput(self.errors)
 
 
+def _not_unicode(text: str) -> bool:
+    """True for text the database cannot store: lone surrogates (JSON allows "\\ud800"; UTF-8 does not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+NOT_UNICODE = "must be valid Unicode (no lone surrogates)"
+
+
 def check_lookup_id(problems: Problems, session_id: Any) -> None:
     """An id used to find a session: any non-empty string, so legacy ids keep working."""
     if not isinstance(session_id, str) or not session_id:
         problems.add("session_id", "must be a non-empty string")
     elif "\x00" in session_id:
         problems.add("session_id", "must not contain NUL characters")
+    elif _not_unicode(session_id):
+        problems.add("session_id", NOT_UNICODE)
 
 
 def check_new_session_id(problems: Problems, session_id: str, limits: Limits) -> None:
@@ -61,6 +75,8 @@ def check_content(problems: Problems, content: Any, limits: Limits) -> None:
         problems.add("content", f"must be at most {limits.max_content_chars} characters")
     elif "\x00" in content:
         problems.add("content", "must not contain NUL characters")
+    elif _not_unicode(content):
+        problems.add("content", NOT_UNICODE)
 
 
 def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str = "metadata") -> None:
@@ -77,6 +93,8 @@ def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str 
         return
     if "\\u0000" in encoded:
         problems.add(name, "must not contain NUL characters")
+    elif _not_unicode(encoded):
+        problems.add(name, NOT_UNICODE)
     elif len(encoded.encode()) > limits.max_metadata_bytes:
         problems.add(name, f"must be at most {limits.max_metadata_bytes} bytes as JSON")
 
@@ -91,6 +109,8 @@ def check_fingerprint(problems: Problems, fingerprint: Any, limits: Limits) -> N
         problems.add("device_fingerprint", f"must be at most {limits.max_fingerprint_chars} characters")
     elif "\x00" in fingerprint:
         problems.add("device_fingerprint", "must not contain NUL characters")
+    elif _not_unicode(fingerprint):
+        problems.add("device_fingerprint", NOT_UNICODE)
 
 
 def check_positive_int(problems: Problems, name: str, value: Any, maximum: int | None = None) -> None:
