@@ -5,11 +5,13 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
+from backend.schemas.compiled import CompiledDumpMixin
+
 MAX_PAGE = 500
 
 
-class StrictSchema(ma.Schema):
-    """Rejects unknown fields (422), as every request body of the API must."""
+class StrictSchema(CompiledDumpMixin, ma.Schema):
+    """Rejects unknown fields (422), as every request body of the API must; dumps through a compiled plan."""
 
     class Meta:
         unknown = ma.RAISE
