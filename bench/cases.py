@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from datetime import timedelta
 
 from backend.services.maintenance import MaintenanceService
@@ -65,9 +67,8 @@ def operator_paths(big: BenchDatabase, small: BenchDatabase, size) -> list[dict]
     """Listing and idle purge at many sessions vs at 1,000 sessions."""
     idle_count = 100
     for db, count in ((big, size.many_sessions), (small, 1000)):
-        active = session_ids(f"s{count}", count - idle_count, NOW)
-        idle = session_ids(f"idle{count}", idle_count, NOW - timedelta(days=90))
-        db.fill(active + idle, {})
+        db.fill(session_ids(f"s{count}", count - idle_count, NOW), {})
+        _add_idle_sessions(db, f"idle{count}", idle_count)
     big_service, small_service = SessionService(big.url), SessionService(small.url)
     cursor_big = big_service.list_sessions(limit=50).next_cursor
     cursor_small = small_service.list_sessions(limit=50).next_cursor
@@ -85,16 +86,35 @@ def operator_paths(big: BenchDatabase, small: BenchDatabase, size) -> list[dict]
         lambda: MaintenanceService(small.url).purge_idle_sessions(30, dry_run=True),
         rounds=size.rounds, repeats=max(3, size.repeats // 10),
     )
+    real = _compare_real_purges(big, small, idle_count, size.rounds)
     label = f"{size.many_sessions:,} vs 1,000 sessions"
     rows = [
         {"case": f"listing first page, {label}", "target": "<= 1.2", **first_page},
         {"case": f"listing next page, {label}", "target": "<= 1.2", **next_page},
         {"case": f"purge --dry-run ({idle_count} idle), {label}", "target": "<= 1.2", **purge},
+        {"case": f"purge ({idle_count} idle, 5 msgs each), {label}", "target": "<= 1.2", **real},
     ]
-    real = {}
-    for name, db in (("big", big), ("small", small)):
-        real[name] = MaintenanceService(db.url).purge_idle_sessions(30)
-    assert real["big"].sessions == real["small"].sessions == idle_count
     for row in rows:
         row["ok"] = row["ratio"] <= 1.2
     return rows
+
+
+def _add_idle_sessions(db: BenchDatabase, prefix: str, count: int) -> list[str]:
+    idle = session_ids(prefix, count, NOW - timedelta(days=90))
+    db.fill(idle, {session_id: 5 for session_id, _ in idle})
+    return [session_id for session_id, _ in idle]
+
+
+def _compare_real_purges(big: BenchDatabase, small: BenchDatabase, idle_count: int, rounds: int) -> dict:
+    """Median time of a real purge of `idle_count` idle sessions in each database, refilled between rounds."""
+    timings = {"big": [], "small": []}
+    for round_number in range(rounds):
+        for name, db in (("big", big), ("small", small)):
+            if round_number:
+                _add_idle_sessions(db, f"idle-r{round_number}", idle_count)
+            start = time.perf_counter()
+            report = MaintenanceService(db.url).purge_idle_sessions(30)
+            timings[name].append(time.perf_counter() - start)
+            assert (report.sessions, report.messages) == (idle_count, idle_count * 5), report
+    cand, ref = statistics.median(timings["big"]), statistics.median(timings["small"])
+    return {"candidate_ms": round(cand * 1e3, 4), "reference_ms": round(ref * 1e3, 4), "ratio": round(cand / ref, 3)}

@@ -13,6 +13,7 @@ CASES = {
     "listing first page",
     "listing next page",
     "purge --dry-run",
+    "purge (",
     "HTTP POST .../messages vs GET /healthz",
     "HTTP GET .../messages?limit=50 vs GET /healthz",
 }
