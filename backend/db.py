@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +49,25 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
-    return sa.create_engine(parsed)
+    engine = sa.create_engine(parsed)
+    _discard_closed_connections(engine)
+    return engine
+
+
+def _discard_closed_connections(engine: sa.Engine) -> None:
+    # An idle connection has nothing to read. If its socket is readable, the server (or the
+    # network) closed it while it sat in the pool: after a database restart, a failover or a
+    # cut link, each such connection would fail one request. One poll() syscall, no round trip.
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection, _record, _proxy):
+        try:
+            fd = dbapi_connection.fileno()
+        except Exception:  # noqa: BLE001 - a closed driver connection has no descriptor
+            raise sa.exc.DisconnectionError("the connection is closed") from None
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if poller.poll(0):
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _ensure_parent_directory(database: str | None) -> None:
@@ -59,8 +78,13 @@ def _ensure_parent_directory(database: str | None) -> None:
 def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
     # pysqlite's own BEGIN handling is switched off so that SQLAlchemy decides when a
     # transaction starts, and a write transaction can take the write lock up front.
+    path = engine.url.database
+    file_based = bool(path) and path != ":memory:" and not path.startswith("file:")
+
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record):
+    def on_connect(dbapi_connection, record):
+        # SQLite opens a file it may not write read-only, silently, for the connection's life.
+        record.info["opened_read_only"] = file_based and not os.access(path, os.W_OK)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -71,6 +95,13 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(_dbapi_connection, record, _proxy):
+        # The file became writable again: a connection opened read-only would go on failing every
+        # write, so it is replaced (one access() syscall, and only for such connections).
+        if record.info.get("opened_read_only") and os.access(path, os.W_OK):
+            raise sa.exc.DisconnectionError("the database file became writable")
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):

@@ -10,6 +10,17 @@ import sqlalchemy as sa
 
 from tests.reliability.servers import Server, migrate
 
+OUTCOME = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Remember whether the test itself passed, for the figures."""
+    report = yield
+    if report.when == "call":
+        item.stash[OUTCOME] = report.outcome
+    return report
+
 
 @pytest.fixture
 def kind(database_url) -> str:
@@ -44,6 +55,7 @@ def figures(request, kind):
     path = os.environ.get("RELIABILITY_REPORT")
     if path and recorded:
         line = {"test": request.node.originalname, "module": request.node.module.__name__.rsplit(".", 1)[-1],
-                "doc": (request.node.function.__doc__ or "").strip(), "database": kind, **recorded}
+                "doc": (request.node.function.__doc__ or "").strip(), "database": kind,
+                "outcome": request.node.stash.get(OUTCOME, "error"), **recorded}
         with open(path, "a", encoding="utf-8") as report:
             report.write(json.dumps(line, default=str) + "\n")
