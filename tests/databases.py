@@ -41,6 +41,7 @@ class PostgresSchema:
         self.url = url_with_schema(base_url, self.name)
         admin = sa.create_engine(base_url)
         with admin.begin() as conn:
+            _drop_schemas_of_dead_runs(conn)
             conn.exec_driver_sql(f'CREATE SCHEMA "{self.name}"')
         admin.dispose()
         self.engine = create_engine(self.url)
@@ -58,6 +59,19 @@ class PostgresSchema:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
         admin.dispose()
+
+
+def _drop_schemas_of_dead_runs(conn) -> None:
+    # A run that was killed leaves its schema behind; its name carries the pid of its process.
+    names = conn.exec_driver_sql("SELECT nspname FROM pg_namespace WHERE nspname ~ '^test_[0-9]+_[0-9a-f]+$'").scalars()
+    for name in names:
+        pid = int(name.split("_")[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        except PermissionError:
+            pass
 
 
 class SqliteTemplate:
