@@ -90,17 +90,7 @@ def driver_transaction(engine: sa.Engine, *, write: bool) -> Iterator[Any]:
 
 
 COUNT_MESSAGE = DriverStatement(q.count_message)
-INSERT_MESSAGE = DriverStatement(
-    q.messages.insert()
-    .values(
-        session_id=sa.bindparam("m_sid"),
-        role=sa.bindparam("m_role"),
-        content=sa.bindparam("m_content"),
-        timestamp=sa.bindparam("m_timestamp"),
-        metadata=sa.bindparam("m_metadata"),
-    )
-    .returning(q.messages.c.id)
-)
+INSERT_MESSAGE = DriverStatement(q.insert_message)
 NEWEST_MESSAGES = DriverStatement(q.newest_messages)
 NEWEST_MESSAGES_BEFORE = DriverStatement(q.newest_messages_before)
 SESSION_EXISTS = DriverStatement(q.session_exists)
