@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install migrate run test bench clean
+.PHONY: install migrate run test bench reliability clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ run: migrate
 
 test: install
 	$(BIN)/pytest
+
+# Reruns tests/reliability and rewrites docs/reliability.md with the figures of that run
+# (set TEST_DATABASE_URL to include PostgreSQL).
+reliability: install
+	$(BIN)/python -m tests.reliability.report
 
 bench: install
 	mkdir -p bench/results
