@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
-from config.settings import PROJECT_ROOT
+from tests.servers import Server, migrate
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "e2e-operator-token-0123456789"
 TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,59 +26,18 @@ def operator_database(request, tmp_path):
 @pytest.fixture
 def server(operator_database, tmp_path):
     """gunicorn serving wsgi:app on a free loopback port, after `alembic upgrade head`; stopped afterwards."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": operator_database,
-        "APP_ENV": "production",
-        "ADMIN_TOKEN": ADMIN_TOKEN,
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": "2",
-        "CHAT_AGENT": "",
-        "CHAT_AGENT_URL": "",
-        "CORS_ORIGINS": "",
-    }
-    migrate = subprocess.run(
-        [BIN / "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "config/gunicorn.conf.py", "wsgi:app"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{env['PORT']}"
+    migrate(operator_database)
+    gunicorn = Server(operator_database, tmp_path / "gunicorn.log", ADMIN_TOKEN=ADMIN_TOKEN).start(timeout_s=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                # The master listens before its workers have imported the app.
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
-            time.sleep(0.1)
-        yield base, process
+        yield gunicorn.base_url, gunicorn
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
-
-
-def workers_of(pid: int) -> list[str]:
-    """The child processes of gunicorn's master (Linux /proc)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return children.read_text().split() if children.exists() else []
+        gunicorn.stop()
 
 
 def test_a_conversation_over_real_http(server):
-    base, process = server
+    base, gunicorn = server
     http = requests.Session()
-    assert len(workers_of(process.pid)) == 2 or not Path("/proc").exists()
+    assert len(gunicorn.worker_pids()) == 2
     assert http.get(f"{base}/readyz", timeout=TIMEOUT).status_code == 200
 
     created = http.post(f"{base}/api/v1/sessions", json={"device_fingerprint": "phone-1"}, timeout=TIMEOUT)

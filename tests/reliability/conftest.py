@@ -8,7 +8,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from tests.reliability.servers import Server, migrate
+from tests.servers import Server, migrate
 
 OUTCOME = pytest.StashKey[str]()
 

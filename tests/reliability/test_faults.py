@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from tests.reliability.agent_server import MisbehavingAgent
 from tests.reliability.load import Storm
 from tests.reliability.proxy import TcpProxy
-from tests.reliability.servers import migrate
+from tests.servers import migrate
 from tests.reliability.verify import inspect_store, sqlite_integrity
 
 pytestmark = pytest.mark.slow

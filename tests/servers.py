@@ -1,4 +1,4 @@
-"""Real gunicorn servers on loopback for the reliability tests: migrate as an operator would, start, kill, stop."""
+"""Real gunicorn servers on loopback for the end-to-end and reliability tests: migrate as an operator would, start, kill, stop."""
 
 from __future__ import annotations
 
