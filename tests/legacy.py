@@ -39,6 +39,7 @@ ODD_TIMESTAMPS = {
     "ts-epoch-int": (1714979289, datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
     "ts-epoch-float": (1714979289.5, datetime(2024, 5, 6, 7, 8, 9, 500000, tzinfo=UTC)),
     "ts-garbage": ("not a date", None),
+    "ts-offset-before-year-1": ("0001-01-01T00:30:00+01:00", None),
     "ts-null": (None, None),
 }
 
@@ -53,6 +54,7 @@ ODD_METADATA = {
     "md-not-json": ("{not json", {}),
     "md-python-repr": ("{'a': 1}", {}),
     "md-empty-text": ("", {}),
+    "md-nested-too-deep": ("[" * 100_000 + "]" * 100_000, {}),
 }
 
 ORPHAN_SESSION_ID = "deleted-long-ago"

@@ -41,9 +41,17 @@ def parse_timestamp(value: Any) -> datetime | None:
         parsed = value
     else:
         return _parse_unusual_timestamp(value)
+    return _as_utc(parsed, value)
+
+
+def _as_utc(parsed: datetime, original: Any) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # an offset that crosses year 1 or 9999
+        log.warning("unreadable timestamp %r read as None", original)
+        return None
 
 
 def _parse_unusual_timestamp(value: Any) -> datetime | None:
@@ -57,9 +65,7 @@ def _parse_unusual_timestamp(value: Any) -> datetime | None:
     except (ValueError, TypeError, OverflowError, OSError, UnicodeDecodeError):
         log.warning("unreadable timestamp %r read as None", value)
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return _as_utc(parsed, value)
 
 
 def parse_metadata(value: Any) -> dict:
@@ -71,7 +77,7 @@ def parse_metadata(value: Any) -> dict:
     if isinstance(value, (str, bytes)):
         try:
             decoded = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("metadata that is not JSON read as {}")
             return {}
         return decoded if isinstance(decoded, dict) else {}

@@ -47,12 +47,14 @@ def decode_cursor(cursor: Any, field: str = "cursor") -> list:
         raise InvalidInput({field: [_NOT_OURS]}) from None
 
 
-def decode_listing_cursor(cursor: Any) -> tuple[str, Any, str]:
+def decode_listing_cursor(cursor: Any, dialect_name: str) -> tuple[str, Any, str]:
     """(phase, last_active as stored, session_id) of an operator-listing cursor."""
     values = decode_cursor(cursor)
     if len(values) == 3 and isinstance(values[2], str):
         phase, key, sid = values
-        scalar = isinstance(key, (str, int, float, datetime)) and not isinstance(key, bool)
+        # A PostgreSQL column holds only timestamps; a SQLite one also legacy text and numbers.
+        kinds = (datetime,) if dialect_name == "postgresql" else (str, int, float, datetime)
+        scalar = isinstance(key, kinds) and not isinstance(key, bool)
         if (phase == "a" and scalar) or (phase == "n" and key is None):
             return phase, key, sid
     raise InvalidInput({"cursor": [_NOT_OURS]})

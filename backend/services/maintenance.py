@@ -63,7 +63,11 @@ class MaintenanceService:
         total_sessions = total_messages = 0
         while True:
             with write_transaction(self.engine) as conn:
-                batch = conn.execute(sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH)).scalars().all()
+                # FOR UPDATE: PostgreSQL waits for, then re-checks, a session being written to right
+                # now, so one that just became active is not purged with its new message.
+                batch = conn.execute(
+                    sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH).with_for_update()
+                ).scalars().all()
                 if not batch:
                     break
                 total_messages += conn.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount

@@ -122,10 +122,13 @@ class SessionService:
             if row is None:
                 raise SessionNotFound(session_id)
             current = _session_record(row)
-            merged = {**current.metadata, **(metadata or {})}
-            merged = {key: value for key, value in merged.items() if value is not None}
-            check_metadata(problems, merged, self.limits)
-            problems.raise_if_any()
+            merged = current.metadata
+            if metadata:
+                # Only the keys this patch sets to None go; stored values are never judged again.
+                merged = {**merged, **metadata}
+                merged = {k: v for k, v in merged.items() if not (k in metadata and metadata[k] is None)}
+                check_metadata(problems, merged, self.limits)
+                problems.raise_if_any()
             fingerprint = current.device_fingerprint if device_fingerprint is _UNSET else device_fingerprint
             values = {"sid": session_id, "meta": merged, "fingerprint": fingerprint, "now": _now()}
             conn.execute(q.update_session, values)
@@ -135,10 +138,12 @@ class SessionService:
         """Delete the session and all its messages."""
         self._check_id(session_id)
         with write_transaction(self.engine) as conn:
-            deleted_messages = conn.execute(q.delete_messages, {"sid": session_id}).rowcount
-            deleted_sessions = conn.execute(q.delete_session, {"sid": session_id}).rowcount
-            if not deleted_sessions and not deleted_messages:
+            # Lock the row first (PostgreSQL): an append racing in would otherwise insert a message
+            # between the two deletes and fail the second on the foreign key.
+            if conn.execute(q.select_session_for_update, {"sid": session_id}).first() is None:
                 raise SessionNotFound(session_id)
+            conn.execute(q.delete_messages, {"sid": session_id})
+            conn.execute(q.delete_session, {"sid": session_id})
 
     # -- messages -----------------------------------------------------------------------
 
@@ -244,7 +249,7 @@ class SessionService:
         check_fingerprint(problems, device_fingerprint, self.limits)
         problems.raise_if_any()
         # Phase "a": rows with last_active, newest first; phase "n": rows without, after them.
-        phase, key, sid = decode_listing_cursor(cursor) if cursor is not None else ("a", None, None)
+        phase, key, sid = decode_listing_cursor(cursor, self.engine.dialect.name) if cursor is not None else ("a", None, None)
         params = {"limit": limit + 1, "key": key, "sid": sid, "fingerprint": device_fingerprint}
         filtered = device_fingerprint is not None
         rows = []

@@ -44,7 +44,7 @@ def _json_text(value, where: str, report: CopyReport):
     text = value if isinstance(value, str) else json.dumps(value)
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         report.non_json_metadata.append(where)
         return None
     return text

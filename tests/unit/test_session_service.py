@@ -188,3 +188,16 @@ def test_service_without_arguments_uses_the_configured_database(tmp_path, monkey
     monkeypatch.setenv("SESSION_DB_PATH", str(path))
     SessionService().get_or_create_session("configured")
     assert SessionService(f"sqlite:///{path}").get_session("configured").session_id == "configured"
+
+
+def test_update_removes_only_the_keys_the_patch_sets_to_none(db, service):
+    SessionFactory(session_id="s1", metadata_={"kept_null": None, "b": 1})
+    updated = service.update_session("s1", metadata={"c": 2, "b": None})
+    assert updated.metadata == {"kept_null": None, "c": 2}
+
+
+def test_a_fingerprint_only_update_does_not_judge_oversized_legacy_metadata(db, service):
+    SessionFactory(session_id="legacy-big", metadata_={"blob": "x" * 20_000})
+    updated = service.update_session("legacy-big", device_fingerprint="new-device")
+    assert updated.device_fingerprint == "new-device"
+    assert updated.metadata == {"blob": "x" * 20_000}
