@@ -156,6 +156,10 @@ def _translate_outage() -> Iterator[None]:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise StoreUnavailable(_outage_reason(exc.orig)) from exc
+    except sa.exc.ProgrammingError as exc:
+        if not _schema_missing(exc.orig):
+            raise
+        raise StoreUnavailable(_outage_reason(exc.orig)) from exc
 
 
 @contextmanager
@@ -167,6 +171,15 @@ def translate_driver_errors(engine: sa.Engine) -> Iterator[None]:
             yield
         except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
             raise StoreUnavailable(_outage_reason(exc)) from exc
+        except dbapi.ProgrammingError as exc:
+            if not _schema_missing(exc):
+                raise
+            raise StoreUnavailable(_outage_reason(exc)) from exc
+
+
+def _schema_missing(exc: BaseException) -> bool:
+    # PostgreSQL reports a missing table as a programming error (SQLSTATE 42P01), not an outage.
+    return getattr(exc, "sqlstate", None) == "42P01"
 
 
 def _outage_reason(exc: BaseException) -> str:
@@ -175,4 +188,6 @@ def _outage_reason(exc: BaseException) -> str:
         return "the database is busy; retry shortly"
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return "the database cannot be written at the moment"
+    if "no such table" in text or "does not exist" in text:
+        return "the database schema is missing or out of date: run `alembic upgrade head` (make migrate)"
     return "the database is unavailable at the moment"

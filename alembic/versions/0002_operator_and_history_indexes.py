@@ -15,20 +15,26 @@ branch_labels = None
 depends_on = None
 
 
+INDEXES = [
+    ("ix_sessions_last_active_session_id", "sessions", ["last_active", "session_id"]),
+    ("ix_sessions_device_fingerprint_last_active", "sessions", ["device_fingerprint", "last_active", "session_id"]),
+]
+POSTGRESQL_ONLY = [("ix_chat_history_session_id_id", "chat_history", ["session_id", "id"])]
+
+
 def upgrade() -> None:
-    op.create_index("ix_sessions_last_active_session_id", "sessions", ["last_active", "session_id"], if_not_exists=True)
-    op.create_index(
-        "ix_sessions_device_fingerprint_last_active",
-        "sessions",
-        ["device_fingerprint", "last_active", "session_id"],
-        if_not_exists=True,
-    )
-    if op.get_bind().dialect.name == "postgresql":
-        op.create_index("ix_chat_history_session_id_id", "chat_history", ["session_id", "id"], if_not_exists=True)
+    if op.get_bind().dialect.name != "postgresql":
+        for name, table, columns in INDEXES:
+            op.create_index(name, table, columns, if_not_exists=True)
+        return
+    # CONCURRENTLY: a populated store keeps taking appends while the indexes build. It cannot
+    # run inside a transaction, hence the autocommit block.
+    with op.get_context().autocommit_block():
+        for name, table, columns in INDEXES + POSTGRESQL_ONLY:
+            op.create_index(name, table, columns, if_not_exists=True, postgresql_concurrently=True)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_chat_history_session_id_id", table_name="chat_history", if_exists=True)
-    op.drop_index("ix_sessions_device_fingerprint_last_active", table_name="sessions", if_exists=True)
-    op.drop_index("ix_sessions_last_active_session_id", table_name="sessions", if_exists=True)
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for name, table, _ in reversed(INDEXES + (POSTGRESQL_ONLY if postgresql else [])):
+        op.drop_index(name, table_name=table, if_exists=True)

@@ -39,3 +39,33 @@ def test_after_the_server_drops_our_connections_the_next_calls_succeed(postgres_
     operation()
     operation()
     assert service.get_session("s1").message_count == len(service.get_chat_history("s1"))
+
+
+def test_a_database_never_migrated_says_to_run_the_migrations(database_url, tmp_path):
+    import secrets
+
+    from backend.db import create_engine
+    from tests.databases import url_with_schema
+
+    schema = None
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'never-migrated.db'}"
+    else:
+        schema = f"empty_{secrets.token_hex(4)}"
+        admin = sa.create_engine(database_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = url_with_schema(database_url, schema)
+    engine = create_engine(url)
+    service = SessionService(engine)
+    try:
+        for call in (lambda: service.get_or_create_session("s1"), lambda: service.save_message("s1", "user", "x"),
+                     lambda: service.get_chat_history("s1")):
+            with pytest.raises(StoreUnavailable, match="alembic upgrade head"):
+                call()
+    finally:
+        engine.dispose()
+        if schema:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+            admin.dispose()
