@@ -32,6 +32,21 @@ def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
     return engine
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0) -> sa.Engine:
+    """The engine itself, or this process's engine for a URL of a supported database."""
+    if isinstance(url_or_engine, sa.Engine):
+        engine = url_or_engine
+    else:
+        backend = sa.make_url(url_or_engine).get_backend_name()
+        if backend not in SUPPORTED_DATABASES:
+            raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+        engine = get_engine(url_or_engine, busy_timeout_s=busy_timeout_s)
+    return engine
+
+
 def dispose_engine(url: str) -> None:
     """Close this process's pooled connections to `url` (tests and benchmarks dropping a database)."""
     engine = _engines.pop((os.getpid(), url), None)

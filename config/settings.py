@@ -91,8 +91,6 @@ class ProductionConfig(Config):
     """Production: refuses to start with settings that would be unsafe."""
 
     def __post_init__(self) -> None:
-        if not self.DATABASE_URL:
-            raise RuntimeError("DATABASE_URL or SESSION_DB_PATH must name a database")
         if self.ADMIN_TOKEN is not None and len(self.ADMIN_TOKEN) < 16:
             raise RuntimeError("ADMIN_TOKEN must be at least 16 characters")
 

@@ -9,14 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from backend.db import get_engine, read_transaction, write_transaction
-from backend.models import ChatMessage, Session
+from backend.db import engine_for, read_transaction, write_transaction
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.services.errors import InvalidInput
+from backend.services.queries import messages, sessions
 from config.settings import Config
 
-sessions = Session.__table__
-messages = ChatMessage.__table__
 PURGE_BATCH = 500
 
 
@@ -50,7 +48,7 @@ class MaintenanceService:
     def __init__(self, url_or_engine: str | sa.Engine | None = None):
         if url_or_engine is None:
             url_or_engine = Config().DATABASE_URL
-        self.engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else get_engine(url_or_engine)
+        self.engine = engine_for(url_or_engine)
 
     def purge_idle_sessions(self, idle_days: float, *, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
         """Delete sessions (and their messages) whose last activity is older than `idle_days`."""

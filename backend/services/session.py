@@ -8,13 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.db import get_engine, read_transaction, write_transaction
+from backend.db import engine_for, read_transaction, write_transaction
 from backend.models.types import parse_metadata, parse_timestamp
 from backend.services import driver
 from backend.services import queries as q
 from backend.services.driver import driver_transaction, message_values, metadata_for, timestamp_for
 from backend.services.errors import SessionNotFound
-from backend.services.records import MessageRecord, SessionRecord, SessionStats
+from backend.services.cursors import decode_listing_cursor, encode_cursor
+from backend.services.records import MessageRecord, SessionPage, SessionRecord, SessionStats
 from backend.services.validation import (
     Problems,
     check_content,
@@ -51,7 +52,7 @@ class SessionService:
         if url_or_engine is None:
             config = Config()
             url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
-        self.engine = url_or_engine if isinstance(url_or_engine, sa.Engine) else get_engine(url_or_engine)
+        self.engine = engine_for(url_or_engine)
         self.limits = limits or Limits.from_env()
         self._insert_session_if_absent = q.insert_session_if_absent[self.engine.dialect.name]
 
@@ -238,18 +239,16 @@ class SessionService:
 
     def list_sessions(
         self, limit: int = 50, cursor: str | None = None, device_fingerprint: str | None = None
-    ) -> "SessionPage":
+    ) -> SessionPage:
         """Sessions, most recently active first (ties by session_id), keyset-paged by an opaque cursor."""
-        # Imported here so that this method stays an append to a module edited by others too.
-        from backend.services.cursors import decode_listing_cursor, encode_cursor
-        from backend.services.records import SessionPage
-
         problems = Problems()
         check_positive_int(problems, "limit", limit, maximum=500)
         check_fingerprint(problems, device_fingerprint, self.limits)
         problems.raise_if_any()
         # Phase "a": rows with last_active, newest first; phase "n": rows without, after them.
-        phase, key, sid = decode_listing_cursor(cursor, self.engine.dialect.name) if cursor is not None else ("a", None, None)
+        phase, key, sid = ("a", None, None)
+        if cursor is not None:
+            phase, key, sid = decode_listing_cursor(cursor, self.engine.dialect.name)
         params = {"limit": limit + 1, "key": key, "sid": sid, "fingerprint": device_fingerprint}
         filtered = device_fingerprint is not None
         rows = []
