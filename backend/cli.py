@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from backend.services.errors import SessionStoreError
+from backend.services.errors import InvalidInput, SessionStoreError
 from backend.services.maintenance import MaintenanceService
 from backend.services.transfer import copy_sqlite_to_postgres
 
@@ -19,6 +19,9 @@ class _OperatorGroup(AppGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except InvalidInput as exc:
+            problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in sorted(exc.errors.items()))
+            raise click.ClickException(problems) from exc
         except SessionStoreError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -55,7 +58,10 @@ def copy_to_postgres(target_url: str) -> None:
     if source.get_backend_name() != "sqlite":
         raise click.UsageError("the configured database is not SQLite; set SESSION_DB_PATH to the file to copy")
     report = copy_sqlite_to_postgres(source.database, target_url)
-    click.echo(f"copied {report.sessions} session(s) and {report.messages} message(s); next message id > {report.id_sequence}")
+    click.echo(
+        f"copied {report.sessions} session(s) and {report.messages} message(s); "
+        f"new message ids will start above {report.id_sequence}"
+    )
     for label, items in (
         ("timestamps that could not be read, stored as NULL", report.unreadable_timestamps),
         ("metadata values that were not JSON, stored as NULL", report.non_json_metadata),

@@ -47,6 +47,7 @@ def test_backup_refusal_is_a_clean_message_not_a_traceback(tmp_path, sqlite_temp
     result = run(url, "backup", str(tmp_path / "taken.db"))
     assert result.exit_code == 1
     assert "refusing to overwrite" in result.output and "Traceback" not in result.output
+    assert result.output.count("destination") == 1
 
 
 def test_copy_to_postgres_from_a_database_that_is_not_sqlite_is_refused(postgres_schema):
