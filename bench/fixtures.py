@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from backend.db import create_engine, dispose_engine
 from backend.migrations_support import upgrade_to_head
+from backend.models.types import STORED_TIMESTAMP_FORMAT
 
-STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class BenchDatabase:
@@ -57,11 +57,11 @@ class BenchDatabase:
         raw.execute("BEGIN IMMEDIATE")
         raw.executemany(
             "INSERT INTO sessions (session_id, created_at, last_active, message_count, metadata) VALUES (?, ?, ?, 0, '{}')",
-            ((sid, active.strftime(STAMP), active.strftime(STAMP)) for sid, active in sessions),
+            ((sid, active.strftime(STORED_TIMESTAMP_FORMAT), active.strftime(STORED_TIMESTAMP_FORMAT)) for sid, active in sessions),
         )
         raw.executemany(
             "INSERT INTO chat_history (session_id, role, content, timestamp) VALUES (?, ?, ?, ?)",
-            ((sid, role, content, ts.strftime(STAMP)) for sid, role, content, ts in self._message_rows(messages_per_session, base)),
+            ((sid, role, content, ts.strftime(STORED_TIMESTAMP_FORMAT)) for sid, role, content, ts in self._message_rows(messages_per_session, base)),
         )
         raw.executemany(
             "UPDATE sessions SET message_count = ? WHERE session_id = ?", ((n, sid) for sid, n in messages_per_session.items())

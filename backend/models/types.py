@@ -84,6 +84,18 @@ def parse_metadata(value: Any) -> dict:
     return {}
 
 
+def stored_timestamp(value: datetime, dialect_name: str) -> datetime | str:
+    """What a time is stored as: naive UTC (a naive value is taken as UTC); on SQLite, text."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.strftime(STORED_TIMESTAMP_FORMAT) if dialect_name == "sqlite" else value
+
+
+def stored_metadata(value: dict | None) -> str | None:
+    """What metadata is stored as: compact JSON text, or SQL NULL for None."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class UTCTimestamp(TypeDecorator):
     """TIMESTAMP holding naive UTC; always read back as an aware UTC datetime."""
 
@@ -96,13 +108,7 @@ class UTCTimestamp(TypeDecorator):
         return dialect.type_descriptor(sa.TIMESTAMP())
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        if dialect.name == "sqlite":
-            return value.strftime(STORED_TIMESTAMP_FORMAT)
-        return value
+        return None if value is None else stored_timestamp(value, dialect.name)
 
     def process_result_value(self, value, dialect):
         return parse_timestamp(value)
@@ -120,11 +126,8 @@ class MetadataJSON(TypeDecorator):
         return dialect.type_descriptor(sa.JSON(none_as_null=True))
 
     def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if dialect.name == "sqlite":
-            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return value
+        # PostgreSQL's JSON type serialises the dict itself.
+        return stored_metadata(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         return parse_metadata(value)

@@ -8,15 +8,13 @@ tables; only execution and value conversion are done here.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 
 from backend.db import invalidate_if_unusable, translate_driver_errors
-from backend.models.types import STORED_TIMESTAMP_FORMAT, parse_metadata, parse_timestamp
+from backend.models.types import parse_metadata, parse_timestamp
 from backend.services import queries as q
 
 
@@ -42,17 +40,6 @@ class DriverStatement:
         merged = {**defaults, **values}
         cursor.execute(sql, tuple(merged[name] for name in order) if order is not None else merged)
         return cursor
-
-
-def timestamp_for(dialect_name: str, value: datetime):
-    """The driver value of a UTC timestamp: legacy-compatible text on SQLite, naive UTC elsewhere."""
-    naive = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return naive.strftime(STORED_TIMESTAMP_FORMAT) if dialect_name == "sqlite" else naive
-
-
-def metadata_for(value: dict | None) -> str | None:
-    """The driver value of a metadata dict: JSON text, or SQL NULL."""
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def message_values(row) -> tuple:

@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.db import engine_for, read_transaction, write_transaction
-from backend.models.types import parse_metadata, parse_timestamp
+from backend.models.types import parse_metadata, parse_timestamp, stored_metadata, stored_timestamp
 from backend.services import driver
 from backend.services import queries as q
-from backend.services.driver import driver_transaction, message_values, metadata_for, timestamp_for
+from backend.services.driver import driver_transaction, message_values
 from backend.services.errors import SessionNotFound
 from backend.services.cursors import decode_listing_cursor, encode_cursor
 from backend.services.records import MessageRecord, SessionPage, SessionRecord, SessionStats
@@ -161,9 +161,9 @@ class SessionService:
         check_metadata(problems, metadata, self.limits)
         problems.raise_if_any()
         now = _now()
-        stored_metadata = metadata_for(metadata)
+        stored_meta = stored_metadata(metadata)
         dialect = self.engine.dialect
-        stamp = timestamp_for(dialect.name, now)
+        stamp = stored_timestamp(now, dialect.name)
         with driver_transaction(self.engine, write=True) as cursor:
             if driver.COUNT_MESSAGE.execute(cursor, dialect, {"sid": session_id, "now": stamp}).rowcount != 1:
                 raise SessionNotFound(session_id)
@@ -172,11 +172,11 @@ class SessionService:
                 "m_role": role,
                 "m_content": content,
                 "m_timestamp": stamp,
-                "m_metadata": stored_metadata,
+                "m_metadata": stored_meta,
             }
             message_id = driver.INSERT_MESSAGE.execute(cursor, dialect, values).fetchone()[0]
         # Built from what was written, through the same readers, instead of a second query.
-        return MessageRecord(message_id, session_id, role, content, parse_timestamp(stamp), parse_metadata(stored_metadata))
+        return MessageRecord(message_id, session_id, role, content, parse_timestamp(stamp), parse_metadata(stored_meta))
 
     def get_chat_history(self, session_id: str, limit: int = 50, before: int | None = None) -> list[MessageRecord]:
         """The newest `limit` messages (with id < before, when given), oldest first."""
