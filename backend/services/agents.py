@@ -103,15 +103,31 @@ def to_reply(answer: Any) -> AgentReply:
     return AgentReply(text, metadata)
 
 
+# A hung in-process agent cannot be stopped: its thread is abandoned. Past this many still
+# running in one process, calls fail at once instead of piling up threads without bound.
+MAX_CALLS_RUNNING = 16
+_running = 0
+_running_lock = threading.Lock()
+
+
 def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
     """Run the agent with a deadline; AgentFailed when it raises, hangs past the deadline or answers garbage."""
+    global _running
     outcome: dict[str, Any] = {}
+    with _running_lock:
+        if _running >= MAX_CALLS_RUNNING:
+            raise AgentFailed(f"the agent is not answering: {_running} earlier calls are still running")
+        _running += 1
 
     def run() -> None:
+        global _running
         try:
             outcome["answer"] = agent(request)
         except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
             outcome["error"] = exc
+        finally:
+            with _running_lock:
+                _running -= 1
 
     # A daemon thread: a hung in-process agent cannot be stopped, but must not hold the request
     # or keep the process from exiting. The HTTP agent's own timeout ends its thread.
