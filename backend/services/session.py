@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.db import engine_for, read_transaction, write_transaction
-from backend.models.types import parse_metadata, parse_timestamp, stored_metadata, stored_timestamp
+from backend.models.types import parse_metadata, parse_timestamp, stored_timestamp
 from backend.services import driver
 from backend.services import queries as q
 from backend.services.driver import driver_transaction, message_values
@@ -158,10 +158,9 @@ class SessionService:
         check_lookup_id(problems, session_id)
         check_role(problems, role)
         check_content(problems, content, self.limits)
-        check_metadata(problems, metadata, self.limits)
+        stored_meta = check_metadata(problems, metadata, self.limits)  # encoded once, stored as it is
         problems.raise_if_any()
         now = _now()
-        stored_meta = stored_metadata(metadata)
         dialect = self.engine.dialect
         stamp = stored_timestamp(now, dialect.name)
         with driver_transaction(self.engine, write=True) as cursor:

@@ -79,24 +79,26 @@ def check_content(problems: Problems, content: Any, limits: Limits) -> None:
         problems.add("content", NOT_UNICODE)
 
 
-def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str = "metadata") -> None:
-    """A JSON-serialisable dict whose serialised form fits the configured size."""
+def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str = "metadata") -> str | None:
+    """A JSON-serialisable dict whose serialised form fits the configured size; returns that form."""
     if metadata is None:
-        return
+        return None
     if not isinstance(metadata, dict):
         problems.add(name, "must be an object")
-        return
+        return None
     try:
+        # The same compact form types.stored_metadata writes, so a caller may store it as it is.
         encoded = json.dumps(metadata, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
         problems.add(name, "must be JSON-serialisable (strings, numbers, booleans, null, lists, objects)")
-        return
+        return None
     if "\\u0000" in encoded:
         problems.add(name, "must not contain NUL characters")
     elif _not_unicode(encoded):
         problems.add(name, NOT_UNICODE)
     elif len(encoded.encode()) > limits.max_metadata_bytes:
         problems.add(name, f"must be at most {limits.max_metadata_bytes} bytes as JSON")
+    return encoded
 
 
 def check_fingerprint(problems: Problems, fingerprint: Any, limits: Limits) -> None:

@@ -38,3 +38,12 @@ def test_every_timestamp_form_reads_as_aware_utc_or_none(stored, expected):
 )
 def test_every_metadata_form_reads_as_a_dict(stored, expected):
     assert parse_metadata(stored) == expected
+
+
+@pytest.mark.parametrize("metadata", [{}, {"a": [1, 2.5, None, True]}, {"é": "👋", "n": {"x": "y"}}])
+def test_validation_encodes_metadata_exactly_as_it_is_stored(metadata):
+    from backend.services.validation import Problems, check_metadata
+    from backend.models.types import stored_metadata
+    from config.settings import Limits
+
+    assert check_metadata(Problems(), metadata, Limits()) == stored_metadata(metadata)
