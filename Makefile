@@ -1,17 +1,23 @@
 # One command each: `make run` serves the API, `make test` runs the whole suite.
-# Both install what they need into .venv first.
+# Both install what they need into .venv first: `run` the pinned runtime only, `test` the test tools too.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install migrate run test bench reliability clean
+.PHONY: install install-dev migrate run test bench reliability lock clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.runtime
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install-dev: $(VENV)/.dev
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 migrate: install
@@ -20,17 +26,23 @@ migrate: install
 run: migrate
 	exec $(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
 
-test: install
+test: install-dev
 	$(BIN)/pytest
 
 # Reruns tests/reliability and rewrites docs/reliability.md with the figures of that run
 # (set TEST_DATABASE_URL to include PostgreSQL).
-reliability: install
+reliability: install-dev
 	$(BIN)/python -m tests.reliability.report
 
-bench: install
+bench: install-dev
 	mkdir -p bench/results
 	$(BIN)/python -m bench --json bench/results/latest.json
+
+# Regenerates the pinned requirements from pyproject.toml (after changing a dependency there).
+lock: install-dev
+	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.txt pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --constraint requirements.txt --output-file requirements-dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,10 +5,10 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from backend.db import create_engine
-from backend.migrations_support import AUTOGENERATE_PLUGINS, include_object_for
+from backend.store.engines import create_engine
+from backend.store.autogenerate import AUTOGENERATE_PLUGINS, include_object_for
 from backend.models import Base
-from config.settings import database_url_from_env
+from backend.settings import database_url_from_env
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

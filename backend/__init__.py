@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import flask
 
-from config.settings import Config, config_from_env
+from backend.settings import Config, config_from_env
 
 API_SETTINGS = {
     "API_TITLE": "Session store",

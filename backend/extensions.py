@@ -8,11 +8,11 @@ import flask
 from flask_cors import CORS
 from flask_smorest import Api
 
-from backend.db import get_engine
 from backend.services.agents import load_agent
 from backend.services.chat import ChatService
 from backend.services.session import SessionService
-from config.settings import Config
+from backend.settings import Config
+from backend.store.engines import get_engine
 
 EXTENSION_KEY = "session_store"
 
@@ -35,8 +35,8 @@ class Services:
         )
         self._pid = os.getpid()
 
-    def here(self) -> "Services":
-        """These services, built for the current process if they are not yet."""
+    def for_this_process(self) -> "Services":
+        """These services, built for the current process if they are not yet (gunicorn forks after import)."""
         if self._pid != os.getpid():
             self._build()
         return self
@@ -44,7 +44,7 @@ class Services:
 
 def services() -> Services:
     """The services of the current app, in this process."""
-    return flask.current_app.extensions[EXTENSION_KEY].here()
+    return flask.current_app.extensions[EXTENSION_KEY].for_this_process()
 
 
 def init_extensions(app: flask.Flask, config: Config) -> Api:

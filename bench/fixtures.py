@@ -10,8 +10,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.db import create_engine, dispose_engine
-from backend.migrations_support import upgrade_to_head
+from backend.store.engines import create_engine, dispose_engine
+from backend.store.migrations import upgrade_to_head
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 
 

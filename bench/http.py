@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from config.settings import PROJECT_ROOT
+from backend.settings import PROJECT_ROOT
 
 POST_SCRIPT = """
 wrk.method = "POST"

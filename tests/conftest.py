@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-import sqlalchemy.orm as so
+import os
 
-from backend.db import get_engine
+import pytest
+
+from backend.store.engines import get_engine
 from backend.services.session import SessionService
 from tests import factories
-from tests.databases import PostgresSchema, SqliteTemplate, postgres_url_or_skip
+from tests.databases import POSTGRES_MISSING, PostgresSchema, SqliteTemplate, postgres_url_or_skip
+
+_LEFT_OUT = pytest.StashKey[int]()
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +49,30 @@ def service(database_url):
 
 @pytest.fixture
 def db(engine):
-    """An ORM unit of work for factories; each factory call commits."""
-    with so.Session(engine, expire_on_commit=False) as orm_session:
-        factories.bind(orm_session)
-        yield orm_session
-        factories.bind(None)
+    """The factories' ORM unit of work, bound to this test's database; each factory call commits."""
+    factories.orm_session.remove()
+    factories.orm_session.configure(bind=engine)
+    yield factories.orm_session()
+    factories.orm_session.remove()
+
+
+def _postgres_configured() -> bool:
+    return bool(os.environ.get("TEST_DATABASE_URL") or os.environ.get("CI"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without TEST_DATABASE_URL (outside CI), the PostgreSQL variants are left out, and said so once."""
+    if _postgres_configured():
+        return
+    left_out = [item for item in items if getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in set(left_out)]
+        config.stash[_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The one line that says why PostgreSQL tests did not run."""
+    count = config.stash.get(_LEFT_OUT, 0)
+    if count:
+        terminalreporter.write_line(f"{count} PostgreSQL variants not run: {POSTGRES_MISSING}", yellow=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from backend.db import create_engine
-from backend.migrations_support import upgrade_to_head
+from backend.store.engines import create_engine
+from backend.store.migrations import upgrade_to_head
 
 POSTGRES_MISSING = "TEST_DATABASE_URL is not set: PostgreSQL tests skipped (CI sets it and fails without a server)"
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import factory
+import sqlalchemy.orm as so
 from factory.alchemy import SQLAlchemyModelFactory
 
 from backend.models import ChatMessage, Session
+
+
+# The unit of work every factory uses; the `db` fixture binds it to the test's database.
+orm_session = so.scoped_session(so.sessionmaker(expire_on_commit=False))
 
 
 class BaseFactory(SQLAlchemyModelFactory):
@@ -15,7 +20,7 @@ class BaseFactory(SQLAlchemyModelFactory):
 
     class Meta:
         abstract = True
-        sqlalchemy_session = None
+        sqlalchemy_session = orm_session
         sqlalchemy_session_persistence = "commit"
 
 
@@ -44,9 +49,3 @@ class ChatMessageFactory(BaseFactory):
     content = factory.Sequence(lambda n: f"message {n}")
     timestamp = factory.LazyFunction(lambda: datetime.now(timezone.utc))
     metadata_ = None
-
-
-def bind(orm_session) -> None:
-    """Point every factory at `orm_session` (None to unbind)."""
-    for factory_class in (BaseFactory, SessionFactory, ChatMessageFactory):
-        factory_class._meta.sqlalchemy_session = orm_session

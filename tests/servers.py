@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from config.settings import PROJECT_ROOT
+from backend.settings import PROJECT_ROOT
 
 # Settings a developer's shell may carry that would change what the server does.
 _SCRUBBED = ("DATABASE_URL", "SESSION_DB_PATH", "ADMIN_TOKEN", "CORS_ORIGINS", "CHAT_AGENT", "CHAT_AGENT_URL",

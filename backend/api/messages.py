@@ -20,12 +20,7 @@ class Messages(MethodView):
     @blp.response(200, HistoryPageSchema)
     def get(self, args, session_id):
         """The newest `limit` messages before `before`, oldest first, and where the page before starts."""
-        limit = args["limit"]
-        # One more than asked tells whether an older page exists, without a second query.
-        messages = services().sessions.get_chat_history(session_id, limit=limit + 1, before=args.get("before"))
-        older = len(messages) > limit
-        messages = messages[1:] if older else messages
-        return {"session_id": session_id, "messages": messages, "next_before": messages[0].id if older else None}
+        return services().sessions.get_history_page(session_id, limit=args["limit"], before=args.get("before"))
 
     @blp.arguments(MessageCreateSchema)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from backend.models.base import Base
-from backend.models.types import MetadataJSON, UTCTimestamp
+from backend.models.types import LegacyCount, MetadataJSON, UTCTimestamp
 
 
 class Session(Base):
@@ -29,7 +29,7 @@ class Session(Base):
     last_active: so.Mapped[datetime | None] = so.mapped_column(
         UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
     )
-    message_count: so.Mapped[int | None] = so.mapped_column(sa.Integer, server_default=sa.text("0"))
+    message_count: so.Mapped[int | None] = so.mapped_column(LegacyCount, server_default=sa.text("0"))
     metadata_: so.Mapped[dict | None] = so.mapped_column("metadata", MetadataJSON)
 
     messages: so.WriteOnlyMapped["ChatMessage"] = so.relationship(  # noqa: F821

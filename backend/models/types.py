@@ -131,3 +131,13 @@ class MetadataJSON(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return parse_metadata(value)
+
+
+class LegacyCount(TypeDecorator):
+    """INTEGER counter; NULL, which the legacy module could leave, reads as 0."""
+
+    impl = sa.Integer
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return value or 0

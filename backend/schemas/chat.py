@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields
 
-from backend.schemas.base import StrictSchema, json_object
+from backend.schemas.base import Object, StrictSchema, Text
 from backend.schemas.messages import MessageSchema
 
 
 class ChatRequestSchema(StrictSchema):
     """A text turn."""
 
-    session_id = fields.String(required=True)
-    message = fields.String(required=True)
-    metadata = json_object(allow_none=True)
-
-
-class AudioSchema(StrictSchema):
-    """What the client knows of the recording the transcript came from."""
-
-    format = fields.String()
-    duration_ms = fields.Integer(strict=True, validate=ma.validate.Range(min=0))
-    language = fields.String()
+    RULES = {"session_id": "session_id", "message": "content", "metadata": "metadata"}
+    session_id = Text(required=True)
+    message = Text(required=True)
+    metadata = Object()
 
 
 class VoiceRequestSchema(StrictSchema):
     """A voice turn: the transcript is the user's message."""
 
-    session_id = fields.String(required=True)
-    transcript = fields.String(required=True)
-    audio = fields.Nested(AudioSchema, allow_none=True)
-    metadata = json_object(allow_none=True)
+    RULES = {"session_id": "session_id", "transcript": "content", "audio": "audio", "metadata": "metadata"}
+    session_id = Text(required=True)
+    transcript = Text(required=True)
+    audio = Object(metadata={"description": "format and language (strings), duration_ms (an integer, 0 or more)"})
+    metadata = Object()
 
 
 class ChatResponseSchema(StrictSchema):

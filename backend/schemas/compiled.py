@@ -3,8 +3,8 @@
 Measured: marshmallow's generic dump of a 50-message history page took ~45% of the request
 (per-field lookups and nested-schema calls, ~4 us a field). The schema still defines the shape;
 this walks its declared fields once and builds a plain function that produces the same dict
-(tests/api/test_compiled_dump.py compares the two on generated data). A field type it does not
-know leaves the schema on marshmallow's own dump.
+(tests/api/test_compiled_dump.py compares the two on generated schemas and data). A field type
+or option it does not know leaves the schema on marshmallow's own dump.
 """
 
 from __future__ import annotations
@@ -15,43 +15,55 @@ import marshmallow as ma
 from marshmallow import fields
 
 _MISSING = object()
+_DUMP_HOOKS = ("pre_dump", "post_dump")
 
 
 def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
-    if type(field) is fields.Integer:
+    kind = type(field)
+    if kind is fields.Integer and not field.as_string:
         return int
-    if type(field) is fields.String:
+    if kind is fields.String:
         return str
-    if type(field) is fields.DateTime and field.format == "iso":
+    if kind is fields.DateTime and field.format == "iso":
         return lambda value: value.isoformat()
-    if type(field) is fields.Dict and type(field.key_field) is fields.String and field.value_field is None:
+    if kind is fields.Dict and type(field.key_field) is fields.String and field.value_field is None:
         return lambda value: {str(k): v for k, v in value.items()}
-    if type(field) is fields.Nested and isinstance(field.schema, ma.Schema) and not field.many:
+    if kind is fields.Nested and isinstance(field.schema, ma.Schema) and not field.many:
         return compile_dumper(field.schema)
-    if type(field) is fields.List and type(field.inner) is fields.Nested and not field.inner.many:
+    if kind is fields.List and type(field.inner) is fields.Nested and not field.inner.many:
         item = compile_dumper(field.inner.schema)
         return None if item is None else (lambda values: [item(v) for v in values])
     return None
 
 
+def _default(field: fields.Field) -> Any:
+    default = field.dump_default
+    if default is ma.missing:
+        return _MISSING
+    return default  # a callable is called at each dump, as marshmallow does
+
+
 def compile_dumper(schema: ma.Schema) -> Callable[[Any], dict] | None:
-    """A function dumping one object as `schema.dump` would; None when a field is not supported."""
-    if any(schema._hooks.values()):  # pre/post-dump hooks run only in marshmallow's own dump
+    """A function dumping one object as `schema.dump` would; None when a field or option is not supported."""
+    if any(schema._hooks.get(hook) for hook in _DUMP_HOOKS):  # dump hooks run only in marshmallow's own dump
         return None
     plan = []
-    for key, field in schema.dump_fields.items():
+    for name, field in schema.dump_fields.items():
         convert = _converter(field)
-        if convert is None:
+        attribute = field.attribute or name
+        if convert is None or "." in attribute:  # a dotted attribute is a path marshmallow walks
             return None
-        plan.append((key, field.attribute or field.name or key, convert))
+        plan.append((field.data_key or name, attribute, convert, _default(field)))
 
     def dump(obj: Any) -> dict:
         result = {}
         source = obj if isinstance(obj, dict) else getattr(obj, "__dict__", None)
-        for key, attribute, convert in plan:
+        for key, attribute, convert, default in plan:
             value = source.get(attribute, _MISSING) if source is not None else getattr(obj, attribute, _MISSING)
             if value is _MISSING:
-                continue
+                if default is _MISSING:
+                    continue
+                value = default() if callable(default) else default
             result[key] = None if value is None else convert(value)
         return result
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import marshmallow as ma
 from marshmallow import fields
 
-from backend.schemas.base import StrictSchema, json_object, page_limit, timestamp
+from backend.schemas.base import Object, StrictSchema, Text, json_object, page_limit, timestamp
 from backend.services.validation import ROLES
 
 
@@ -23,16 +22,18 @@ class MessageSchema(StrictSchema):
 class MessageCreateSchema(StrictSchema):
     """A message to append."""
 
-    role = fields.String(required=True, validate=ma.validate.OneOf(ROLES))
-    content = fields.String(required=True)
-    metadata = json_object(allow_none=True)
+    RULES = {"role": "role", "content": "content", "metadata": "metadata"}
+    role = Text(required=True, metadata={"enum": list(ROLES)})
+    content = Text(required=True)
+    metadata = Object()
 
 
 class HistoryArgsSchema(StrictSchema):
     """Query of a history page: the newest `limit` messages with id < before."""
 
+    RULES = {"limit": "limit", "before": "before"}
     limit = page_limit()
-    before = fields.Integer(validate=ma.validate.Range(min=1))
+    before = fields.Integer()
 
 
 class HistoryPageSchema(StrictSchema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from backend.schemas.base import StrictSchema, json_object, page_limit, timestamp
+from backend.schemas.base import Object, StrictSchema, Text, json_object, page_limit, timestamp
 
 
 class SessionSchema(StrictSchema):
@@ -21,16 +21,18 @@ class SessionSchema(StrictSchema):
 class SessionCreateSchema(StrictSchema):
     """Get-or-create: every field optional; without session_id the server generates one."""
 
-    session_id = fields.String(metadata={"description": "letters, digits and . _ : -; at most 128"})
-    device_fingerprint = fields.String(allow_none=True)
-    metadata = json_object(allow_none=True)
+    # No RULES: open_session checks every field at once (a new id has rules an existing one has not).
+    session_id = Text(metadata={"description": "letters, digits and . _ : -; at most 128; not . or .."})
+    device_fingerprint = Text()
+    metadata = Object()
 
 
 class SessionUpdateSchema(StrictSchema):
     """Metadata merged shallowly (a key set to null is removed); device_fingerprint replaced when present."""
 
-    metadata = json_object(allow_none=True)
-    device_fingerprint = fields.String(allow_none=True)
+    RULES = {"metadata": "metadata", "device_fingerprint": "device_fingerprint"}
+    metadata = Object()
+    device_fingerprint = Text()
 
 
 class SessionStatsSchema(StrictSchema):
@@ -48,6 +50,7 @@ class SessionStatsSchema(StrictSchema):
 class SessionListArgsSchema(StrictSchema):
     """Query of the operator listing."""
 
+    RULES = {"limit": "limit", "device_fingerprint": "device_fingerprint"}
     limit = page_limit()
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
     device_fingerprint = fields.String()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable
 
 import requests
 
-from backend.services.records import MessageRecord, SessionRecord
+from backend.store.records import MessageRecord, SessionRecord
 
 
 class AgentFailed(Exception):
@@ -45,15 +47,11 @@ def echo_agent(request: AgentRequest) -> AgentReply:
     return AgentReply(f"echo: {request.message.content}", {"agent": "echo"})
 
 
-def message_json(message: MessageRecord) -> dict:
-    """A message as the HTTP agent receives it."""
-    timestamp = message.timestamp.isoformat() if message.timestamp else None
+def record_json(record) -> dict:
+    """A record as the HTTP agent receives it: every field, times in ISO 8601 with their offset."""
     return {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "timestamp": timestamp,
-        "metadata": message.metadata,
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in ((f.name, getattr(record, f.name)) for f in dataclasses.fields(record))
     }
 
 
@@ -68,8 +66,8 @@ class HttpAgent:
         """Ask the endpoint; AgentFailed on any transport error, error status or malformed answer."""
         body = {
             "session_id": request.session.session_id,
-            "history": [message_json(m) for m in request.history],
-            "message": message_json(request.message),
+            "history": [record_json(m) for m in request.history],
+            "message": record_json(request.message),
         }
         try:
             response = requests.post(self.url, json=body, timeout=self.timeout_s)

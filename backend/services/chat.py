@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from backend.services.agents import Agent, AgentFailed, AgentRequest, call_agent
 from backend.services.errors import InvalidInput
-from backend.services.records import MessageRecord
+from backend.store.records import MessageRecord
 from backend.services.session import SessionService
-from backend.services.validation import Problems, check_metadata
+from backend.services.validation import Problems, check_audio, check_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class ChatService:
     def voice(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None) -> ChatExchange:
         """One voice turn: as chat, both messages marked modality=voice, the user's with its audio details."""
         problems = Problems()
-        check_metadata(problems, audio, self.sessions.limits, name="audio")
+        check_audio(problems, audio, self.sessions.limits)
         check_metadata(problems, metadata, self.sessions.limits)
         problems.raise_if_any()
         marks = {"modality": "voice"}

@@ -47,14 +47,15 @@ def decode_cursor(cursor: Any, field: str = "cursor") -> list:
         raise InvalidInput({field: [_NOT_OURS]}) from None
 
 
-def decode_listing_cursor(cursor: Any, dialect_name: str) -> tuple[str, Any, str]:
-    """(phase, last_active as stored, session_id) of an operator-listing cursor."""
+def decode_listing_cursor(cursor: Any, dialect_name: str, phases: tuple[str, str]) -> tuple[str, Any, str]:
+    """(phase, last_active as stored, session_id) of an operator-listing cursor; phases = (dated, undated)."""
     values = decode_cursor(cursor)
     if len(values) == 3 and isinstance(values[2], str):
         phase, key, sid = values
         # A PostgreSQL column holds only timestamps; a SQLite one also legacy text and numbers.
         kinds = (datetime,) if dialect_name == "postgresql" else (str, int, float, datetime)
         scalar = isinstance(key, kinds) and not isinstance(key, bool)
-        if (phase == "a" and scalar) or (phase == "n" and key is None):
+        dated, undated = phases
+        if (phase == dated and scalar) or (phase == undated and key is None):
             return phase, key, sid
     raise InvalidInput({"cursor": [_NOT_OURS]})

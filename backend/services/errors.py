@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from backend.store.errors import SessionStoreError, StoreUnavailable
 
-class SessionStoreError(Exception):
-    """Base of every error the session store raises on purpose."""
+__all__ = ["SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable"]
 
 
 class SessionNotFound(SessionStoreError):
@@ -22,11 +22,3 @@ class InvalidInput(SessionStoreError):
         fields = ", ".join(sorted(errors))
         super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
         self.errors = errors
-
-
-class StoreUnavailable(SessionStoreError):
-    """The database cannot be reached or written right now; the caller may retry."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason

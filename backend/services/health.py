@@ -8,8 +8,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.db import read_transaction
-from backend.migrations_support import database_revision, head_revision
+from backend.store.transaction import transaction
+from backend.store.migrations import database_revision, head_revision
 from backend.services.errors import StoreUnavailable
 
 
@@ -22,8 +22,8 @@ def _head() -> str:
 def check_ready(engine: sa.Engine) -> str:
     """The database's revision when it is reachable and at head; StoreUnavailable with the reason otherwise."""
     try:
-        with read_transaction(engine) as conn:
-            current = database_revision(conn)
+        with transaction(engine, write=False) as tx:
+            current = database_revision(tx.connection)
     except sa.exc.DBAPIError as exc:
         # Anything else the driver raises (e.g. a table missing) still means "not ready", never a 500.
         raise StoreUnavailable("the database cannot be queried") from exc

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from backend.db import engine_for, read_transaction, write_transaction
+from backend.store.engines import engine_for
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.services.errors import InvalidInput
-from backend.services.queries import messages, sessions
-from config.settings import Config
+from backend.store.statements import messages, sessions
+from backend.store.transaction import transaction
+from backend.settings import Config
 
 PURGE_BATCH = 500
 
@@ -60,23 +61,23 @@ class MaintenanceService:
             return self._count_idle(idle, cutoff)
         total_sessions = total_messages = 0
         while True:
-            with write_transaction(self.engine) as conn:
+            with transaction(self.engine, write=True) as tx:
                 # FOR UPDATE: PostgreSQL waits for, then re-checks, a session being written to right
                 # now, so one that just became active is not purged with its new message.
-                batch = conn.execute(
+                batch = tx.execute(
                     sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH).with_for_update()
                 ).scalars().all()
                 if not batch:
                     break
-                total_messages += conn.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount
-                total_sessions += conn.execute(sessions.delete().where(sessions.c.session_id.in_(batch))).rowcount
+                total_messages += tx.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount
+                total_sessions += tx.execute(sessions.delete().where(sessions.c.session_id.in_(batch))).rowcount
         return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False)
 
     def _count_idle(self, idle, cutoff: datetime) -> PurgeReport:
         idle_ids = sa.select(sessions.c.session_id).where(idle)
-        with read_transaction(self.engine) as conn:
-            session_count = conn.execute(sa.select(sa.func.count()).select_from(idle_ids.subquery())).scalar_one()
-            message_count = conn.execute(
+        with transaction(self.engine, write=False) as tx:
+            session_count = tx.execute(sa.select(sa.func.count()).select_from(idle_ids.subquery())).scalar_one()
+            message_count = tx.execute(
                 sa.select(sa.func.count()).select_from(messages).where(messages.c.session_id.in_(idle_ids))
             ).scalar_one()
         return PurgeReport(cutoff, session_count, message_count, dry_run=True)

@@ -7,11 +7,13 @@ import sqlite3
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg
 
-from backend.db import create_engine
-from backend.migrations_support import upgrade_to_head
-from backend.models.types import parse_timestamp
+from backend.models.types import MetadataJSON, UTCTimestamp, parse_timestamp
 from backend.services.errors import InvalidInput
+from backend.store.engines import create_engine
+from backend.store.migrations import upgrade_to_head
+from backend.store.statements import messages, sessions
 
 BATCH = 5000
 
@@ -50,6 +52,11 @@ def _json_text(value, where: str, report: CopyReport):
     return text
 
 
+# How a column's legacy value becomes what PostgreSQL stores, by the column's type.
+_CONVERTERS = {UTCTimestamp: _naive_utc, MetadataJSON: _json_text}
+_TARGET_DIALECT = psycopg.dialect()
+
+
 def copy_sqlite_to_postgres(sqlite_path: str, target_url: str) -> CopyReport:
     """Copy every row of the SQLite file into an empty PostgreSQL database (migrated to head first)."""
     target = create_engine(target_url)
@@ -75,22 +82,30 @@ def copy_sqlite_to_postgres(sqlite_path: str, target_url: str) -> CopyReport:
     return report
 
 
-def _copy_sessions(source, cursor, report: CopyReport) -> None:
-    rows = source.execute(
-        "SELECT session_id, device_fingerprint, created_at, last_active, message_count, metadata FROM sessions"
-    )
-    insert = (
-        "INSERT INTO sessions (session_id, device_fingerprint, created_at, last_active, message_count, metadata)"
-        " VALUES (%s, %s, %s, %s, %s, %s::json)"
-    )
+def _copy_table(source, cursor, table: sa.Table, report: CopyReport) -> int:
+    """Every row of `table`, each column converted by its type; returns the rows copied."""
+    key = table.primary_key.columns[0].name
+    names = [column.name for column in table.c]
+    convert = {column.name: _CONVERTERS.get(type(column.type)) for column in table.c}
+    insert = table.insert().compile(dialect=_TARGET_DIALECT, column_keys=names).string
+    rows = source.execute(f"SELECT {', '.join(names)} FROM {table.name} ORDER BY {key}")
+    copied = 0
     while batch := rows.fetchmany(BATCH):
-        cursor.executemany(insert, [
-            (sid, fp, _naive_utc(created, f"sessions[{sid}].created_at", report),
-             _naive_utc(active, f"sessions[{sid}].last_active", report), count,
-             _json_text(md, f"sessions[{sid}].metadata", report))
-            for sid, fp, created, active, count, md in batch
-        ])
-        report.sessions += len(batch)
+        values = []
+        for row in batch:
+            record = dict(zip(names, row))
+            where = f"{table.name}[{record[key]}]"
+            values.append({
+                name: value if convert[name] is None else convert[name](value, f"{where}.{name}", report)
+                for name, value in record.items()
+            })
+        cursor.executemany(insert, values)
+        copied += len(batch)
+    return copied
+
+
+def _copy_sessions(source, cursor, report: CopyReport) -> None:
+    report.sessions += _copy_table(source, cursor, sessions, report)
     orphans = source.execute(
         "SELECT DISTINCT session_id FROM chat_history WHERE session_id NOT IN (SELECT session_id FROM sessions)"
     ).fetchall()
@@ -101,16 +116,6 @@ def _copy_sessions(source, cursor, report: CopyReport) -> None:
 
 
 def _copy_messages(source, cursor, report: CopyReport) -> None:
-    rows = source.execute("SELECT id, session_id, role, content, timestamp, metadata FROM chat_history ORDER BY id")
-    insert = (
-        "INSERT INTO chat_history (id, session_id, role, content, timestamp, metadata)"
-        " VALUES (%s, %s, %s, %s, %s, %s::json)"
-    )
-    while batch := rows.fetchmany(BATCH):
-        cursor.executemany(insert, [
-            (mid, sid, role, content, _naive_utc(ts, f"chat_history[{mid}].timestamp", report),
-             _json_text(md, f"chat_history[{mid}].metadata", report))
-            for mid, sid, role, content, ts, md in batch
-        ])
-        report.messages += len(batch)
-        report.id_sequence = max(report.id_sequence, batch[-1][0])
+    report.messages += _copy_table(source, cursor, messages, report)
+    last = source.execute("SELECT max(id) FROM chat_history").fetchone()[0]
+    report.id_sequence = max(report.id_sequence, last or 0)

@@ -1,16 +1,25 @@
-"""Checks applied to every value a caller hands the service; each failure names its field."""
+"""The rules on every value a caller hands the service: the one source of them, for Python and HTTP.
+
+Each rule adds a problem naming its field to a Problems; the HTTP schemas run these same rules,
+so a message reads the same from Python and over HTTP, and one 422 names every offending field.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 from backend.services.errors import InvalidInput
-from config.settings import Limits
+from backend.settings import Limits
 
 ROLES = ("user", "assistant", "system", "tool")
 SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]+")
+RESERVED_SESSION_IDS = (".", "..")
+AUDIO_TEXT_FIELDS = ("format", "language")
+UNKNOWN_FIELD = "Unknown field."
+NOT_UNICODE = "must be valid Unicode (no lone surrogates)"
+NO_NUL = "must not contain NUL characters"
 
 
 class Problems:
@@ -38,49 +47,54 @@ def _not_unicode(text: str) -> bool:
     return False
 
 
-NOT_UNICODE = "must be valid Unicode (no lone surrogates)"
+def _check_text(problems: Problems, name: str, value: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        problems.add(name, f"must be at most {max_chars} characters")
+    elif "\x00" in value:
+        problems.add(name, NO_NUL)
+    elif _not_unicode(value):
+        problems.add(name, NOT_UNICODE)
 
 
-def check_lookup_id(problems: Problems, session_id: Any) -> None:
+def check_lookup_id(problems: Problems, session_id: Any, limits: Limits | None = None, name: str = "session_id") -> None:
     """An id used to find a session: any non-empty string, so legacy ids keep working."""
     if not isinstance(session_id, str) or not session_id:
-        problems.add("session_id", "must be a non-empty string")
+        problems.add(name, "must be a non-empty string")
     elif "\x00" in session_id:
-        problems.add("session_id", "must not contain NUL characters")
+        problems.add(name, NO_NUL)
     elif _not_unicode(session_id):
-        problems.add("session_id", NOT_UNICODE)
+        problems.add(name, NOT_UNICODE)
 
 
-def check_new_session_id(problems: Problems, session_id: str, limits: Limits) -> None:
-    """An id for a session about to be created."""
+def new_session_id_problem(session_id: str, limits: Limits) -> str | None:
+    """Why `session_id` may not name a new session, or None when it may."""
     if len(session_id) > limits.max_session_id_chars:
-        problems.add("session_id", f"must be at most {limits.max_session_id_chars} characters")
-    elif not SESSION_ID_PATTERN.fullmatch(session_id):
-        problems.add("session_id", "may contain only letters, digits and . _ : -")
+        return f"must be at most {limits.max_session_id_chars} characters"
+    if not SESSION_ID_PATTERN.fullmatch(session_id):
+        return "may contain only letters, digits and . _ : -"
+    if session_id in RESERVED_SESSION_IDS:
+        return "must not be . or .."
+    return None
 
 
-def check_role(problems: Problems, role: Any) -> None:
+def check_role(problems: Problems, role: Any, limits: Limits | None = None, name: str = "role") -> None:
     """One of the four roles."""
     if role not in ROLES:
-        problems.add("role", f"must be one of {', '.join(ROLES)}")
+        problems.add(name, f"must be one of: {', '.join(ROLES)}")
 
 
-def check_content(problems: Problems, content: Any, limits: Limits) -> None:
+def check_content(problems: Problems, content: Any, limits: Limits, name: str = "content") -> None:
     """A non-empty string up to the configured length."""
     if not isinstance(content, str):
-        problems.add("content", "must be a string")
+        problems.add(name, "must be a string")
     elif not content:
-        problems.add("content", "must not be empty")
-    elif len(content) > limits.max_content_chars:
-        problems.add("content", f"must be at most {limits.max_content_chars} characters")
-    elif "\x00" in content:
-        problems.add("content", "must not contain NUL characters")
-    elif _not_unicode(content):
-        problems.add("content", NOT_UNICODE)
+        problems.add(name, "must not be empty")
+    else:
+        _check_text(problems, name, content, limits.max_content_chars)
 
 
 def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str = "metadata") -> str | None:
-    """A JSON-serialisable dict whose serialised form fits the configured size; returns that form."""
+    """None, or a JSON-serialisable object whose serialised form fits the configured size; returns that form."""
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
@@ -93,7 +107,7 @@ def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str 
         problems.add(name, "must be JSON-serialisable (strings, numbers, booleans, null, lists, objects)")
         return None
     if "\\u0000" in encoded:
-        problems.add(name, "must not contain NUL characters")
+        problems.add(name, NO_NUL)
     elif _not_unicode(encoded):
         problems.add(name, NOT_UNICODE)
     elif len(encoded.encode()) > limits.max_metadata_bytes:
@@ -101,18 +115,32 @@ def check_metadata(problems: Problems, metadata: Any, limits: Limits, name: str 
     return encoded
 
 
-def check_fingerprint(problems: Problems, fingerprint: Any, limits: Limits) -> None:
+def check_fingerprint(problems: Problems, fingerprint: Any, limits: Limits, name: str = "device_fingerprint") -> None:
     """None, or a string up to the configured length."""
     if fingerprint is None:
         return
     if not isinstance(fingerprint, str):
-        problems.add("device_fingerprint", "must be a string")
-    elif len(fingerprint) > limits.max_fingerprint_chars:
-        problems.add("device_fingerprint", f"must be at most {limits.max_fingerprint_chars} characters")
-    elif "\x00" in fingerprint:
-        problems.add("device_fingerprint", "must not contain NUL characters")
-    elif _not_unicode(fingerprint):
-        problems.add("device_fingerprint", NOT_UNICODE)
+        problems.add(name, "must be a string")
+    else:
+        _check_text(problems, name, fingerprint, limits.max_fingerprint_chars)
+
+
+def check_audio(problems: Problems, audio: Any, limits: Limits, name: str = "audio") -> None:
+    """None, or what the client knows of a recording: format and language (text), duration_ms (an int >= 0)."""
+    if audio is None:
+        return
+    if check_metadata(problems, audio, limits, name) is None:
+        return
+    for key, value in audio.items():
+        where = f"{name}.{key}"
+        if key in AUDIO_TEXT_FIELDS:
+            if not isinstance(value, str):
+                problems.add(where, "must be a string")
+        elif key == "duration_ms":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.add(where, "must be an integer, 0 or more")
+        else:
+            problems.add(where, UNKNOWN_FIELD)
 
 
 def check_positive_int(problems: Problems, name: str, value: Any, maximum: int | None = None) -> None:
@@ -121,3 +149,29 @@ def check_positive_int(problems: Problems, name: str, value: Any, maximum: int |
         problems.add(name, "must be a positive integer")
     elif maximum is not None and value > maximum:
         problems.add(name, f"must be at most {maximum}")
+
+
+def check_page_limit(problems: Problems, limit: Any, limits: Limits, name: str = "limit") -> None:
+    """How many items a page holds: 1 to the configured page maximum."""
+    check_positive_int(problems, name, limit, limits.max_page)
+
+
+def check_before(problems: Problems, before: Any, limits: Limits | None = None, name: str = "before") -> None:
+    """None, or the id a page of history ends before."""
+    if before is not None:
+        check_positive_int(problems, name, before)
+
+
+Rule = Callable[..., Any]
+
+# The rules by the name a schema uses for them: (problems, value, limits, field name).
+RULES: dict[str, Rule] = {
+    "session_id": check_lookup_id,
+    "role": check_role,
+    "content": check_content,
+    "metadata": check_metadata,
+    "device_fingerprint": check_fingerprint,
+    "audio": check_audio,
+    "limit": check_page_limit,
+    "before": check_before,
+}

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, call_agent, load_agent, echo_agent
-from backend.services.records import MessageRecord, SessionRecord
+from backend.store.records import MessageRecord, SessionRecord
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
 REQUEST = AgentRequest(
@@ -66,7 +66,8 @@ def test_a_good_endpoint_gets_session_history_and_message_and_its_reply_is_used(
     assert sent["session_id"] == "s1"
     assert [m["content"] for m in sent["history"]] == ["earlier"]
     assert sent["message"] == {
-        "id": 2, "role": "user", "content": "now", "timestamp": "2024-05-06T07:08:09+00:00", "metadata": {"modality": "voice"}
+        "id": 2, "session_id": "s1", "role": "user", "content": "now", "timestamp": "2024-05-06T07:08:09+00:00",
+        "metadata": {"modality": "voice"},
     }
 
 

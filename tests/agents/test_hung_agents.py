@@ -8,7 +8,7 @@ import pytest
 
 from backend.services import agents
 from backend.services.agents import AgentFailed, AgentRequest, call_agent
-from backend.services.records import MessageRecord, SessionRecord
+from backend.store.records import MessageRecord, SessionRecord
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 REQUEST = AgentRequest(

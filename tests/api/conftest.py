@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backend import create_app
-from config.settings import TestingConfig
+from backend.settings import TestingConfig
+from tests.rows import row_counts
 
 ADMIN_TOKEN = "operator-token-0123456789"
 
@@ -39,14 +40,4 @@ def admin_client(make_app):
 @pytest.fixture
 def stored(service):
     """Counts of what the database holds: (sessions, messages)."""
-
-    def count():
-        from backend.services import queries as q
-        import sqlalchemy as sa
-
-        with service.engine.connect() as conn:
-            sessions = conn.execute(sa.select(sa.func.count()).select_from(q.sessions)).scalar_one()
-            messages = conn.execute(sa.select(sa.func.count()).select_from(q.messages)).scalar_one()
-        return sessions, messages
-
-    return count
+    return lambda: row_counts(service.engine)

@@ -53,7 +53,7 @@ def test_chat_with_an_unknown_session_is_404_and_stores_nothing(chat_client, sto
 
 @pytest.mark.parametrize(
     "body, field",
-    [({"message": "hi"}, "session_id"), ({"session_id": "s1"}, "message"), ({"session_id": "s1", "message": ""}, "content"),
+    [({"message": "hi"}, "session_id"), ({"session_id": "s1"}, "message"), ({"session_id": "s1", "message": ""}, "message"),
      ({"session_id": "s1", "message": "hi", "mood": "x"}, "mood")],
 )
 def test_a_bad_chat_request_is_422_and_stores_nothing(chat_client, stored, body, field):

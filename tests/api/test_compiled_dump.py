@@ -8,10 +8,10 @@ from hypothesis import given, settings, strategies as st
 from marshmallow import fields
 
 from backend.schemas.chat import ChatResponseSchema
-from backend.schemas.compiled import compile_dumper
+from backend.schemas.compiled import CompiledDumpMixin, compile_dumper
 from backend.schemas.messages import HistoryPageSchema, MessageSchema
 from backend.schemas.sessions import SessionPageSchema, SessionSchema, SessionStatsSchema
-from backend.services.records import MessageRecord, SessionRecord
+from backend.store.records import MessageRecord, SessionRecord
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -80,3 +80,48 @@ def test_a_schema_with_a_dump_hook_stays_on_marshmallow():
 def test_missing_keys_are_left_out_and_none_stays_none(obj):
     schema = MessageSchema()
     assert schema.dump(obj) == marshmallow_dump(schema, obj)
+
+
+# -- every field option the compiler accepts, on generated schemas --------------------------
+_kinds = {
+    "int": (lambda **kw: fields.Integer(**kw), st.integers(-(2**40), 2**40)),
+    "str": (lambda **kw: fields.String(**kw), st.text(max_size=5)),
+    "time": (lambda **kw: fields.DateTime(format="iso", **kw), st.datetimes(timezones=st.just(timezone.utc))),
+    "dict": (lambda **kw: fields.Dict(keys=fields.String(), **kw), metadata),
+}
+
+
+@st.composite
+def schemas_and_objects(draw):
+    declared, obj = {}, {}
+    for i, kind in enumerate(draw(st.lists(st.sampled_from(sorted(_kinds)), min_size=1, max_size=5))):
+        make, values = _kinds[kind]
+        options = {}
+        if draw(st.booleans()):
+            options["data_key"] = f"key{i}"
+        if draw(st.booleans()):
+            options["attribute"] = f"attr{i}"
+        if draw(st.booleans()):
+            default = draw(values)
+            options["dump_default"] = (lambda d=default: d) if draw(st.booleans()) else default
+        options["allow_none"] = draw(st.booleans())
+        declared[f"field{i}"] = make(**options)
+        present = draw(st.sampled_from(["value", "none", "absent"]))
+        if present != "absent":
+            obj[options.get("attribute", f"field{i}")] = draw(values) if present == "value" else None
+    return type("Generated", (CompiledDumpMixin, ma.Schema), declared)(), obj
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=schemas_and_objects())
+def test_data_key_attribute_dump_default_and_none_dump_the_same(case):
+    schema, obj = case
+    assert compile_dumper(schema) is not None
+    assert schema.dump(obj) == marshmallow_dump(schema, obj)
+
+
+def test_options_it_cannot_honour_leave_the_schema_on_marshmallow():
+    as_string = type("AsString", (ma.Schema,), {"n": fields.Integer(as_string=True)})()
+    dotted = type("Dotted", (ma.Schema,), {"n": fields.Integer(attribute="a.b")})()
+    hooked = type("Hooked", (ma.Schema,), {"n": fields.Integer(), "hook": ma.post_dump(lambda self, data, **kw: data)})()
+    assert [compile_dumper(s) for s in (as_string, dotted, hooked)] == [None, None, None]

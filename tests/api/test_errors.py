@@ -107,7 +107,7 @@ def test_unicode_and_metacharacters_are_stored_and_returned_exactly(client):
 
 
 def test_an_unreachable_database_is_503_with_a_reason(make_app):
-    from config.settings import TestingConfig
+    from backend.settings import TestingConfig
     from backend import create_app
 
     down = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from openapi_spec_validator import validate
 
 from backend import create_app
-from config import settings
+from backend import settings
 
 ROUTES = {
     "/api/v1/sessions": {"get", "post"},
@@ -24,7 +24,7 @@ def test_healthz_answers_ok_without_the_database(client):
 
 
 def test_readyz_answers_200_at_the_newest_revision(client):
-    from backend.migrations_support import head_revision
+    from backend.store.migrations import head_revision
 
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -45,7 +45,7 @@ def test_readyz_is_503_for_a_database_behind_the_code(tmp_path, database_url, en
         response = client.get("/readyz")
         assert response.status_code == 503 and "0001" in response.get_json()["message"]
     finally:
-        from backend.migrations_support import head_revision
+        from backend.store.migrations import head_revision
 
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})

@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from backend.db import create_engine
+from backend.store.engines import create_engine
 from tests.databases import postgres_url_or_skip, url_with_schema
 
 

@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from backend.db import create_engine
-from backend.migrations_support import upgrade_to_head
+from backend.store.engines import create_engine
+from backend.store.migrations import upgrade_to_head
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
 from backend.services.transfer import copy_sqlite_to_postgres

@@ -7,11 +7,11 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from backend.db import create_engine
-from backend.migrations_support import alembic_config, head_revision, upgrade_to_head
+from backend.store.engines import create_engine
+from backend.store.migrations import alembic_config, head_revision, upgrade_to_head
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
-from config.settings import PROJECT_ROOT
+from backend.settings import PROJECT_ROOT
 from tests.legacy import LEGACY_DDL, ODD_METADATA, ODD_TIMESTAMPS, ORPHAN_SESSION_ID, build_legacy_database, dump
 
 

@@ -8,7 +8,7 @@ from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
     test_upgrade,
 )
 
-from backend.migrations_support import alembic_config as project_alembic_config
+from backend.store.migrations import alembic_config as project_alembic_config
 
 BASELINE = "0001"
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from config.settings import PROJECT_ROOT
+from backend.settings import PROJECT_ROOT
 
 DOCUMENT = PROJECT_ROOT / "docs" / "reliability.md"
 COMMAND = ("TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test "

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from backend.db import create_engine
+from backend.store.engines import create_engine
 from tests.reliability.corpus import CORPUS, EXACT_CONTENTS, EXACT_METADATA
 from tests.reliability.rawhttp import send
 

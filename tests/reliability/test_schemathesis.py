@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend import create_app
 from backend.services.session import SessionService
-from config import settings as app_settings
+from backend import settings as app_settings
 
 CASES_PER_OPERATION = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 100}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

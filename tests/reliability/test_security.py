@@ -14,7 +14,7 @@ import requests
 from backend import create_app
 from backend.api import admin
 from backend.services.session import new_session_id
-from config import settings as app_settings
+from backend import settings as app_settings
 from tests.reliability.rawhttp import send
 
 pytestmark = pytest.mark.slow

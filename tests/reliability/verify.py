@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from backend.db import create_engine
+from backend.store.engines import create_engine
 
 
 @dataclass

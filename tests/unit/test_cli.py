@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 from backend import create_app
-from config import settings
+from backend import settings
 from tests.factories import SessionFactory
 
 

@@ -44,7 +44,7 @@ def test_after_the_server_drops_our_connections_the_next_calls_succeed(postgres_
 def test_a_database_never_migrated_says_to_run_the_migrations(database_url, tmp_path):
     import secrets
 
-    from backend.db import create_engine
+    from backend.store.engines import create_engine
     from tests.databases import url_with_schema
 
     schema = None

@@ -4,13 +4,9 @@ import pytest
 
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
-from config.settings import Limits
+from backend.settings import Limits
 from tests.factories import SessionFactory
-
-
-def row_counts(engine):
-    with engine.connect() as conn:
-        return tuple(conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("sessions", "chat_history"))
+from tests.rows import row_counts
 
 
 def assert_refused(call, field, engine):

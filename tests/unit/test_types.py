@@ -44,6 +44,6 @@ def test_every_metadata_form_reads_as_a_dict(stored, expected):
 def test_validation_encodes_metadata_exactly_as_it_is_stored(metadata):
     from backend.services.validation import Problems, check_metadata
     from backend.models.types import stored_metadata
-    from config.settings import Limits
+    from backend.settings import Limits
 
     assert check_metadata(Problems(), metadata, Limits()) == stored_metadata(metadata)

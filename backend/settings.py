@@ -9,6 +9,12 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _base_directory() -> Path:
+    """Where relative paths start: the checkout when running from one, else the current directory
+    (an installed package lives in site-packages, no place for data)."""
+    return PROJECT_ROOT if (PROJECT_ROOT / "alembic.ini").is_file() else Path.cwd()
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
@@ -27,6 +33,7 @@ class Limits:
     max_metadata_bytes: int = 16 * 1024
     max_session_id_chars: int = 128
     max_fingerprint_chars: int = 256
+    max_page: int = 500
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -38,13 +45,13 @@ class Limits:
 
 
 def database_url_from_env() -> str:
-    """DATABASE_URL when set, else a SQLite file at SESSION_DB_PATH (default data/sessions.db)."""
+    """DATABASE_URL when set, else a SQLite file at SESSION_DB_PATH (default data/sessions.db, from the checkout's root)."""
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
     path = Path(os.environ.get("SESSION_DB_PATH", "data/sessions.db"))
     if not path.is_absolute():
-        path = PROJECT_ROOT / path
+        path = _base_directory() / path
     return f"sqlite:///{path}"
 
 

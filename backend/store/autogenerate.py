@@ -1,17 +1,11 @@
-"""Autogenerate tweaks shared by env.py and the migration tests."""
+"""Autogenerate tweaks, for alembic/env.py only: importing this registers an Alembic plugin."""
 
 from __future__ import annotations
 
 import sys
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.runtime.plugins import Plugin, _all_plugins
-from alembic.script import ScriptDirectory
 from alembic.util import DispatchPriority, PriorityDispatchResult
-
-from config.settings import PROJECT_ROOT
 
 PLUGIN_NAME = "backend.sqlite_text_primary_key"
 AUTOGENERATE_PLUGINS = ["alembic.autogenerate.*", PLUGIN_NAME]
@@ -52,27 +46,3 @@ def include_object_for(dialect_name: str):
         return True
 
     return include_object
-
-
-def alembic_config(engine=None) -> Config:
-    """The project's Alembic configuration, optionally bound to an engine instead of the configured URL."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["configure_logger"] = False
-    if engine is not None:
-        config.attributes["engine"] = engine
-    return config
-
-
-def upgrade_to_head(engine) -> None:
-    """Apply every migration to the database of `engine`."""
-    command.upgrade(alembic_config(engine), "head")
-
-
-def head_revision() -> str:
-    """The newest revision the code knows."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def database_revision(connection) -> str | None:
-    """The revision the database is at, None when it has never been migrated."""
-    return MigrationContext.configure(connection).get_current_revision()

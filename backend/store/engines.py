@@ -1,23 +1,20 @@
-"""Engines (one per process and URL), SQLite pragmas, and the two kinds of transaction."""
+"""Engines, one per process and URL, set up for several processes sharing one SQLite file or PostgreSQL database."""
 
 from __future__ import annotations
 
 import os
 import select
 import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from backend.services.errors import StoreUnavailable
 
 _engines: dict[tuple[int, str], sa.Engine] = {}
 _engines_lock = threading.Lock()
 
-WRITE = "session_store_write"
+WRITE = "session_store_write"  # execution option: this transaction writes (SQLite takes the lock up front)
 
 
 def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
@@ -122,8 +119,9 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
     def on_begin(connection):
         # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer
         # committed in between (busy_timeout is not consulted); IMMEDIATE waits instead.
+        # Sent on the driver itself: a BEGIN needs none of the per-execution machinery.
         immediate = connection.get_execution_options().get(WRITE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
     def on_error(context):
@@ -146,63 +144,3 @@ def invalidate_if_unusable(connection: sa.Connection, exc: BaseException, cursor
         isinstance(exc, dialect.dbapi.Error) and dialect.is_disconnect(exc, dbapi_connection, cursor)
     ):
         connection.invalidate(exc)
-
-
-@contextmanager
-def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """One short write transaction: committed on success, rolled back on any error."""
-    with _translate_outage(), engine.connect() as conn:
-        conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """One short read-only transaction."""
-    with _translate_outage(), engine.connect() as conn:
-        with conn.begin():
-            yield conn
-
-
-@contextmanager
-def _translate_outage() -> Iterator[None]:
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise StoreUnavailable(_outage_reason(exc.orig)) from exc
-    except sa.exc.ProgrammingError as exc:
-        if not _schema_missing(exc.orig):
-            raise
-        raise StoreUnavailable(_outage_reason(exc.orig)) from exc
-
-
-@contextmanager
-def translate_driver_errors(engine: sa.Engine) -> Iterator[None]:
-    """As the SQLAlchemy transactions do, for code that runs on the driver's cursor."""
-    dbapi = engine.dialect.dbapi
-    with _translate_outage():
-        try:
-            yield
-        except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-            raise StoreUnavailable(_outage_reason(exc)) from exc
-        except dbapi.ProgrammingError as exc:
-            if not _schema_missing(exc):
-                raise
-            raise StoreUnavailable(_outage_reason(exc)) from exc
-
-
-def _schema_missing(exc: BaseException) -> bool:
-    # PostgreSQL reports a missing table as a programming error (SQLSTATE 42P01), not an outage.
-    return getattr(exc, "sqlstate", None) == "42P01"
-
-
-def _outage_reason(exc: BaseException) -> str:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return "the database is busy; retry shortly"
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return "the database cannot be written at the moment"
-    if "no such table" in text or "does not exist" in text:
-        return "the database schema is missing or out of date: run `alembic upgrade head` (make migrate)"
-    return "the database is unavailable at the moment"

@@ -49,3 +49,12 @@ class SessionPage:
 
     sessions: list[SessionRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Messages oldest first; next_before is the `before` of the page before this one, None when none."""
+
+    session_id: str
+    messages: list[MessageRecord]
+    next_before: int | None

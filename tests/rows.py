@@ -1,0 +1,13 @@
+"""The one helper the tests count stored rows with."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+TABLES = ("sessions", "chat_history")
+
+
+def row_counts(engine: sa.Engine) -> tuple[int, int]:
+    """How many (sessions, messages) the database holds."""
+    with engine.connect() as conn:
+        return tuple(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() for table in TABLES)
