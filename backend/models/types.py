@@ -101,6 +101,7 @@ class UTCTimestamp(TypeDecorator):
 
     impl = sa.TIMESTAMP
     cache_ok = True
+    reader = staticmethod(parse_timestamp)  # what process_result_value does, for the store's row mapping
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
@@ -119,6 +120,7 @@ class MetadataJSON(TypeDecorator):
 
     impl = sa.JSON
     cache_ok = True
+    reader = staticmethod(parse_metadata)  # what process_result_value does, for the store's row mapping
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
@@ -139,5 +141,10 @@ class LegacyCount(TypeDecorator):
     impl = sa.Integer
     cache_ok = True
 
-    def process_result_value(self, value, dialect):
+    @staticmethod
+    def reader(value):
+        """NULL as 0."""
         return value or 0
+
+    def process_result_value(self, value, dialect):
+        return self.reader(value)

@@ -188,8 +188,8 @@ class SessionService:
             if not rows and tx.run(st.session_exists, params).fetchone() is None:
                 raise SessionNotFound(session_id)
         older = len(rows) > limit
-        dialect = self.engine.dialect
-        messages = [st.MESSAGE.from_driver_row(row, dialect) for row in reversed(rows[:limit])]
+        to_record = st.MESSAGE.converter(self.engine.dialect)
+        messages = [to_record(row) for row in reversed(rows[:limit])]
         return HistoryPage(session_id, messages, messages[0].id if older else None)
 
     def clear_history(self, session_id: str) -> None:

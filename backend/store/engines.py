@@ -14,7 +14,9 @@ from sqlalchemy import event
 _engines: dict[tuple[int, str], sa.Engine] = {}
 _engines_lock = threading.Lock()
 
-WRITE = "session_store_write"  # execution option: this transaction writes (SQLite takes the lock up front)
+# Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer committed in
+# between (busy_timeout is not consulted); IMMEDIATE waits for the lock instead.
+BEGIN_WRITE, BEGIN_READ = "BEGIN IMMEDIATE", "BEGIN"
 
 
 def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
@@ -117,11 +119,10 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer
-        # committed in between (busy_timeout is not consulted); IMMEDIATE waits instead.
-        # Sent on the driver itself: a BEGIN needs none of the per-execution machinery.
-        immediate = connection.get_execution_options().get(WRITE, False)
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # SQLAlchemy begins here; store.transaction may have begun on the driver already.
+        driver = connection.connection.driver_connection
+        if not driver.in_transaction:
+            driver.execute(BEGIN_READ)
 
     @event.listens_for(engine, "handle_error")
     def on_error(context):
