@@ -8,18 +8,25 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from backend.store.statements import MESSAGE
+
+# The columns a record holds, by name from the models: the reference reads what the service reads.
+COLUMNS = [column.name for column in MESSAGE.columns]
+TIMESTAMP, METADATA = COLUMNS.index("timestamp"), COLUMNS.index("metadata")
 APPEND_UPDATE = "UPDATE sessions SET message_count = coalesce(message_count, 0) + 1, last_active = {p} WHERE session_id = {p}"
 APPEND_INSERT = "INSERT INTO chat_history (session_id, role, content, timestamp, metadata) VALUES ({p}, {p}, {p}, {p}, {p}) RETURNING id"
-HISTORY = "SELECT id, session_id, role, content, timestamp, metadata FROM chat_history WHERE session_id = {p} ORDER BY id DESC LIMIT {p}"
+HISTORY = f"SELECT {', '.join(COLUMNS)} FROM chat_history WHERE session_id = {{p}} ORDER BY id DESC LIMIT {{p}}"
 
 
 def _to_message(row):
     # The same output the service gives: aware UTC time, metadata as a dict.
-    ts = row[4]
+    values = list(row)
+    ts = values[TIMESTAMP]
     ts = datetime.fromisoformat(ts) if isinstance(ts, str) else ts
-    md = row[5]
-    md = json.loads(md) if isinstance(md, str) else (md or {})
-    return row[0], row[1], row[2], row[3], ts.replace(tzinfo=timezone.utc), md
+    values[TIMESTAMP] = ts.replace(tzinfo=timezone.utc)
+    md = values[METADATA]
+    values[METADATA] = json.loads(md) if isinstance(md, str) else (md or {})
+    return tuple(values)
 
 
 class RawStore:

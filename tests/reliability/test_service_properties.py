@@ -114,7 +114,15 @@ def test_text_the_database_cannot_encode_is_refused_naming_its_field(service, fi
         assert conn.execute(sa.text("SELECT count(*) FROM sessions")).scalar() == 1
 
 
-@pytest.mark.parametrize("before, limit", [(2**63, 10), (2**70, 10), (5, 2**64)])
+def test_a_limit_past_the_page_maximum_is_refused_however_large(service):
+    service.get_or_create_session("s")
+    for limit in (501, 2**64):
+        with pytest.raises(InvalidInput) as refused:
+            service.get_chat_history("s", limit=limit)
+        assert refused.value.errors == {"limit": ["must be at most 500"]}
+
+
+@pytest.mark.parametrize("before, limit", [(2**63, 10), (2**70, 10), (5, 500)])
 def test_history_bounds_past_64_bits_read_like_no_bound(service, before, limit):
     """A before or limit the driver cannot bind (OverflowError, out of range) reads as no bound at all."""
     service.get_or_create_session("s")
