@@ -33,14 +33,18 @@ class Limits:
     max_metadata_bytes: int = 16 * 1024
     max_session_id_chars: int = 128
     max_fingerprint_chars: int = 256
+    max_owner_chars: int = 256
     max_page: int = 500
+    # Content and metadata bytes a history page holds at most (always at least one message).
+    max_page_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "Limits":
-        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES."""
+        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_PAGE_BYTES."""
         return cls(
             max_content_chars=_int("MAX_CONTENT_CHARS", cls.max_content_chars),
             max_metadata_bytes=_int("MAX_METADATA_BYTES", cls.max_metadata_bytes),
+            max_page_bytes=_int("MAX_PAGE_BYTES", cls.max_page_bytes),
         )
 
 
