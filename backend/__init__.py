@@ -20,6 +20,11 @@ def create_app(config: Config | None = None) -> flask.Flask:
     """The app for `config` (default: the variant APP_ENV names, read from the environment)."""
     config = config if config is not None else config_from_env()
     app = flask.Flask(__name__, static_folder=None)
+    # UTF-8 as it is: escaping non-ASCII as \uXXXX tripled the size of emoji-heavy answers.
+    app.json.ensure_ascii = False
+    # `//` in a path is a 404 like any unknown path, not a redirect to an absolute URL built
+    # from the request's Host header.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(config.as_flask_config())
     app.config.update(API_SETTINGS)
     api = register_extensions(app, config)
@@ -30,10 +35,13 @@ def create_app(config: Config | None = None) -> flask.Flask:
 
 
 def register_extensions(app: flask.Flask, config: Config):
-    """The Api, CORS and the services; returns the Api."""
+    """The Api, CORS, the services and access control (authentication, rate limits); returns the Api."""
+    from backend.api.auth import init_auth
     from backend.extensions import init_extensions
 
-    return init_extensions(app, config)
+    api = init_extensions(app, config)
+    init_auth(app, config)
+    return api
 
 
 def register_blueprints(api) -> None:

@@ -130,7 +130,8 @@ newest_messages_before = Precompiled(
 )
 # The byte budget of a page is decided on sizes alone, before any content is loaded.
 _sizes = sa.select(
-    messages.c.id, octet_length(messages.c.content) + sa.func.coalesce(octet_length(messages.c.metadata), 0)
+    messages.c.id, octet_length(messages.c.content)
+    + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0)
 ).where(_by_id(messages))
 newest_sizes = Precompiled(_sizes.order_by(messages.c.id.desc()).limit(sa.bindparam("limit")))
 newest_sizes_before = Precompiled(
