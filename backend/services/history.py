@@ -38,7 +38,7 @@ def history_page(
     budget plus one message, whatever the messages hold.
     """
     before = _bound(before)
-    params = {"sid": session_id, "limit": limit + 1, "before": before, "owner": owner}
+    params = {"sid": session_id, "limit": limit + 1, "before": before, "scope": owner}
     with transaction(engine, write=False) as tx:
         if owner is not None and tx.run(st.session_owned, params).fetchone() is None:
             raise SessionNotFound(session_id)
@@ -61,7 +61,7 @@ def recent_messages(
     engine: sa.Engine, session_id: str, limit: int, before: int | None, owner: str | None
 ) -> list:
     """The newest `limit` messages before `before`, oldest first (no byte budget: the agent's context)."""
-    params = {"sid": session_id, "limit": limit, "before": _bound(before), "owner": owner}
+    params = {"sid": session_id, "limit": limit, "before": _bound(before), "scope": owner}
     statement = st.newest_messages if params["before"] is None else st.newest_messages_before
     with transaction(engine, write=False) as tx:
         if owner is not None and tx.run(st.session_owned, params).fetchone() is None:

@@ -33,7 +33,7 @@ def list_sessions(
     phase, key, sid = DATED, None, None
     if cursor is not None:
         phase, key, sid = decode_listing_cursor(cursor, engine.dialect.name, (DATED, UNDATED))
-    params = {"limit": limit + 1, "key": key, "sid": sid, "fingerprint": device_fingerprint, "owner": owner}
+    params = {"limit": limit + 1, "key": key, "sid": sid, "fingerprint": device_fingerprint, "scope": owner}
     filters = {"by_fingerprint": device_fingerprint is not None, "by_owner": owner is not None}
     rows = []
     with transaction(engine, write=False) as tx:

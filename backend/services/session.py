@@ -89,7 +89,7 @@ class SessionService:
         now = _now()
         if owner is not None and session_id is not None:
             with transaction(self.engine, write=True) as tx:
-                if not tx.execute(st.touch_owned_session, {"sid": session_id, "owner": owner, "now": now}).rowcount:
+                if not tx.execute(st.touch_owned_session, {"sid": session_id, "scope": owner, "now": now}).rowcount:
                     raise SessionNotFound(session_id)
                 return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
         session_id = session_id if session_id is not None else new_session_id()
@@ -100,7 +100,7 @@ class SessionService:
             if id_problem:
                 problems.add("session_id", id_problem)
                 problems.raise_if_any()
-            values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}, "owner": owner}
+            values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}, "new_owner": owner}
             created = tx.execute(self._insert_session_if_absent, values).first() is not None
             if not created:
                 tx.execute(st.touch_session, {"sid": session_id, "now": now})
@@ -171,7 +171,7 @@ class SessionService:
         values = {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
         count = st.increment_message_count if owner is None else st.increment_owned_message_count
         with transaction(self.engine, write=True) as tx:
-            if tx.run(count, {"sid": session_id, "now": stamp, "owner": owner}).rowcount != 1:
+            if tx.run(count, {"sid": session_id, "now": stamp, "scope": owner}).rowcount != 1:
                 raise SessionNotFound(session_id)
             values["id"] = tx.run(st.insert_message, values).fetchone()[0]
         # Built from what was written, through the same readers, instead of a second query.
@@ -197,7 +197,7 @@ class SessionService:
         self._check_id(session_id)
         reset = st.reset_message_count if owner is None else st.reset_owned_message_count
         with transaction(self.engine, write=True) as tx:
-            if not tx.execute(reset, {"sid": session_id, "owner": owner}).rowcount:
+            if not tx.execute(reset, {"sid": session_id, "scope": owner}).rowcount:
                 raise SessionNotFound(session_id)
             tx.execute(st.delete_messages, {"sid": session_id})
 

@@ -58,7 +58,7 @@ def _at(column: sa.Column) -> sa.BindParameter:
 
 
 def _owned_by(table: sa.Table):
-    return sa.and_(_by_id(table), table.c.owner == sa.bindparam("owner", type_=sa.Text))
+    return sa.and_(_by_id(table), table.c.owner == sa.bindparam("scope", type_=sa.Text))
 
 
 class octet_length(sa.sql.functions.GenericFunction):
@@ -95,7 +95,7 @@ delete_session = sessions.delete().where(_by_id(sessions))
 
 _new_session_values = dict(
     session_id=sa.bindparam("sid"),
-    owner=sa.bindparam("owner", type_=sa.Text),
+    owner=sa.bindparam("new_owner", type_=sa.Text),
     device_fingerprint=sa.bindparam("fingerprint"),
     created_at=_at(sessions.c.created_at),
     last_active=_at(sessions.c.last_active),
@@ -146,7 +146,7 @@ delete_messages = messages.delete().where(_in_session)
 
 # -- owners of legacy sessions (operator command): only sessions that have none ----------------
 _unowned = sessions.c.owner.is_(None)
-_new_owner = {"owner": sa.bindparam("owner", type_=sa.Text)}
+_new_owner = {"owner": sa.bindparam("new_owner", type_=sa.Text)}
 assign_owner_by_session_id = sessions.update().where(_by_id(sessions), _unowned).values(**_new_owner)
 assign_owner_by_fingerprint = (
     sessions.update()
@@ -177,7 +177,7 @@ def listing(*, dated: bool, after_cursor: bool, by_fingerprint: bool, by_owner: 
         raw_last_active.label("raw_last_active"), last_message_preview.label("last_message_preview")
     )
     if by_owner:
-        statement = statement.where(sessions.c.owner == sa.bindparam("owner", type_=sa.Text))
+        statement = statement.where(sessions.c.owner == sa.bindparam("scope", type_=sa.Text))
     if by_fingerprint:
         statement = statement.where(sessions.c.device_fingerprint == sa.bindparam("fingerprint", type_=sa.Text))
     if not dated:
