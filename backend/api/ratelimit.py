@@ -10,6 +10,7 @@ import time
 import flask
 import limits
 from flask_smorest import abort
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -21,6 +22,8 @@ READS, WRITES, TURNS = "reads", "writes", "turns"
 TURN_ENDPOINTS = {"chat.chat", "voice.voice"}
 READ_METHODS = {"GET", "HEAD"}
 MEMORY = "memory://"
+# A Redis that stops answering must not hold a worker forever (redis-py waits without limit by default).
+REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
 def category(request: flask.Request) -> str:
@@ -46,7 +49,9 @@ class RateLimits:
         """This process's limiter (gunicorn forks after import: no Redis connection is shared across a fork)."""
         if self._pid != os.getpid():
             # A moving window: never more than N in any span of the period, even across a window edge.
-            self._limiter = MovingWindowRateLimiter(storage_from_string(self.storage_url))
+            options = REDIS_TIMEOUTS if self.storage_url.startswith(("redis", "rediss")) else {}
+            storage = storage_from_string(self.storage_url, wrap_exceptions=True, **options)
+            self._limiter = MovingWindowRateLimiter(storage)
             self._pid = os.getpid()
         return self._limiter
 
@@ -61,8 +66,8 @@ class RateLimits:
             if self.limiter().hit(item, *identifiers):
                 return
             reset = self.limiter().get_window_stats(item, *identifiers).reset_time
-        except Exception:  # the storage's own errors (redis.ConnectionError, ...); the request is not counted
-            log.exception("rate-limit storage unreachable")
+        except StorageError as exc:  # the storage's own errors (redis.ConnectionError, ...), wrapped by limits
+            log.warning("rate-limit storage unreachable: %s", exc.storage_error)
             abort(503, message="the rate-limit store is unreachable; retry later", headers={"Retry-After": "5"})
         retry_after = max(1, math.ceil(reset - time.time()))
         abort(
