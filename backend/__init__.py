@@ -27,6 +27,9 @@ def create_app(config: Config | None = None) -> flask.Flask:
     app.url_map.merge_slashes = False
     app.config.from_mapping(config.as_flask_config())
     app.config.update(API_SETTINGS)
+    if config.AUTH_MODE == "jwt":
+        # The OpenAPI document says that every operation needs a bearer token.
+        app.config["API_SPEC_OPTIONS"] = {"security": [{"bearerAuth": []}]}
     api = register_extensions(app, config)
     register_blueprints(api)
     register_error_handlers(app)

@@ -7,7 +7,6 @@ from flask.views import MethodView
 from backend.api.auth import current_caller, listing_access, owner_scope
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
-from backend.store.records import SessionPage
 from backend.schemas.sessions import (
     SessionCreateSchema,
     SessionListArgsSchema,
@@ -34,7 +33,7 @@ class Sessions(MethodView):
         """List the caller's sessions (an operator's: every session, `owner` filters), most recently active first."""
         scope, wanted = owner_scope(), args.get("owner")
         if scope is not None and wanted not in (None, scope):
-            return SessionPage([], None)  # a client filtering on another owner sees nothing, as for no sessions
+            return {"sessions": [], "next_cursor": None}  # another owner's sessions: as if there were none
         return services().sessions.list_sessions(
             limit=args["limit"], cursor=args.get("cursor"), device_fingerprint=args.get("device_fingerprint"),
             owner=scope if scope is not None else wanted,

@@ -148,3 +148,14 @@ def test_is_operator_answers_for_any_request(jwt_app, make_app):
         assert is_operator() is True
     with none_app.test_request_context("/metrics", headers={"Authorization": "Bearer wrong"}):
         assert is_operator() is False
+
+
+def test_the_openapi_document_of_jwt_mode_requires_a_bearer_token_and_validates(http):
+    from openapi_spec_validator import validate
+
+    spec = http.get("/api/v1/openapi.json", headers=ALICE).get_json()
+    validate(spec)
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    listing = spec["paths"]["/api/v1/sessions"]["get"]["parameters"]
+    assert "owner" in {p["name"] for p in listing}
