@@ -63,7 +63,7 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 
 def register_commands(app: flask.Flask) -> None:
-    """Operator commands: `flask --app wsgi sessions purge|backup|copy-to-postgres`."""
+    """Operator commands: `flask --app wsgi sessions purge|backup|copy-to-postgres|assign-owners`."""
     from backend.cli import sessions_cli
 
     app.cli.add_command(sessions_cli)
