@@ -56,9 +56,9 @@ def launch(operator_database, jwks, tmp_path):
     """Start gunicorn (2 workers) in jwt mode against the JWKS, with extra settings; stopped afterwards."""
     started = []
 
-    def start(**settings: str) -> Server:
+    def start(extra_args: tuple[str, ...] = (), **settings: str) -> Server:
         server = Server(
-            operator_database, tmp_path / f"gunicorn-{len(started)}.log", workers=2, AUTH_MODE="jwt",
+            operator_database, tmp_path / f"gunicorn-{len(started)}.log", workers=2, extra_args=extra_args, AUTH_MODE="jwt",
             JWT_JWKS_URL=jwks.url, JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER, JWT_JWKS_COOLDOWN_S="0.2",
             RATE_LIMIT_STORAGE_URL=REDIS_URL, RATE_LIMIT_KEY_PREFIX=f"e2e-{uuid.uuid4().hex}", **settings,
         )
@@ -115,7 +115,9 @@ def test_every_intruder_gets_401_or_404_and_the_database_is_unchanged(launch, op
 
 def test_a_rate_limit_holds_across_two_workers_through_redis(launch, operator_database):
     limit = 10
-    base = launch(RATE_LIMIT_WRITES=f"{limit}/minute").base_url
+    # Each access line names the worker that answered, so the test can tell both took part.
+    server = launch(extra_args=("--access-logformat", "answered-by %(p)s %(m)s %(s)s"), RATE_LIMIT_WRITES=f"{limit}/minute")
+    base = server.base_url
     carol = bearer(sign(KEY, claims("carol"), kid="k1"))
     sid = requests.post(f"{base}/api/v1/sessions", headers=carol, timeout=TIMEOUT).json()["session_id"]  # write 1
 
@@ -130,6 +132,8 @@ def test_a_rate_limit_holds_across_two_workers_through_redis(launch, operator_da
     refused = next(a for a in answers if a.status_code == 429)
     assert int(refused.headers["Retry-After"]) >= 1 and refused.json()["code"] == 429
     assert SessionService(operator_database).get_session(sid).message_count == limit - 1  # a 429 stored nothing
+    lines = [line.split() for line in server.log_text().splitlines() if line.startswith("answered-by") and " POST " in line]
+    assert len({pid for _, pid, _, _ in lines}) == 2, "both workers must have answered the burst"
     dave = bearer(sign(KEY, claims("dave"), kid="k1"))
     assert requests.post(f"{base}/api/v1/sessions", headers=dave, timeout=TIMEOUT).status_code == 201
 
