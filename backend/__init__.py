@@ -20,8 +20,16 @@ def create_app(config: Config | None = None) -> flask.Flask:
     """The app for `config` (default: the variant APP_ENV names, read from the environment)."""
     config = config if config is not None else config_from_env()
     app = flask.Flask(__name__, static_folder=None)
+    # UTF-8 as it is: escaping non-ASCII as \uXXXX tripled the size of emoji-heavy answers.
+    app.json.ensure_ascii = False
+    # `//` in a path is a 404 like any unknown path, not a redirect to an absolute URL built
+    # from the request's Host header.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(config.as_flask_config())
     app.config.update(API_SETTINGS)
+    if config.AUTH_MODE == "jwt":
+        # The OpenAPI document says that every operation needs a bearer token.
+        app.config["API_SPEC_OPTIONS"] = {"security": [{"bearerAuth": []}]}
     api = register_extensions(app, config)
     register_blueprints(api)
     register_error_handlers(app)
@@ -30,10 +38,13 @@ def create_app(config: Config | None = None) -> flask.Flask:
 
 
 def register_extensions(app: flask.Flask, config: Config):
-    """The Api, CORS and the services; returns the Api."""
+    """The Api, CORS, the services and access control (authentication, rate limits); returns the Api."""
+    from backend.api.auth import init_auth
     from backend.extensions import init_extensions
 
-    return init_extensions(app, config)
+    api = init_extensions(app, config)
+    init_auth(app, config)
+    return api
 
 
 def register_blueprints(api) -> None:
@@ -52,7 +63,7 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 
 def register_commands(app: flask.Flask) -> None:
-    """Operator commands: `flask --app wsgi sessions purge|backup|copy-to-postgres`."""
+    """Operator commands: `flask --app wsgi sessions purge|backup|copy-to-postgres|assign-owners`."""
     from backend.cli import sessions_cli
 
     app.cli.add_command(sessions_cli)

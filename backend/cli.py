@@ -9,8 +9,9 @@ from flask.cli import AppGroup
 
 from backend.services.errors import InvalidInput, SessionStoreError
 from backend.services.maintenance import MaintenanceService
+from backend.services.ownership import BATCH_ROWS, assign_owners, read_assignments
 from backend.services.transfer import copy_sqlite_to_postgres
-
+from backend.store.engines import get_engine
 
 
 class _OperatorGroup(AppGroup):
@@ -69,3 +70,23 @@ def copy_to_postgres(target_url: str) -> None:
     ):
         if items:
             click.echo(f"{len(items)} {label}: " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else ""))
+
+
+@sessions_cli.command("assign-owners")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--batch-rows", type=click.IntRange(min=1), default=BATCH_ROWS, show_default=True,
+              help="Rows per transaction.")
+def assign_owners_command(csv_file, batch_rows: int) -> None:
+    """Give legacy sessions (no owner yet) the owners a CSV names: header session_id,owner or device_fingerprint,owner."""
+    config = current_app.config
+    key, rows = read_assignments(csv_file)
+    engine = get_engine(config["DATABASE_URL"], busy_timeout_s=config["SQLITE_BUSY_TIMEOUT_S"])
+    report = assign_owners(engine, config["LIMITS"], key, rows, batch_rows)
+    click.echo(
+        f"{report.rows} row(s) by {key}: {report.matched_rows} matched, {report.sessions_assigned} session(s) "
+        f"given an owner; {len(report.unmatched)} unmatched, {len(report.refused)} refused"
+    )
+    for label, items in (("unmatched (no session without an owner)", report.unmatched), ("refused", report.refused)):
+        if items:
+            shown = ", ".join(f"line {line}: {what}" for line, what in items[:50])
+            click.echo(f"{label}: {shown}" + (" ..." if len(items) > 50 else ""))

@@ -25,6 +25,14 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+def _text(name: str, default: str | None = None):
+    """A factory reading `name` from the environment when a Config is built; unset or empty is `default`."""
+    return field(default_factory=lambda: os.environ.get(name) or default)
+
+
+AUTH_MODES = ("none", "jwt")
+
+
 @dataclass(frozen=True)
 class Limits:
     """Input limits enforced by SessionService for every caller."""
@@ -33,14 +41,18 @@ class Limits:
     max_metadata_bytes: int = 16 * 1024
     max_session_id_chars: int = 128
     max_fingerprint_chars: int = 256
+    max_owner_chars: int = 256
     max_page: int = 500
+    # Content and metadata bytes a history page holds at most (always at least one message).
+    max_page_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "Limits":
-        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES."""
+        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_PAGE_BYTES."""
         return cls(
             max_content_chars=_int("MAX_CONTENT_CHARS", cls.max_content_chars),
             max_metadata_bytes=_int("MAX_METADATA_BYTES", cls.max_metadata_bytes),
+            max_page_bytes=_int("MAX_PAGE_BYTES", cls.max_page_bytes),
         )
 
 
@@ -71,8 +83,27 @@ class Config:
     CHAT_AGENT_URL: str | None = field(default_factory=lambda: os.environ.get("CHAT_AGENT_URL") or None)
     AGENT_TIMEOUT_S: float = field(default_factory=lambda: _float("AGENT_TIMEOUT_S", 30.0))
     AGENT_HISTORY_LIMIT: int = field(default_factory=lambda: _int("AGENT_HISTORY_LIMIT", 20))
+    # Access control (backend/api/auth.py): none = the session id is the key; jwt = bearer tokens.
+    AUTH_MODE: str = _text("AUTH_MODE", "none")
+    JWT_SECRET: str | None = _text("JWT_SECRET")
+    JWT_PUBLIC_KEY: str | None = _text("JWT_PUBLIC_KEY")
+    JWT_JWKS_URL: str | None = _text("JWT_JWKS_URL")
+    JWT_AUDIENCE: str | None = _text("JWT_AUDIENCE")
+    JWT_ISSUER: str | None = _text("JWT_ISSUER")
+    JWT_ADMIN_SCOPE: str = _text("JWT_ADMIN_SCOPE", "sessions:admin")
+    JWT_JWKS_COOLDOWN_S: float = field(default_factory=lambda: _float("JWT_JWKS_COOLDOWN_S", 30.0))
+    # Rate limits in the `limits` notation ("100/minute"); unset = no limit.
+    RATE_LIMIT_READS: str | None = _text("RATE_LIMIT_READS")
+    RATE_LIMIT_WRITES: str | None = _text("RATE_LIMIT_WRITES")
+    RATE_LIMIT_TURNS: str | None = _text("RATE_LIMIT_TURNS")
+    RATE_LIMIT_STORAGE_URL: str | None = _text("RATE_LIMIT_STORAGE_URL")
+    RATE_LIMIT_KEY_PREFIX: str = _text("RATE_LIMIT_KEY_PREFIX", "session-store")
     TESTING: bool = False
     DEBUG: bool = False
+
+    def __post_init__(self) -> None:
+        if self.AUTH_MODE not in AUTH_MODES:
+            raise RuntimeError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {self.AUTH_MODE!r}")
 
     def as_flask_config(self) -> dict:
         """The settings as the upper-case mapping Flask's app.config takes."""
@@ -98,6 +129,7 @@ class ProductionConfig(Config):
     """Production: refuses to start with settings that would be unsafe."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.ADMIN_TOKEN is not None and len(self.ADMIN_TOKEN) < 16:
             raise RuntimeError("ADMIN_TOKEN must be at least 16 characters")
 

@@ -19,3 +19,31 @@ graceful_timeout = 30
 # No preload: each worker imports the app itself, so no engine or socket is ever shared
 # across fork (backend.db keys engines by process id as a second guard).
 preload_app = False
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
+
+
+def on_starting(server) -> None:
+    """Refuse to serve beyond loopback unless AUTH_MODE was chosen explicitly.
+
+    AUTH_MODE defaults to none, where knowing a session id is all it takes: right for a developer's
+    machine, an accident anywhere else. Listening on another address (HOST, --bind) therefore
+    needs AUTH_MODE=jwt, or AUTH_MODE=none said out loud for a trusted network.
+    """
+    if os.environ.get("AUTH_MODE"):
+        return
+    exposed = [f"{a[0]}:{a[1]}" for a in server.cfg.address if isinstance(a, tuple) and not _loopback(a[0])]
+    if exposed:
+        raise SystemExit(
+            f"refusing to listen on {', '.join(exposed)} with AUTH_MODE unset: set AUTH_MODE=jwt "
+            "(or AUTH_MODE=none for a trusted network)"
+        )

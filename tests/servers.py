@@ -16,7 +16,10 @@ from backend.settings import PROJECT_ROOT
 
 # Settings a developer's shell may carry that would change what the server does.
 _SCRUBBED = ("DATABASE_URL", "SESSION_DB_PATH", "ADMIN_TOKEN", "CORS_ORIGINS", "CHAT_AGENT", "CHAT_AGENT_URL",
-             "AGENT_TIMEOUT_S", "MAX_CONTENT_LENGTH", "APP_ENV", "WEB_CONCURRENCY", "HOST", "PORT")
+             "AGENT_TIMEOUT_S", "MAX_CONTENT_LENGTH", "APP_ENV", "WEB_CONCURRENCY", "HOST", "PORT", "AUTH_MODE",
+             "JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_ADMIN_SCOPE",
+             "RATE_LIMIT_READS", "RATE_LIMIT_WRITES", "RATE_LIMIT_TURNS", "RATE_LIMIT_STORAGE_URL",
+             "RATE_LIMIT_KEY_PREFIX", "MAX_PAGE_BYTES")
 
 
 def free_port() -> int:

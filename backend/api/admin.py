@@ -1,8 +1,7 @@
-"""Operator access: a bearer ADMIN_TOKEN, compared in constant time; the routes hide when none is set."""
+"""Operator access of none mode: a bearer ADMIN_TOKEN, compared in constant time; the listing hides when none is set."""
 
 from __future__ import annotations
 
-import functools
 import hmac
 
 import flask
@@ -18,14 +17,3 @@ def check_admin_token() -> None:
     # compare_digest on bytes: on str it refuses non-ASCII, which a hostile header may carry.
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
         abort(401, message="a valid operator token is required", headers={"WWW-Authenticate": "Bearer"})
-
-
-def admin_only(view):
-    """Run check_admin_token before anything else of the view, argument parsing included."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        check_admin_token()
-        return view(*args, **kwargs)
-
-    return wrapper

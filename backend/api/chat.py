@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.api.auth import owner_scope
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.chat import ChatRequestSchema, ChatResponseSchema
@@ -16,4 +17,4 @@ blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversatio
 @blp.response(200, ChatResponseSchema)
 def chat(body):
     """Send a message and get the agent's reply; 502 when the agent fails (the message stays stored)."""
-    return services().chat.chat(body["session_id"], body["message"], body.get("metadata"))
+    return services().chat.chat(body["session_id"], body["message"], body.get("metadata"), owner=owner_scope())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from backend.api.auth import owner_scope
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
@@ -19,18 +20,22 @@ class Messages(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, HistoryPageSchema)
     def get(self, args, session_id):
-        """The newest `limit` messages before `before`, oldest first, and where the page before starts."""
-        return services().sessions.get_history_page(session_id, limit=args["limit"], before=args.get("before"))
+        """The newest `limit` messages before `before` (at most MAX_PAGE_BYTES of them), oldest first, and where the page before starts."""
+        return services().sessions.get_history_page(
+            session_id, limit=args["limit"], before=args.get("before"), owner=owner_scope()
+        )
 
     @blp.arguments(MessageCreateSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(201, MessageSchema)
     def post(self, body, session_id):
         """Append a message; the session's count and last_active change with it."""
-        return services().sessions.add_message(session_id, body["role"], body["content"], body.get("metadata"))
+        return services().sessions.add_message(
+            session_id, body["role"], body["content"], body.get("metadata"), owner=owner_scope()
+        )
 
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(204)
     def delete(self, session_id):
         """Clear the history; the session stays, its count back to 0."""
-        services().sessions.clear_history(session_id)
+        services().sessions.clear_history(session_id, owner=owner_scope())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from backend.api.admin import admin_only
+from backend.api.auth import current_caller, listing_access, owner_scope
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.sessions import (
@@ -27,21 +27,27 @@ class Sessions(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, SessionPageSchema)
-    @admin_only
+    @listing_access
     @blp.arguments(SessionListArgsSchema, location="query")
     def get(self, args):
-        """List sessions, most recently active first (operators only)."""
+        """List the caller's sessions (an operator's: every session, `owner` filters), most recently active first."""
+        scope, wanted = owner_scope(), args.get("owner")
+        if scope is not None and wanted not in (None, scope):
+            return {"sessions": [], "next_cursor": None}  # another owner's sessions: as if there were none
         return services().sessions.list_sessions(
-            limit=args["limit"], cursor=args.get("cursor"), device_fingerprint=args.get("device_fingerprint")
+            limit=args["limit"], cursor=args.get("cursor"), device_fingerprint=args.get("device_fingerprint"),
+            owner=scope if scope is not None else wanted,
         )
 
     @blp.arguments(SessionCreateSchema)
     @blp.alt_response(200, schema=SessionSchema, description="The session existed", success=True)
     @blp.response(201, SessionSchema, description="The session was created")
     def post(self, body):
-        """Get or create a session."""
+        """Get or create a session (jwt mode: created with a generated id; a given id reopens one's own)."""
+        caller = current_caller()
         record, created = services().sessions.open_session(
-            body.get("session_id"), body.get("metadata"), body.get("device_fingerprint")
+            body.get("session_id"), body.get("metadata"), body.get("device_fingerprint"),
+            owner=None if caller.operator and body.get("session_id") else caller.owner,
         )
         return record, 201 if created else 200
 
@@ -54,7 +60,7 @@ class SessionById(MethodView):
     @blp.response(200, SessionSchema)
     def get(self, session_id):
         """Read a session."""
-        return services().sessions.get_session(session_id)
+        return services().sessions.get_session(session_id, owner=owner_scope())
 
     @blp.arguments(SessionUpdateSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -63,13 +69,15 @@ class SessionById(MethodView):
         """Merge metadata into a session (null removes a key) and set its device fingerprint."""
         # device_fingerprint absent leaves it alone; present and null clears it.
         fingerprint = {"device_fingerprint": body["device_fingerprint"]} if "device_fingerprint" in body else {}
-        return services().sessions.update_session(session_id, metadata=body.get("metadata"), **fingerprint)
+        return services().sessions.update_session(
+            session_id, metadata=body.get("metadata"), owner=owner_scope(), **fingerprint
+        )
 
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(204)
     def delete(self, session_id):
         """Delete a session and all its messages."""
-        services().sessions.delete_session(session_id)
+        services().sessions.delete_session(session_id, owner=owner_scope())
 
 
 @blp.route("/<session_id>/stats")
@@ -80,4 +88,4 @@ class SessionStats(MethodView):
     @blp.response(200, SessionStatsSchema)
     def get(self, session_id):
         """Counts per role and first and last message times of a session."""
-        return services().sessions.get_session_stats(session_id)
+        return services().sessions.get_session_stats(session_id, owner=owner_scope())

@@ -19,6 +19,8 @@ class Session(Base):
     __table_args__ = (
         sa.Index("ix_sessions_last_active_session_id", "last_active", "session_id"),
         sa.Index("ix_sessions_device_fingerprint_last_active", "device_fingerprint", "last_active", "session_id"),
+        # Revision 0003: each owner's sessions, most recently active first.
+        sa.Index("ix_sessions_owner_last_active", "owner", "last_active", "session_id"),
     )
 
     session_id: so.Mapped[str] = so.mapped_column(sa.Text, primary_key=True)
@@ -31,6 +33,8 @@ class Session(Base):
     )
     message_count: so.Mapped[int | None] = so.mapped_column(LegacyCount, server_default=sa.text("0"))
     metadata_: so.Mapped[dict | None] = so.mapped_column("metadata", MetadataJSON)
+    # The `sub` of the client that created it (jwt mode); NULL for legacy and none-mode sessions.
+    owner: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     messages: so.WriteOnlyMapped["ChatMessage"] = so.relationship(  # noqa: F821
         back_populates="session", passive_deletes=True

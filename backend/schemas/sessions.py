@@ -1,4 +1,4 @@
-"""Schemas of sessions: the Session body, create and update requests, stats, the operator listing."""
+"""Schemas of sessions: the Session body, create and update requests, stats, the listing."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ class SessionSchema(StrictSchema):
     last_active = timestamp()
     message_count = fields.Integer()
     metadata = json_object()
+    owner = fields.String(allow_none=True, metadata={"description": "the `sub` of its creator (jwt mode)"})
+
+
+class SessionSummarySchema(SessionSchema):
+    """A session in the listing, with the start of its last message."""
+
+    last_message_preview = fields.String(allow_none=True)
 
 
 class SessionCreateSchema(StrictSchema):
@@ -48,16 +55,17 @@ class SessionStatsSchema(StrictSchema):
 
 
 class SessionListArgsSchema(StrictSchema):
-    """Query of the operator listing."""
+    """Query of the listing."""
 
-    RULES = {"limit": "limit", "device_fingerprint": "device_fingerprint"}
+    RULES = {"limit": "limit", "device_fingerprint": "device_fingerprint", "owner": "owner"}
     limit = page_limit()
     cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
     device_fingerprint = fields.String()
+    owner = fields.String(metadata={"description": "only this owner's sessions (operators)"})
 
 
 class SessionPageSchema(StrictSchema):
     """One page of sessions, most recently active first."""
 
-    sessions = fields.List(fields.Nested(SessionSchema))
+    sessions = fields.List(fields.Nested(SessionSummarySchema))
     next_cursor = fields.String(allow_none=True)

@@ -29,11 +29,14 @@ class ChatService:
         self.timeout_s = timeout_s
         self.history_limit = history_limit
 
-    def chat(self, session_id: str, text: str, metadata: dict | None = None) -> ChatExchange:
-        """One text turn; AgentFailed (the user's message stays stored) when the agent fails."""
-        return self._turn(session_id, text, metadata, {})
+    def chat(self, session_id: str, text: str, metadata: dict | None = None, *, owner: str | None = None) -> ChatExchange:
+        """One text turn; AgentFailed (the user's message stays stored) when the agent fails; `owner` scopes it."""
+        return self._turn(session_id, text, metadata, {}, owner)
 
-    def voice(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None) -> ChatExchange:
+    def voice(
+        self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None,
+        *, owner: str | None = None,
+    ) -> ChatExchange:
         """One voice turn: as chat, both messages marked modality=voice, the user's with its audio details."""
         problems = Problems()
         check_audio(problems, audio, self.sessions.limits)
@@ -41,19 +44,23 @@ class ChatService:
         problems.raise_if_any()
         marks = {"modality": "voice"}
         user_marks = {**marks, "audio": audio} if audio is not None else marks
-        return self._turn(session_id, transcript, {**(metadata or {}), **user_marks}, marks)
+        return self._turn(session_id, transcript, {**(metadata or {}), **user_marks}, marks, owner)
 
-    def _turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict) -> ChatExchange:
+    def _turn(
+        self, session_id: str, text: str, metadata: dict | None, reply_marks: dict, owner: str | None = None
+    ) -> ChatExchange:
         # Three short transactions, none open while the agent thinks: a slow agent must not
         # hold a database lock (SQLite has one writer) or a pooled connection.
-        message = self.sessions.add_message(session_id, "user", text, metadata)
+        message = self.sessions.add_message(session_id, "user", text, metadata, owner=owner)
         history = []
         if self.history_limit > 0:
-            history = self.sessions.get_chat_history(session_id, limit=self.history_limit, before=message.id)
-        request = AgentRequest(self.sessions.get_session(session_id), history, message)
+            history = self.sessions.get_chat_history(session_id, limit=self.history_limit, before=message.id, owner=owner)
+        request = AgentRequest(self.sessions.get_session(session_id, owner=owner), history, message)
         answer = call_agent(self.agent, request, self.timeout_s)
         try:
-            reply = self.sessions.add_message(session_id, "assistant", answer.text, {**answer.metadata, **reply_marks})
+            reply = self.sessions.add_message(
+                session_id, "assistant", answer.text, {**answer.metadata, **reply_marks}, owner=owner
+            )
         except InvalidInput as exc:
             # The client's request was fine; the agent's answer is what the store refused.
             raise AgentFailed(f"the agent's reply was refused: {exc}") from None

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from backend.models.types import stored_timestamp
 from backend.services.errors import SessionNotFound
+from backend.services.history import history_page, recent_messages
 from backend.services.listing import list_sessions
 from backend.services.validation import (
     Problems,
@@ -18,6 +19,7 @@ from backend.services.validation import (
     check_fingerprint,
     check_lookup_id,
     check_metadata,
+    check_owner,
     check_page_limit,
     check_role,
     new_session_id_problem,
@@ -29,7 +31,6 @@ from backend.store.records import HistoryPage, MessageRecord, SessionPage, Sessi
 from backend.store.transaction import transaction
 
 _UNSET: Any = object()
-MAX_ROW_ID = 2**63 - 1
 
 
 def _now() -> datetime:
@@ -55,30 +56,43 @@ class SessionService:
     # -- sessions -----------------------------------------------------------------------
 
     def get_or_create_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None
+        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
+        *, owner: str | None = None,
     ) -> SessionRecord:
-        """The session with this id (last_active refreshed), created when absent."""
-        return self.open_session(session_id, metadata, device_fingerprint)[0]
+        """The session with this id (last_active refreshed), created when absent (see open_session for `owner`)."""
+        return self.open_session(session_id, metadata, device_fingerprint, owner=owner)[0]
 
     def open_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None
+        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
+        *, owner: str | None = None,
     ) -> tuple[SessionRecord, bool]:
-        """As get_or_create_session, and whether the session was created by this call."""
+        """As get_or_create_session, and whether the session was created by this call.
+
+        With `owner`, a new session belongs to it and always gets a generated id: a given id only
+        reopens one of the owner's own sessions (SessionNotFound otherwise), so that no answer tells
+        whether another owner holds that id.
+        """
         problems = Problems()
         if session_id is not None:
             check_lookup_id(problems, session_id)
         check_metadata(problems, metadata, self.limits)
         check_fingerprint(problems, device_fingerprint, self.limits)
+        check_owner(problems, owner, self.limits)
         if problems.errors:
             # Name every problem at once: an id only a new session may not have counts too,
-            # unless the session exists (legacy ids keep working).
-            if "session_id" not in problems.errors and session_id is not None:
+            # unless the session exists (legacy ids keep working). A scoped caller never names one.
+            if "session_id" not in problems.errors and session_id is not None and owner is None:
                 id_problem = new_session_id_problem(session_id, self.limits)
                 if id_problem and not self._exists(session_id):
                     problems.add("session_id", id_problem)
             problems.raise_if_any()
-        session_id = session_id if session_id is not None else new_session_id()
         now = _now()
+        if owner is not None and session_id is not None:
+            with transaction(self.engine, write=True) as tx:
+                if not tx.execute(st.touch_owned_session, {"sid": session_id, "scope": owner, "now": now}).rowcount:
+                    raise SessionNotFound(session_id)
+                return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
+        session_id = session_id if session_id is not None else new_session_id()
         with transaction(self.engine, write=True) as tx:
             if tx.execute(st.touch_session, {"sid": session_id, "now": now}).rowcount:
                 return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
@@ -86,23 +100,22 @@ class SessionService:
             if id_problem:
                 problems.add("session_id", id_problem)
                 problems.raise_if_any()
-            values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}}
+            values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}, "new_owner": owner}
             created = tx.execute(self._insert_session_if_absent, values).first() is not None
             if not created:
                 tx.execute(st.touch_session, {"sid": session_id, "now": now})
             return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), created
 
-    def get_session(self, session_id: str) -> SessionRecord:
-        """The session, or SessionNotFound."""
+    def get_session(self, session_id: str, *, owner: str | None = None) -> SessionRecord:
+        """The session, or SessionNotFound (also when `owner` is given and the session is not its)."""
         self._check_id(session_id)
         with transaction(self.engine, write=False) as tx:
             row = tx.execute(st.select_session, {"sid": session_id}).first()
-        if row is None:
-            raise SessionNotFound(session_id)
-        return st.SESSION.from_result_row(row)
+        return _reachable(row, session_id, owner)
 
     def update_session(
-        self, session_id: str, metadata: dict | None = None, device_fingerprint: str | None = _UNSET
+        self, session_id: str, metadata: dict | None = None, device_fingerprint: str | None = _UNSET,
+        *, owner: str | None = None,
     ) -> SessionRecord:
         """Merge `metadata` into the session's (a key set to None is removed); set device_fingerprint when given."""
         problems = Problems()
@@ -112,10 +125,7 @@ class SessionService:
             check_fingerprint(problems, device_fingerprint, self.limits)
         problems.raise_if_any()
         with transaction(self.engine, write=True) as tx:
-            row = tx.execute(st.select_session_for_update, {"sid": session_id}).first()
-            if row is None:
-                raise SessionNotFound(session_id)
-            current = st.SESSION.from_result_row(row)
+            current = _reachable(tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner)
             merged = current.metadata
             if metadata:
                 # Only the keys this patch sets to None go; stored values are never judged again.
@@ -128,24 +138,27 @@ class SessionService:
             tx.execute(st.update_session, values)
             return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one())
 
-    def delete_session(self, session_id: str) -> None:
+    def delete_session(self, session_id: str, *, owner: str | None = None) -> None:
         """Delete the session and all its messages."""
         self._check_id(session_id)
         with transaction(self.engine, write=True) as tx:
             # Lock the row first (PostgreSQL): an append racing in would otherwise insert a message
             # between the two deletes and fail the second on the foreign key.
-            if tx.execute(st.select_session_for_update, {"sid": session_id}).first() is None:
-                raise SessionNotFound(session_id)
+            _reachable(tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner)
             tx.execute(st.delete_messages, {"sid": session_id})
             tx.execute(st.delete_session, {"sid": session_id})
 
     # -- messages -----------------------------------------------------------------------
 
-    def save_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> int:
+    def save_message(
+        self, session_id: str, role: str, content: str, metadata: dict | None = None, *, owner: str | None = None
+    ) -> int:
         """Append a message, count it and refresh last_active in one transaction; return its id."""
-        return self.add_message(session_id, role, content, metadata).id
+        return self.add_message(session_id, role, content, metadata, owner=owner).id
 
-    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> MessageRecord:
+    def add_message(
+        self, session_id: str, role: str, content: str, metadata: dict | None = None, *, owner: str | None = None
+    ) -> MessageRecord:
         """As save_message, returning the stored message (as a later read would return it)."""
         problems = Problems()
         check_lookup_id(problems, session_id)
@@ -156,62 +169,47 @@ class SessionService:
         dialect = self.engine.dialect
         stamp = stored_timestamp(_now(), dialect.name)
         values = {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
+        count = st.increment_message_count if owner is None else st.increment_owned_message_count
         with transaction(self.engine, write=True) as tx:
-            if tx.run(st.increment_message_count, {"sid": session_id, "now": stamp}).rowcount != 1:
+            if tx.run(count, {"sid": session_id, "now": stamp, "scope": owner}).rowcount != 1:
                 raise SessionNotFound(session_id)
             values["id"] = tx.run(st.insert_message, values).fetchone()[0]
         # Built from what was written, through the same readers, instead of a second query.
         return st.MESSAGE.from_stored(values, dialect)
 
-    def get_chat_history(self, session_id: str, limit: int = 50, before: int | None = None) -> list[MessageRecord]:
+    def get_chat_history(
+        self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None
+    ) -> list[MessageRecord]:
         """The newest `limit` messages (with id < before, when given), oldest first."""
-        return self._history(session_id, limit, before, look_further=False).messages
+        self._check_page(session_id, limit, before)
+        return recent_messages(self.engine, session_id, limit, before, owner)
 
-    def get_history_page(self, session_id: str, limit: int = 50, before: int | None = None) -> HistoryPage:
-        """As get_chat_history, and the `before` of the page before it (None when there is none)."""
-        return self._history(session_id, limit, before, look_further=True)
+    def get_history_page(
+        self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None
+    ) -> HistoryPage:
+        """As get_chat_history, also stopping at limits.max_page_bytes of content and metadata (at least one
+        message), and the `before` of the page before it (None when there is none)."""
+        self._check_page(session_id, limit, before)
+        return history_page(self.engine, self.limits, session_id, limit, before, owner)
 
-    def _history(self, session_id: str, limit: int, before: int | None, *, look_further: bool) -> HistoryPage:
-        problems = Problems()
-        check_lookup_id(problems, session_id)
-        check_page_limit(problems, limit, self.limits)
-        check_before(problems, before)
-        problems.raise_if_any()
-        # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the
-        # driver cannot even bind it (OverflowError on SQLite, out of range on PostgreSQL).
-        before = before if before is None or before <= MAX_ROW_ID else None
-        # One more than asked tells whether an older page exists, without a second query.
-        params = {"sid": session_id, "limit": limit + 1 if look_further else limit, "before": before}
-        statement = st.newest_messages if before is None else st.newest_messages_before
-        with transaction(self.engine, write=False) as tx:
-            rows = tx.run(statement, params).fetchall()
-            if not rows and tx.run(st.session_exists, params).fetchone() is None:
-                raise SessionNotFound(session_id)
-        older = len(rows) > limit
-        to_record = st.MESSAGE.converter(self.engine.dialect)
-        messages = [to_record(row) for row in reversed(rows[:limit])]
-        return HistoryPage(session_id, messages, messages[0].id if older else None)
-
-    def clear_history(self, session_id: str) -> None:
+    def clear_history(self, session_id: str, *, owner: str | None = None) -> None:
         """Delete every message of the session and set its count back to 0; the session stays."""
         self._check_id(session_id)
+        reset = st.reset_message_count if owner is None else st.reset_owned_message_count
         with transaction(self.engine, write=True) as tx:
-            if not tx.execute(st.reset_message_count, {"sid": session_id}).rowcount:
+            if not tx.execute(reset, {"sid": session_id, "scope": owner}).rowcount:
                 raise SessionNotFound(session_id)
             tx.execute(st.delete_messages, {"sid": session_id})
 
-    def get_session_stats(self, session_id: str) -> SessionStats:
+    def get_session_stats(self, session_id: str, *, owner: str | None = None) -> SessionStats:
         """Counts and times of the session: per role, first and last message."""
         self._check_id(session_id)
         params = {"sid": session_id}
         with transaction(self.engine, write=False) as tx:
-            row = tx.execute(st.select_session, params).first()
-            if row is None:
-                raise SessionNotFound(session_id)
+            session = _reachable(tx.execute(st.select_session, params).first(), session_id, owner)
             by_role = {role: count for role, count in tx.execute(st.count_by_role, params)}
             first = tx.execute(st.first_message_time, params).scalar()
             last = tx.execute(st.last_message_time, params).scalar()
-        session = st.SESSION.from_result_row(row)
         return SessionStats(
             session_id=session.session_id,
             message_count=session.message_count,
@@ -223,10 +221,12 @@ class SessionService:
         )
 
     def list_sessions(
-        self, limit: int = 50, cursor: str | None = None, device_fingerprint: str | None = None
+        self, limit: int = 50, cursor: str | None = None, device_fingerprint: str | None = None,
+        *, owner: str | None = None,
     ) -> SessionPage:
-        """Sessions, most recently active first (ties by session_id), keyset-paged by an opaque cursor."""
-        return list_sessions(self.engine, self.limits, limit, cursor, device_fingerprint)
+        """Sessions (only `owner`'s when given), most recently active first (ties by session_id), keyset-paged
+        by an opaque cursor; each with a preview of its last message."""
+        return list_sessions(self.engine, self.limits, limit, cursor, device_fingerprint, owner)
 
     def _exists(self, session_id: str) -> bool:
         with transaction(self.engine, write=False) as tx:
@@ -237,3 +237,18 @@ class SessionService:
         problems = Problems()
         check_lookup_id(problems, session_id)
         problems.raise_if_any()
+
+    def _check_page(self, session_id: Any, limit: Any, before: Any) -> None:
+        problems = Problems()
+        check_lookup_id(problems, session_id)
+        check_page_limit(problems, limit, self.limits)
+        check_before(problems, before)
+        problems.raise_if_any()
+
+
+def _reachable(row, session_id: str, owner: str | None) -> SessionRecord:
+    """The session of `row`; SessionNotFound when there is none or, with `owner`, when it is not the owner's."""
+    session = None if row is None else st.SESSION.from_result_row(row)
+    if session is None or (owner is not None and session.owner != owner):
+        raise SessionNotFound(session_id)
+    return session

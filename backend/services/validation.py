@@ -125,6 +125,16 @@ def check_fingerprint(problems: Problems, fingerprint: Any, limits: Limits, name
         _check_text(problems, name, fingerprint, limits.max_fingerprint_chars)
 
 
+def check_owner(problems: Problems, owner: Any, limits: Limits, name: str = "owner") -> None:
+    """None, or who a session belongs to (a token's `sub`): a non-empty string up to the configured length."""
+    if owner is None:
+        return
+    if not isinstance(owner, str) or not owner:
+        problems.add(name, "must be a non-empty string")
+    else:
+        _check_text(problems, name, owner, limits.max_owner_chars)
+
+
 def check_audio(problems: Problems, audio: Any, limits: Limits, name: str = "audio") -> None:
     """None, or what the client knows of a recording: format and language (text), duration_ms (an int >= 0)."""
     if audio is None:
@@ -171,6 +181,7 @@ RULES: dict[str, Rule] = {
     "content": check_content,
     "metadata": check_metadata,
     "device_fingerprint": check_fingerprint,
+    "owner": check_owner,
     "audio": check_audio,
     "limit": check_page_limit,
     "before": check_before,

@@ -16,6 +16,14 @@ class SessionRecord:
     last_active: datetime | None
     message_count: int
     metadata: dict = field(default_factory=dict)
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary(SessionRecord):
+    """A session as the listing shows it, with the start of its last message (None when it has none)."""
+
+    last_message_preview: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +53,16 @@ class SessionStats:
 
 @dataclass(frozen=True, slots=True)
 class SessionPage:
-    """One page of the operator listing; next_cursor is None on the last page."""
+    """One page of the listing; next_cursor is None on the last page."""
 
-    sessions: list[SessionRecord]
+    sessions: list[SessionSummary]
     next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryPage:
-    """Messages oldest first; next_before is the `before` of the page before this one, None when none."""
+    """Messages oldest first, within the count and byte budget; next_before is the `before` of the
+    page before this one, None when none."""
 
     session_id: str
     messages: list[MessageRecord]

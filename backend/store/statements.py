@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 
 from backend.models import ChatMessage, Session
 from backend.store.records import MessageRecord, SessionRecord
@@ -56,11 +57,29 @@ def _at(column: sa.Column) -> sa.BindParameter:
     return sa.bindparam("now", type_=column.type)
 
 
+def _owned_by(table: sa.Table):
+    return sa.and_(_by_id(table), table.c.owner == sa.bindparam("scope", type_=sa.Text))
+
+
+class octet_length(sa.sql.functions.GenericFunction):
+    """Bytes of a text value in UTF-8 (SQLite before 3.43 has no octet_length: the length of it as a blob)."""
+
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(octet_length, "sqlite")
+def _octet_length_sqlite(element, compiler, **kw):
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
+
+
 # -- sessions ---------------------------------------------------------------------------------
 select_session = SESSION.select().where(_by_id(sessions))
 select_session_for_update = select_session.with_for_update()
 session_exists = Precompiled(sa.select(sa.literal(1)).where(_by_id(sessions)))
+session_owned = Precompiled(sa.select(sa.literal(1)).where(_owned_by(sessions)))
 touch_session = sessions.update().where(_by_id(sessions)).values(last_active=_at(sessions.c.last_active))
+touch_owned_session = sessions.update().where(_owned_by(sessions)).values(last_active=_at(sessions.c.last_active))
 update_session = (
     sessions.update()
     .where(_by_id(sessions))
@@ -71,10 +90,12 @@ update_session = (
     )
 )
 reset_message_count = sessions.update().where(_by_id(sessions)).values(message_count=0)
+reset_owned_message_count = sessions.update().where(_owned_by(sessions)).values(message_count=0)
 delete_session = sessions.delete().where(_by_id(sessions))
 
 _new_session_values = dict(
     session_id=sa.bindparam("sid"),
+    owner=sa.bindparam("new_owner", type_=sa.Text),
     device_fingerprint=sa.bindparam("fingerprint"),
     created_at=_at(sessions.c.created_at),
     last_active=_at(sessions.c.last_active),
@@ -91,14 +112,11 @@ insert_session_if_absent = {
 }
 
 # -- messages: the two hot paths run precompiled ------------------------------------------------
-increment_message_count = Precompiled(
-    sessions.update()
-    .where(_by_id(sessions))
-    .values(
-        message_count=sa.func.coalesce(sessions.c.message_count, 0) + 1,
-        last_active=_at(sessions.c.last_active),
-    )
+_count_one_more = dict(
+    message_count=sa.func.coalesce(sessions.c.message_count, 0) + 1, last_active=_at(sessions.c.last_active)
 )
+increment_message_count = Precompiled(sessions.update().where(_by_id(sessions)).values(**_count_one_more))
+increment_owned_message_count = Precompiled(sessions.update().where(_owned_by(sessions)).values(**_count_one_more))
 # Bind names are the column names: the service passes {column name: stored value}.
 insert_message = Precompiled(
     messages.insert().returning(messages.c.id),
@@ -110,6 +128,15 @@ newest_messages = Precompiled(_history.order_by(messages.c.id.desc()).limit(sa.b
 newest_messages_before = Precompiled(
     _history.where(messages.c.id < sa.bindparam("before")).order_by(messages.c.id.desc()).limit(sa.bindparam("limit"))
 )
+# The byte budget of a page is decided on sizes alone, before any content is loaded.
+_sizes = sa.select(
+    messages.c.id, octet_length(messages.c.content)
+    + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0)
+).where(_by_id(messages))
+newest_sizes = Precompiled(_sizes.order_by(messages.c.id.desc()).limit(sa.bindparam("limit")))
+newest_sizes_before = Precompiled(
+    _sizes.where(messages.c.id < sa.bindparam("before")).order_by(messages.c.id.desc()).limit(sa.bindparam("limit"))
+)
 
 _in_session = _by_id(messages)
 count_by_role = sa.select(messages.c.role, sa.func.count()).where(_in_session).group_by(messages.c.role)
@@ -117,17 +144,40 @@ first_message_time = sa.select(messages.c.timestamp).where(_in_session).order_by
 last_message_time = sa.select(messages.c.timestamp).where(_in_session).order_by(messages.c.id.desc()).limit(1)
 delete_messages = messages.delete().where(_in_session)
 
-# -- operator listing: most recently active first, keyset-paged on (last_active, session_id) --
+# -- owners of legacy sessions (operator command): only sessions that have none ----------------
+_unowned = sessions.c.owner.is_(None)
+_new_owner = {"owner": sa.bindparam("new_owner", type_=sa.Text)}
+assign_owner_by_session_id = sessions.update().where(_by_id(sessions), _unowned).values(**_new_owner)
+assign_owner_by_fingerprint = (
+    sessions.update()
+    .where(sessions.c.device_fingerprint == sa.bindparam("key", type_=sa.Text), _unowned)
+    .values(**_new_owner)
+)
+
+# -- listing: most recently active first, keyset-paged on (last_active, session_id) ------------
 # Ordered by the raw columns so that the indexes of revision 0002 serve it. The cursor keeps the
 # raw stored value (text or a legacy epoch on SQLite, a timestamp on PostgreSQL), so the column is
 # read and compared untyped. Sessions never active (NULL last_active) come after all others.
 raw_last_active = sa.type_coerce(sessions.c.last_active, sa.types.NullType())
+PREVIEW_CHARS = 100
+_last_message = messages.alias("last_message")
+last_message_preview = (
+    sa.select(sa.func.substr(_last_message.c.content, 1, PREVIEW_CHARS))
+    .where(_last_message.c.session_id == sessions.c.session_id)
+    .order_by(_last_message.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 
 
 @functools.cache
-def listing(*, dated: bool, after_cursor: bool, by_fingerprint: bool) -> sa.Select:
+def listing(*, dated: bool, after_cursor: bool, by_fingerprint: bool, by_owner: bool = False) -> sa.Select:
     """One page of the listing: sessions with a last_active (`dated`), or those without, after them."""
-    statement = SESSION.select().add_columns(raw_last_active.label("raw_last_active"))
+    statement = SESSION.select().add_columns(
+        raw_last_active.label("raw_last_active"), last_message_preview.label("last_message_preview")
+    )
+    if by_owner:
+        statement = statement.where(sessions.c.owner == sa.bindparam("scope", type_=sa.Text))
     if by_fingerprint:
         statement = statement.where(sessions.c.device_fingerprint == sa.bindparam("fingerprint", type_=sa.Text))
     if not dated:

@@ -15,7 +15,8 @@ def test_post_creates_a_session_with_201_and_the_documented_shape(client):
     response = client.post("/api/v1/sessions", json={"session_id": "s1", "device_fingerprint": "fp", "metadata": {"a": 1}})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"session_id", "device_fingerprint", "created_at", "last_active", "message_count", "metadata"}
+    assert set(body) == {"session_id", "device_fingerprint", "created_at", "last_active", "message_count", "metadata", "owner"}
+    assert body["owner"] is None  # none mode: sessions belong to no one
     assert (body["session_id"], body["device_fingerprint"], body["metadata"], body["message_count"]) == ("s1", "fp", {"a": 1}, 0)
     assert abs(parse_time(body["created_at"]) - datetime.now(timezone.utc)).total_seconds() < 30
     parse_time(body["last_active"])

@@ -62,3 +62,14 @@ def test_copying_into_a_database_that_holds_sessions_is_refused(legacy_sqlite, e
     with pytest.raises(InvalidInput, match="empty"):
         copy_sqlite_to_postgres(str(legacy_sqlite), empty_postgres)
     assert SessionService(empty_postgres).get_session("already-here").message_count == 0
+
+
+def test_owners_are_carried_over_to_postgres(legacy_sqlite, empty_postgres):
+    from backend.services.ownership import assign_owners
+    from backend.settings import Limits
+
+    assign_owners(create_engine(f"sqlite:///{legacy_sqlite}"), Limits(), "session_id", [(2, "legacy-web", "alice")])
+    copy_sqlite_to_postgres(str(legacy_sqlite), empty_postgres)
+    target = SessionService(empty_postgres)
+    assert target.get_session("legacy-web", owner="alice").owner == "alice"
+    assert [s.session_id for s in target.list_sessions(owner="alice").sessions] == ["legacy-web"]

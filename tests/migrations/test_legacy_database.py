@@ -34,7 +34,11 @@ def upgraded(upgraded_once, tmp_path):
     return path, upgraded_once[1]
 
 
-ADDED_INDEXES = {"ix_sessions_last_active_session_id", "ix_sessions_device_fingerprint_last_active"}
+ADDED_INDEXES = {
+    "ix_sessions_last_active_session_id", "ix_sessions_device_fingerprint_last_active", "ix_sessions_owner_last_active"
+}
+# Revision 0003 is the one change to a legacy table: ALTER TABLE ADD COLUMN appends this to its DDL.
+ADDED_TO_SESSIONS = ", owner TEXT)"
 
 
 def split_schema(schema_rows, legacy_names):
@@ -43,15 +47,27 @@ def split_schema(schema_rows, legacy_names):
     return legacy, {row[1] for row in schema_rows if row[1] not in legacy_names}
 
 
+def without_added_column(schema_rows):
+    """The schema with revision 0003's column taken out of the sessions table's DDL (checked to be there)."""
+    rows = []
+    for kind, name, sql in schema_rows:
+        if name == "sessions":
+            assert sql.endswith(ADDED_TO_SESSIONS), sql
+            sql = sql[: -len(ADDED_TO_SESSIONS)] + ")"
+        rows.append((kind, name, sql))
+    return rows
+
+
 def test_upgrade_keeps_every_row_value_type_and_the_legacy_schema(upgraded):
     path, before = upgraded
     after = dump(path)
-    assert {k: after[k] for k in ("sessions", "chat_history", "sequence")} == {
-        k: before[k] for k in ("sessions", "chat_history", "sequence")
-    }
+    assert {k: after[k] for k in ("chat_history", "sequence")} == {k: before[k] for k in ("chat_history", "sequence")}
+    # Every legacy value as it was; the one new column (value, storage class) is NULL on every row.
+    assert [row[:-2] for row in after["sessions"]] == before["sessions"]
+    assert {row[-2:] for row in after["sessions"]} == {(None, "null")}
     legacy_names = {row[1] for row in before["schema"]}
     legacy_after, added = split_schema(after["schema"], legacy_names)
-    assert legacy_after == before["schema"]
+    assert without_added_column(legacy_after) == before["schema"]
     assert added == ADDED_INDEXES
     assert len(before["sessions"]) == 2 + len(ODD_TIMESTAMPS) + len(ODD_METADATA)
 
@@ -158,7 +174,7 @@ def test_an_empty_database_gets_exactly_the_legacy_schema(tmp_path):
     normalise = lambda rows: [(t, n, " ".join(sql.replace("IF NOT EXISTS ", "").split())) for t, n, sql in rows]
     legacy_schema = dump(legacy)["schema"]
     created, added = split_schema(dump(path)["schema"], {row[1] for row in legacy_schema})
-    assert normalise(created) == normalise(legacy_schema)
+    assert normalise(without_added_column(created)) == normalise(legacy_schema)
     assert added == ADDED_INDEXES
 
 

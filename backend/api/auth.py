@@ -1,0 +1,132 @@
+"""Access control of /api/v1: who is calling (AUTH_MODE none|jwt), answered once per request, then rate limits.
+
+In jwt mode every /api/v1 request needs `Authorization: Bearer <JWT>` (401 otherwise); in none mode
+the session id is the key and the only credential is ADMIN_TOKEN, for operators.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+
+import flask
+from flask_smorest import abort
+
+from backend.api.admin import check_admin_token
+from backend.api.ratelimit import RateLimits
+from backend.services.tokens import Caller, InvalidToken, KeysUnavailable, TokenVerifier
+from backend.settings import Config
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
+EXTENSION_KEY = "session_store_auth"
+UNAUTHORIZED = "a valid bearer token is required"
+NOBODY = Caller(owner=None, operator=False)
+
+
+class Authenticator:
+    """The app's access settings: its mode, its token verifier (jwt) or operator token (none), its rate limits."""
+
+    def __init__(self, config: Config):
+        self.mode = config.AUTH_MODE
+        self.admin_token = config.ADMIN_TOKEN
+        self.verifier = None
+        if self.mode == "jwt":
+            # Built now, so that a missing or unusable key stops the app at start.
+            self.verifier = TokenVerifier(
+                secret=config.JWT_SECRET, public_key=config.JWT_PUBLIC_KEY, jwks_url=config.JWT_JWKS_URL,
+                audience=config.JWT_AUDIENCE, issuer=config.JWT_ISSUER, admin_scope=config.JWT_ADMIN_SCOPE,
+                jwks_cooldown_s=config.JWT_JWKS_COOLDOWN_S, limits=config.LIMITS,
+            )
+        self.rate_limits = RateLimits(config)
+
+    def caller(self, request: flask.Request) -> Caller:
+        """Who sent `request`; InvalidToken in jwt mode when its bearer token is missing or bad."""
+        token = bearer_token(request)
+        if self.mode == "jwt":
+            if token is None:
+                raise InvalidToken("no bearer token")
+            return self.verifier.verify(token)
+        return Caller(owner=None, operator=token is not None and self.is_admin_token(token))
+
+    def is_admin_token(self, token: str) -> bool:
+        """Whether `token` is the configured ADMIN_TOKEN (compared in constant time)."""
+        # compare_digest on bytes: on str it refuses non-ASCII, which a hostile header may carry.
+        return bool(self.admin_token) and hmac.compare_digest(token.encode(), self.admin_token.encode())
+
+
+def bearer_token(request: flask.Request) -> str | None:
+    """The credentials of an `Authorization: Bearer ...` header (possibly empty); None without one."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
+def authenticator() -> Authenticator:
+    """The current app's Authenticator."""
+    return flask.current_app.extensions[EXTENSION_KEY]
+
+
+def unauthorized() -> None:
+    """401 with `WWW-Authenticate: Bearer`, the same for every reason (the reason is only logged)."""
+    abort(401, message=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate() -> None:
+    """before_request: for /api/v1, find the caller (401 in jwt mode without a valid token), then rate-limit it."""
+    request = flask.request
+    if not (request.path + "/").startswith(API_PREFIX) or request.method == "OPTIONS":
+        return  # probes; CORS preflights carry no credentials
+    auth = authenticator()
+    try:
+        caller = auth.caller(request)
+    except InvalidToken as exc:
+        log.info("refused a bearer token: %s", exc.reason)
+        unauthorized()
+    except KeysUnavailable:
+        abort(503, message="the identity provider's keys cannot be fetched; retry later", headers={"Retry-After": "5"})
+    flask.g.caller = caller
+    key = f"owner:{caller.owner}" if auth.mode == "jwt" else f"address:{request.remote_addr}"
+    auth.rate_limits.check(request, key)
+
+
+def current_caller() -> Caller:
+    """The caller of the current /api/v1 request (as authenticate found it)."""
+    return flask.g.get("caller", NOBODY)
+
+
+def owner_scope() -> str | None:
+    """The `owner` keyword the services take for this request: None for operators and in none mode."""
+    return current_caller().scope
+
+
+def is_operator() -> bool:
+    """Whether the current request carries the operator credential: ADMIN_TOKEN (none mode) or a token
+    with JWT_ADMIN_SCOPE (jwt mode). Works on any route, /api/v1 or not; never raises for a bad token."""
+    caller = flask.g.get("caller")
+    if caller is None:
+        try:
+            caller = authenticator().caller(flask.request)
+        except (InvalidToken, KeysUnavailable):
+            return False
+    return caller.operator
+
+
+def listing_access(view):
+    """The listing: in none mode operators only (404 without ADMIN_TOKEN, 401 without it), checked before
+    the query is parsed; in jwt mode every authenticated caller (who sees only their own sessions)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if authenticator().mode == "none":
+            check_admin_token()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def init_auth(app: flask.Flask, config: Config) -> None:
+    """Bind the Authenticator to `app` and check every request before its view runs."""
+    app.extensions[EXTENSION_KEY] = Authenticator(config)
+    app.before_request(authenticate)
