@@ -28,7 +28,7 @@ class Services:
 
     def _build(self) -> None:
         config = self.config
-        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S)
+        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S, synchronous=config.SQLITE_SYNCHRONOUS)
         self.sessions = SessionService(engine, limits=config.LIMITS)
         self.chat = ChatService(
             self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT

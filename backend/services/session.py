@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from backend.models.types import stored_timestamp
 from backend.services.errors import SessionNotFound
+from backend.services.etags import check_if_match
+from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope
 from backend.services.listing import list_sessions
+from backend.services.messages import MessageOperations
+from backend.services.outcomes import record_from_json, record_to_json, request_hash
 from backend.services.validation import (
     Problems,
-    check_before,
-    check_content,
     check_fingerprint,
+    check_idempotency_key,
     check_lookup_id,
     check_metadata,
-    check_page_limit,
-    check_role,
     new_session_id_problem,
 )
 from backend.settings import Config, Limits
 from backend.store import statements as st
 from backend.store.engines import engine_for
-from backend.store.records import HistoryPage, MessageRecord, SessionPage, SessionRecord, SessionStats
-from backend.store.transaction import transaction
+from backend.store.records import SessionPage, SessionRecord, SessionStats
+from backend.store.transaction import Transaction, transaction
 
 _UNSET: Any = object()
-MAX_ROW_ID = 2**63 - 1
 
 
 def _now() -> datetime:
@@ -41,30 +40,39 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService:
-    """Sessions and their messages; usable with or without Flask."""
+class SessionService(MessageOperations):
+    """Sessions and their messages (messages.MessageOperations); usable with or without Flask."""
 
-    def __init__(self, url_or_engine: str | sa.Engine | None = None, *, limits: Limits | None = None):
+    def __init__(self, url_or_engine: str | sa.Engine | None = None, *, limits: Limits | None = None,
+                 idempotency_ttl_s: float | None = None):
         if url_or_engine is None:
             config = Config()
             url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
+            idempotency_ttl_s = idempotency_ttl_s or config.IDEMPOTENCY_TTL_S
         self.engine = engine_for(url_or_engine)
         self.limits = limits or Limits.from_env()
+        self.keys = IdempotencyKeys(self.engine, ttl_s=idempotency_ttl_s or DEFAULT_TTL_S)
         self._insert_session_if_absent = st.insert_session_if_absent[self.engine.dialect.name]
 
     # -- sessions -----------------------------------------------------------------------
 
     def get_or_create_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None
+        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
+        *, idempotency_key: str | None = None,
     ) -> SessionRecord:
         """The session with this id (last_active refreshed), created when absent."""
-        return self.open_session(session_id, metadata, device_fingerprint)[0]
+        return self.open_session(session_id, metadata, device_fingerprint, idempotency_key=idempotency_key)[0]
 
     def open_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None
+        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
+        *, idempotency_key: str | None = None,
     ) -> tuple[SessionRecord, bool]:
-        """As get_or_create_session, and whether the session was created by this call."""
+        """As get_or_create_session, and whether the session was created by this call.
+
+        With an idempotency key, a repeat returns the first call's session and answer, with no new effect.
+        """
         problems = Problems()
+        check_idempotency_key(problems, idempotency_key)
         if session_id is not None:
             check_lookup_id(problems, session_id)
         check_metadata(problems, metadata, self.limits)
@@ -77,20 +85,33 @@ class SessionService:
                 if id_problem and not self._exists(session_id):
                     problems.add("session_id", id_problem)
             problems.raise_if_any()
+        if idempotency_key is None:
+            with transaction(self.engine, write=True) as tx:
+                return self._open(tx, session_id, metadata, device_fingerprint, problems)
+        fingerprint = request_hash("open_session", session_id=session_id, metadata=metadata,
+                                   device_fingerprint=device_fingerprint)
+        with transaction(self.engine, write=True) as tx:
+            claim = self.keys.claim(tx, key_scope(session_id), idempotency_key, fingerprint)
+            if claim.replay is not None:
+                return record_from_json(SessionRecord, claim.replay.outcome), claim.replay.status == 201
+            record, created = self._open(tx, session_id, metadata, device_fingerprint, problems)
+            self.keys.complete(tx, claim, 201 if created else 200, record_to_json(record))
+            return record, created
+
+    def _open(self, tx: Transaction, session_id, metadata, device_fingerprint, problems) -> tuple[SessionRecord, bool]:
         session_id = session_id if session_id is not None else new_session_id()
         now = _now()
-        with transaction(self.engine, write=True) as tx:
-            if tx.execute(st.touch_session, {"sid": session_id, "now": now}).rowcount:
-                return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
-            id_problem = new_session_id_problem(session_id, self.limits)
-            if id_problem:
-                problems.add("session_id", id_problem)
-                problems.raise_if_any()
-            values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}}
-            created = tx.execute(self._insert_session_if_absent, values).first() is not None
-            if not created:
-                tx.execute(st.touch_session, {"sid": session_id, "now": now})
-            return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), created
+        if tx.execute(st.touch_session, {"sid": session_id, "now": now}).rowcount:
+            return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
+        id_problem = new_session_id_problem(session_id, self.limits)
+        if id_problem:
+            problems.add("session_id", id_problem)
+            problems.raise_if_any()
+        values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}}
+        created = tx.execute(self._insert_session_if_absent, values).first() is not None
+        if not created:
+            tx.execute(st.touch_session, {"sid": session_id, "now": now})
+        return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), created
 
     def get_session(self, session_id: str) -> SessionRecord:
         """The session, or SessionNotFound."""
@@ -102,9 +123,13 @@ class SessionService:
         return st.SESSION.from_result_row(row)
 
     def update_session(
-        self, session_id: str, metadata: dict | None = None, device_fingerprint: str | None = _UNSET
+        self, session_id: str, metadata: dict | None = None, device_fingerprint: str | None = _UNSET,
+        *, if_match: str | Iterable[str] | None = None,
     ) -> SessionRecord:
-        """Merge `metadata` into the session's (a key set to None is removed); set device_fingerprint when given."""
+        """Merge `metadata` into the session's (a key set to None is removed); set device_fingerprint when given.
+
+        With `if_match` (ETags, see etags.session_etag), PreconditionFailed unless the session is still at one of them.
+        """
         problems = Problems()
         check_lookup_id(problems, session_id)
         check_metadata(problems, metadata, self.limits)
@@ -116,6 +141,7 @@ class SessionService:
             if row is None:
                 raise SessionNotFound(session_id)
             current = st.SESSION.from_result_row(row)
+            check_if_match(current, if_match)  # under the row lock: no update slips in between
             merged = current.metadata
             if metadata:
                 # Only the keys this patch sets to None go; stored values are never judged again.
@@ -128,77 +154,18 @@ class SessionService:
             tx.execute(st.update_session, values)
             return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one())
 
-    def delete_session(self, session_id: str) -> None:
-        """Delete the session and all its messages."""
+    def delete_session(self, session_id: str, *, if_match: str | Iterable[str] | None = None) -> None:
+        """Delete the session and all its messages (with `if_match`, only while the session is at that ETag)."""
         self._check_id(session_id)
         with transaction(self.engine, write=True) as tx:
             # Lock the row first (PostgreSQL): an append racing in would otherwise insert a message
             # between the two deletes and fail the second on the foreign key.
-            if tx.execute(st.select_session_for_update, {"sid": session_id}).first() is None:
+            row = tx.execute(st.select_session_for_update, {"sid": session_id}).first()
+            if row is None:
                 raise SessionNotFound(session_id)
+            check_if_match(st.SESSION.from_result_row(row), if_match)
             tx.execute(st.delete_messages, {"sid": session_id})
             tx.execute(st.delete_session, {"sid": session_id})
-
-    # -- messages -----------------------------------------------------------------------
-
-    def save_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> int:
-        """Append a message, count it and refresh last_active in one transaction; return its id."""
-        return self.add_message(session_id, role, content, metadata).id
-
-    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None) -> MessageRecord:
-        """As save_message, returning the stored message (as a later read would return it)."""
-        problems = Problems()
-        check_lookup_id(problems, session_id)
-        check_role(problems, role)
-        check_content(problems, content, self.limits)
-        stored_meta = check_metadata(problems, metadata, self.limits)  # encoded once, stored as it is
-        problems.raise_if_any()
-        dialect = self.engine.dialect
-        stamp = stored_timestamp(_now(), dialect.name)
-        values = {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
-        with transaction(self.engine, write=True) as tx:
-            if tx.run(st.increment_message_count, {"sid": session_id, "now": stamp}).rowcount != 1:
-                raise SessionNotFound(session_id)
-            values["id"] = tx.run(st.insert_message, values).fetchone()[0]
-        # Built from what was written, through the same readers, instead of a second query.
-        return st.MESSAGE.from_stored(values, dialect)
-
-    def get_chat_history(self, session_id: str, limit: int = 50, before: int | None = None) -> list[MessageRecord]:
-        """The newest `limit` messages (with id < before, when given), oldest first."""
-        return self._history(session_id, limit, before, look_further=False).messages
-
-    def get_history_page(self, session_id: str, limit: int = 50, before: int | None = None) -> HistoryPage:
-        """As get_chat_history, and the `before` of the page before it (None when there is none)."""
-        return self._history(session_id, limit, before, look_further=True)
-
-    def _history(self, session_id: str, limit: int, before: int | None, *, look_further: bool) -> HistoryPage:
-        problems = Problems()
-        check_lookup_id(problems, session_id)
-        check_page_limit(problems, limit, self.limits)
-        check_before(problems, before)
-        problems.raise_if_any()
-        # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the
-        # driver cannot even bind it (OverflowError on SQLite, out of range on PostgreSQL).
-        before = before if before is None or before <= MAX_ROW_ID else None
-        # One more than asked tells whether an older page exists, without a second query.
-        params = {"sid": session_id, "limit": limit + 1 if look_further else limit, "before": before}
-        statement = st.newest_messages if before is None else st.newest_messages_before
-        with transaction(self.engine, write=False) as tx:
-            rows = tx.run(statement, params).fetchall()
-            if not rows and tx.run(st.session_exists, params).fetchone() is None:
-                raise SessionNotFound(session_id)
-        older = len(rows) > limit
-        dialect = self.engine.dialect
-        messages = [st.MESSAGE.from_driver_row(row, dialect) for row in reversed(rows[:limit])]
-        return HistoryPage(session_id, messages, messages[0].id if older else None)
-
-    def clear_history(self, session_id: str) -> None:
-        """Delete every message of the session and set its count back to 0; the session stays."""
-        self._check_id(session_id)
-        with transaction(self.engine, write=True) as tx:
-            if not tx.execute(st.reset_message_count, {"sid": session_id}).rowcount:
-                raise SessionNotFound(session_id)
-            tx.execute(st.delete_messages, {"sid": session_id})
 
     def get_session_stats(self, session_id: str) -> SessionStats:
         """Counts and times of the session: per role, first and last message."""

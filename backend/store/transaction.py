@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from backend.store.engines import WRITE, invalidate_if_unusable
-from backend.store.errors import translating_errors
+from backend.store.errors import note_write_succeeded, translating_errors
 
 
 class Transaction:
@@ -54,6 +54,8 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
             with connection.begin():
                 yield tx
                 tx.close()
+            if write:
+                note_write_succeeded()
         except BaseException as exc:
             if not connection.invalidated:
                 invalidate_if_unusable(connection, exc, tx._cursor)
