@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
+from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions", description="Messages of a session")
@@ -23,11 +24,16 @@ class Messages(MethodView):
         return services().sessions.get_history_page(session_id, limit=args["limit"], before=args.get("before"))
 
     @blp.arguments(MessageCreateSchema)
+    @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT", description="A request with this Idempotency-Key is in progress (Retry-After)")
+    @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
     @blp.response(201, MessageSchema)
-    def post(self, body, session_id):
-        """Append a message; the session's count and last_active change with it."""
-        return services().sessions.add_message(session_id, body["role"], body["content"], body.get("metadata"))
+    def post(self, body, headers, session_id):
+        """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
+        return services().sessions.add_message(
+            session_id, body["role"], body["content"], body.get("metadata"), idempotency_key=headers.get("idempotency_key")
+        )
 
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(204)

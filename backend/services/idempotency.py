@@ -49,7 +49,7 @@ class Claim:
 
     def params(self, **more) -> dict:
         """Bind values naming this claim."""
-        return {"scope": self.scope, "key": self.key, "token": self.token, **more}
+        return {"k_scope": self.scope, "k_key": self.key, "token": self.token, **more}
 
 
 class IdempotencyKeys:
@@ -70,10 +70,10 @@ class IdempotencyKeys:
         """
         now = _now()
         token = secrets.token_urlsafe(16)
-        base = {"scope": scope, "key": key, "now": now}
+        base = {"k_scope": scope, "k_key": key, "now": now}
         tx.execute(st.delete_expired_key, base)
-        values = {**base, "request_hash": request_hash, "token": token, "held_until": now + timedelta(seconds=hold_s),
-                  "expires_at": now + timedelta(seconds=self.ttl_s)}
+        values = {**base, "k_hash": request_hash, "token": token, "k_held_until": now + timedelta(seconds=hold_s),
+                  "k_expires_at": now + timedelta(seconds=self.ttl_s)}
         if tx.execute(self._insert, values).first() is not None:
             return Claim(scope, key, token)
         # PostgreSQL: the insert waited for a concurrent first attempt to commit, so this sees it.
@@ -88,12 +88,12 @@ class IdempotencyKeys:
 
     def record_message(self, tx: Transaction, claim: Claim, message_id: int) -> None:
         """Note in `tx` the user message a turn stored, so that a retry reuses it."""
-        if tx.execute(st.record_key_message, claim.params(message_id=message_id)).rowcount != 1:
+        if tx.execute(st.record_key_message, claim.params(k_message_id=message_id)).rowcount != 1:
             raise ReservationLost()
 
     def complete(self, tx: Transaction, claim: Claim, status: int, outcome: dict) -> None:
         """Store the outcome in `tx`, the transaction of the effect; ReservationLost (rolling it back) when taken over."""
-        if tx.execute(st.complete_key, claim.params(status=status, outcome=outcome)).rowcount != 1:
+        if tx.execute(st.complete_key, claim.params(k_status=status, k_outcome=outcome)).rowcount != 1:
             raise ReservationLost()
 
     # -- a turn: its own short transactions ---------------------------------------------------------

@@ -150,17 +150,18 @@ def listing(*, dated: bool, after_cursor: bool, by_fingerprint: bool) -> sa.Sele
 
 
 # -- idempotency keys: one row per (scope, key); in flight while status is NULL -------------------
+# Bind names differ from the column names, which SQLAlchemy reserves in an UPDATE's SET clause.
 _keys = idempotency_keys.c
-_this_key = sa.and_(_keys.scope == sa.bindparam("scope"), _keys.key == sa.bindparam("key"))
+_this_key = sa.and_(_keys.scope == sa.bindparam("k_scope"), _keys.key == sa.bindparam("k_key"))
 _held_by = sa.and_(_this_key, _keys.holder == sa.bindparam("token"), _keys.status.is_(None))
 _key_time = functools.partial(sa.bindparam, type_=_keys.expires_at.type)
 select_key = IDEMPOTENCY.select().where(_this_key)
 insert_key_if_absent = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(idempotency_keys)
     .values(
-        scope=sa.bindparam("scope"), key=sa.bindparam("key"), request_hash=sa.bindparam("request_hash"),
-        holder=sa.bindparam("token"), held_until=_key_time("held_until"),
-        created_at=_key_time("now"), expires_at=_key_time("expires_at"),
+        scope=sa.bindparam("k_scope"), key=sa.bindparam("k_key"), request_hash=sa.bindparam("k_hash"),
+        holder=sa.bindparam("token"), held_until=_key_time("k_held_until"),
+        created_at=_key_time("now"), expires_at=_key_time("k_expires_at"),
     )
     .on_conflict_do_nothing()
     .returning(_keys.key)
@@ -172,13 +173,13 @@ delete_expired_key = idempotency_keys.delete().where(_this_key, _keys.expires_at
 take_over_key = (
     idempotency_keys.update()
     .where(_this_key, _keys.status.is_(None), _keys.held_until < _key_time("now"))
-    .values(holder=sa.bindparam("token"), held_until=_key_time("held_until"))
+    .values(holder=sa.bindparam("token"), held_until=_key_time("k_held_until"))
 )
-record_key_message = idempotency_keys.update().where(_held_by).values(message_id=sa.bindparam("message_id"))
+record_key_message = idempotency_keys.update().where(_held_by).values(message_id=sa.bindparam("k_message_id"))
 complete_key = (
     idempotency_keys.update()
     .where(_held_by)
-    .values(status=sa.bindparam("status"), outcome=sa.bindparam("outcome", type_=_keys.outcome.type),
+    .values(status=sa.bindparam("k_status"), outcome=sa.bindparam("k_outcome", type_=_keys.outcome.type),
             holder=sa.null(), held_until=sa.null())
 )
 delete_unused_key = idempotency_keys.delete().where(_held_by, _keys.message_id.is_(None))
