@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_smorest.error_handler import ErrorSchema
+
 from backend.api.blueprint import Blueprint
+from backend.api.preconditions import RETRY_AFTER_HEADER
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.chat import ChatRequestSchema, ChatResponseSchema
@@ -13,7 +16,7 @@ blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversatio
 @blp.route("/chat", methods=["POST"])
 @blp.arguments(ChatRequestSchema)
 @blp.arguments(IdempotencyHeaders, location="headers")
-@blp.alt_response(409, response="CONFLICT",
+@blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER,
                   description="Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)")
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(502, response="BAD_GATEWAY")

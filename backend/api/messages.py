@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_smorest.error_handler import ErrorSchema
 
 from backend.api.blueprint import Blueprint
+from backend.api.preconditions import RETRY_AFTER_HEADER
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
@@ -26,7 +28,7 @@ class Messages(MethodView):
     @blp.arguments(MessageCreateSchema)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT", description="A request with this Idempotency-Key is in progress (Retry-After)")
+    @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
     @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
     @blp.response(201, MessageSchema)
     def post(self, body, headers, session_id):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_smorest.error_handler import ErrorSchema
 
 from backend.api.admin import admin_only
 from backend.api.blueprint import Blueprint
-from backend.api.preconditions import ETAG_HEADER, if_match, not_modified, with_etag
+from backend.api.preconditions import ETAG_HEADER, RETRY_AFTER_HEADER, if_match, not_modified, with_etag
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders, IfMatchHeaders, IfNoneMatchHeaders
 from backend.schemas.sessions import (
@@ -40,7 +41,7 @@ class Sessions(MethodView):
     @blp.arguments(SessionCreateSchema)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(200, schema=SessionSchema, description="The session existed", success=True, headers=ETAG_HEADER)
-    @blp.alt_response(409, response="CONFLICT", description="A request with this Idempotency-Key is in progress (Retry-After)")
+    @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
     @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
     @blp.response(201, SessionSchema, description="The session was created", headers=ETAG_HEADER)
     def post(self, body, headers):
