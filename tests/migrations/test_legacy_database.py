@@ -35,6 +35,8 @@ def upgraded(upgraded_once, tmp_path):
 
 
 ADDED_INDEXES = {"ix_sessions_last_active_session_id", "ix_sessions_device_fingerprint_last_active"}
+# Revision 0004: new tables only.
+ADDED_TABLES = {"idempotency_keys", "ix_idempotency_keys_expires_at", "turn_leases"}
 
 
 def split_schema(schema_rows, legacy_names):
@@ -52,7 +54,7 @@ def test_upgrade_keeps_every_row_value_type_and_the_legacy_schema(upgraded):
     legacy_names = {row[1] for row in before["schema"]}
     legacy_after, added = split_schema(after["schema"], legacy_names)
     assert legacy_after == before["schema"]
-    assert added == ADDED_INDEXES
+    assert added == ADDED_INDEXES | ADDED_TABLES
     assert len(before["sessions"]) == 2 + len(ODD_TIMESTAMPS) + len(ODD_METADATA)
 
 
@@ -159,7 +161,7 @@ def test_an_empty_database_gets_exactly_the_legacy_schema(tmp_path):
     legacy_schema = dump(legacy)["schema"]
     created, added = split_schema(dump(path)["schema"], {row[1] for row in legacy_schema})
     assert normalise(created) == normalise(legacy_schema)
-    assert added == ADDED_INDEXES
+    assert added == ADDED_INDEXES | ADDED_TABLES
 
 
 def test_downgrading_below_the_baseline_refuses_and_keeps_the_data(upgraded):
