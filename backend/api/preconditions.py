@@ -23,7 +23,8 @@ def if_match() -> list[str] | None:
     if "If-Match" not in flask.request.headers:
         return None
     tags = flask.request.if_match
-    return ["*"] if tags.star_tag else sorted(tags.as_set())
+    # A malformed header parses to no tag at all (or None): it names no current version, so 412.
+    return ["*"] if tags.star_tag else sorted(tag for tag in tags.as_set() if tag)
 
 
 def not_modified(session: SessionRecord) -> flask.Response | None:

@@ -23,5 +23,5 @@ def check_if_match(session: SessionRecord, if_match: str | Iterable[str] | None)
         return
     tags = {if_match} if isinstance(if_match, str) else set(if_match)
     current = session_etag(session)
-    if "*" not in tags and current not in {tag.strip('"') for tag in tags}:
+    if "*" not in tags and current not in {tag.strip('"') for tag in tags if isinstance(tag, str)}:
         raise PreconditionFailed(current)

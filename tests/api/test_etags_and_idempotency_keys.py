@@ -116,3 +116,10 @@ def test_the_openapi_document_names_every_new_header_and_status(client):
     for method in ("patch", "delete"):
         assert "If-Match" in [p["name"] for p in one[method]["parameters"]]
         assert "412" in one[method]["responses"]
+
+
+@pytest.mark.parametrize("header", ['""', "W/", ",", "garbage without quotes"])
+def test_a_malformed_if_match_is_a_412_never_a_500(client, session_etag, header):
+    response = client.patch("/api/v1/sessions/s1", json={"metadata": {"plan": "pro"}}, headers={"If-Match": header})
+    assert response.status_code == 412
+    assert client.get("/api/v1/sessions/s1").json["metadata"] == {"plan": "free"}
