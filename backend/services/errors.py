@@ -46,8 +46,8 @@ class RequestInFlight(SessionStoreError):
 class ReservationLost(SessionStoreError):
     """This attempt ran past its reservation and another attempt took the key over; nothing was stored."""
 
-    def __init__(self) -> None:
-        super().__init__("this request took longer than its reservation and a retry took it over")
+    def __init__(self, reason: str = "this request took longer than its reservation and a retry took it over") -> None:
+        super().__init__(reason)
 
 
 class TurnInProgress(SessionStoreError):

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from backend.services.errors import TurnInProgress
+from backend.services.errors import ReservationLost, TurnInProgress
 from backend.services.idempotency import MAX_RETRY_AFTER_S
 from backend.store import statements as st
-from backend.store.transaction import transaction
+from backend.store.transaction import Transaction, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,12 @@ class TurnLeases:
             held = tx.execute(st.select_lease, {"sid": session_id}).first()
         expires_at = st.TURN_LEASE.from_result_row(held).expires_at if held is not None else now
         raise TurnInProgress(session_id, min(MAX_RETRY_AFTER_S, max(1, math.ceil((expires_at - now).total_seconds()))))
+
+    def check_held(self, tx: Transaction, lease: Lease) -> None:
+        """In a turn's write transaction: ReservationLost (rolling the write back) when the lease was taken over,
+        so that a turn that outlived its lease never writes into the next one."""
+        if tx.execute(st.lease_held, {"sid": lease.session_id, "token": lease.token}).first() is None:
+            raise ReservationLost("this turn outlived its lease and another turn began; its reply was not stored")
 
     def release(self, lease: Lease) -> None:
         """End the turn: the next one may begin at once (a lease already taken over is left alone)."""

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from backend.services.errors import SessionStoreError
 from backend.services.idempotency import Claim, IdempotencyKeys, key_scope
-from backend.services.turn_lease import TurnLeases
+from backend.services.turn_lease import Lease, TurnLeases
 from backend.store.records import MessageRecord
 from backend.store.transaction import Transaction
 
@@ -36,6 +36,8 @@ class Turn:
     claim: Claim | None = None
     keys: IdempotencyKeys | None = None
     replay: dict | None = None
+    lease: Lease | None = None
+    leases: TurnLeases | None = None
 
     @property
     def message_id(self) -> int | None:
@@ -47,12 +49,14 @@ class Turn:
         return sessions.get_message(self.session_id, self.message_id) if self.message_id is not None else None
 
     def note_message(self, tx: Transaction, message: MessageRecord) -> None:
-        """In the user message's transaction: remember it under the key (no-op without a key)."""
+        """In the user message's transaction: the lease is still this turn's; remember the message under the key."""
+        self.leases.check_held(tx, self.lease)
         if self.claim is not None:
             self.keys.record_message(tx, self.claim, message.id)
 
     def finish(self, tx: Transaction, outcome: dict, status: int = 200) -> None:
-        """In the reply's transaction: store the turn's outcome under the key (no-op without a key)."""
+        """In the reply's transaction: the lease is still this turn's; store the turn's outcome under the key."""
+        self.leases.check_held(tx, self.lease)
         if self.claim is not None:
             self.keys.complete(tx, self.claim, status, outcome)
 
@@ -83,7 +87,7 @@ class Turns:
                 _quietly(self.keys.release, claim)
             raise
         try:
-            yield Turn(session_id, claim, self.keys)
+            yield Turn(session_id, claim, self.keys, lease=lease, leases=self.leases)
         except BaseException:
             if claim is not None:
                 _quietly(self.keys.release, claim)  # after finish() this changes nothing

@@ -165,3 +165,24 @@ def test_a_plain_append_is_not_blocked_by_a_turn(service):
 
     ChatService(service, agent, timeout_s=5).chat("s1", "hi")
     assert appended and [c for _, c in contents(service)] == ["hi", "meanwhile", "ok"]
+
+
+def test_a_turn_that_outlived_its_lease_cannot_store_its_reply_into_the_next_turn(service):
+    from backend.services.errors import ReservationLost
+
+    service.get_or_create_session("s1")
+    calls = []
+
+    def agent(request):
+        calls.append(request.message.content)
+        if request.message.content == "first":
+            time.sleep(0.3)  # past its 0.2 s lease: the next turn takes the session over meanwhile
+            assert chat.chat("s1", "second").reply.content == "reply to second"
+        return f"reply to {request.message.content}"
+
+    chat = ChatService(service, agent, timeout_s=5)
+    chat.turns.leases.lease_s = 0.2
+    with pytest.raises(ReservationLost):
+        chat.chat("s1", "first")
+    assert contents(service) == [("user", "first"), ("user", "second"), ("assistant", "reply to second")]
+    assert service.get_session("s1").message_count == 3
