@@ -6,8 +6,9 @@
         ... ask the agent (no transaction open) ...
         sessions.append_with(..., lambda tx, reply: turn.finish(tx, outcome))
 
-Leaving the block without finish() gives the key back: forgotten if no message was stored, else
-lapsed at once, so that a retry reuses the stored user message and asks the agent again.
+Leaving the block without finish() (an error, a failed agent) gives the key back: forgotten if no
+message was stored, else lapsed at once, so that a retry reuses the stored user message and asks
+the agent again. The lease is given back in every case.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Turn:
     replay: dict | None = None
     lease: Lease | None = None
     leases: TurnLeases | None = None
+    finished: bool = False
 
     @property
     def message_id(self) -> int | None:
@@ -59,6 +61,7 @@ class Turn:
         self.leases.check_held(tx, self.lease)
         if self.claim is not None:
             self.keys.complete(tx, self.claim, status, outcome)
+        self.finished = True
 
 
 class Turns:
@@ -86,12 +89,16 @@ class Turns:
             if claim is not None:
                 _quietly(self.keys.release, claim)
             raise
+        turn = Turn(session_id, claim, self.keys, lease=lease, leases=self.leases)
         try:
-            yield Turn(session_id, claim, self.keys, lease=lease, leases=self.leases)
+            yield turn
         except BaseException:
-            if claim is not None:
-                _quietly(self.keys.release, claim)  # after finish() this changes nothing
+            if claim is not None:  # even after finish(): its transaction may not have committed
+                _quietly(self.keys.release, claim)
             raise
+        else:
+            if claim is not None and not turn.finished:
+                _quietly(self.keys.release, claim)
         finally:
             _quietly(self.leases.release, lease)
 
