@@ -19,3 +19,11 @@ graceful_timeout = 30
 # No preload: each worker imports the app itself, so no engine or socket is ever shared
 # across fork (backend.db keys engines by process id as a second guard).
 preload_app = False
+
+
+def when_ready(server):
+    """At start, in the master: warn when PostgreSQL acknowledges commits before they are durable."""
+    from backend.settings import database_url_from_env
+    from backend.store.engines import warn_at_start_if_commits_are_not_durable
+
+    warn_at_start_if_commits_are_not_durable(database_url_from_env())

@@ -77,6 +77,20 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
     return engine
 
 
+def warn_at_start_if_commits_are_not_durable(url: str) -> None:
+    """Connect once to a PostgreSQL `url` so that a synchronous_commit that is off is logged at start."""
+    if sa.make_url(url).get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError:
+        pass  # unreachable now: /readyz says so, and each worker warns when it first connects
+    finally:
+        engine.dispose()
+
+
 def _warn_when_commits_are_not_durable(engine: sa.Engine) -> None:
     # With synchronous_commit off, PostgreSQL acknowledges a commit before its WAL reaches the disk:
     # a crash can lose the last acknowledged writes. The server's setting is kept; we say so.

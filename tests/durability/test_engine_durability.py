@@ -60,3 +60,16 @@ def test_postgresql_with_synchronous_commit_on_is_not_warned_about(caplog):
             assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() != "off"
         engine.dispose()
     assert not [r for r in caplog.records if "synchronous_commit" in r.getMessage()]
+
+
+def test_gunicorn_warns_at_start_when_postgresql_commits_are_not_durable(tmp_path):
+    from tests.servers import Server
+
+    url = postgres_url_or_skip()
+    lax = sa.make_url(url).update_query_dict({"options": "-csynchronous_commit=off"}).render_as_string(hide_password=False)
+    server = Server(lax, tmp_path / "gunicorn.log", workers=1)
+    try:
+        server.start(timeout_s=60)
+        assert "synchronous_commit is off" in server.log_text()
+    finally:
+        server.stop()
