@@ -29,7 +29,7 @@ class Messages(MethodView):
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
-    @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(201, MessageSchema)
     def post(self, body, headers, session_id):
         """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
@@ -38,6 +38,7 @@ class Messages(MethodView):
         )
 
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(204)
     def delete(self, session_id):
         """Clear the history; the session stays, its count back to 0."""

@@ -42,7 +42,7 @@ class Sessions(MethodView):
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(200, schema=SessionSchema, description="The session existed", success=True, headers=ETAG_HEADER)
     @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
-    @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(201, SessionSchema, description="The session was created", headers=ETAG_HEADER)
     def post(self, body, headers):
         """Get or create a session; with Idempotency-Key, a repeat answers as the first request did."""
@@ -70,7 +70,7 @@ class SessionById(MethodView):
     @blp.arguments(IfMatchHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(412, response="PRECONDITION_FAILED", description="If-Match does not name the current ETag")
-    @blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(200, SessionSchema, headers=ETAG_HEADER)
     def patch(self, body, _headers, session_id):
         """Merge metadata into a session (null removes a key) and set its device fingerprint; If-Match makes it conditional."""
@@ -83,6 +83,7 @@ class SessionById(MethodView):
     @blp.arguments(IfMatchHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(412, response="PRECONDITION_FAILED", description="If-Match does not name the current ETag")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(204)
     def delete(self, _headers, session_id):
         """Delete a session and all its messages; If-Match makes it conditional."""

@@ -20,7 +20,7 @@ blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turn
                   description="Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)")
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(502, response="BAD_GATEWAY")
-@blp.alt_response(507, response="INSUFFICIENT_STORAGE", description="The database's disk is full: nothing was stored")
+@blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
 @blp.response(200, ChatResponseSchema)
 def voice(body, headers):
     """Send a transcript and get the agent's reply; 502 when the agent fails (the transcript stays stored)."""
