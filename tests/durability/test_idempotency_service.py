@@ -154,3 +154,29 @@ def test_purging_expired_keys_keeps_the_live_ones(service):
     later = datetime.now(timezone.utc) + timedelta(hours=2)
     assert keys.purge_expired(datetime.now(timezone.utc)) == 0
     assert keys.purge_expired(later) == 1
+
+
+def _append_once(url, barrier, results):
+    barrier.wait()
+    try:
+        results.put(SessionService(url).add_message("s1", "user", "tap", idempotency_key="storm"))
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+        results.put(repr(exc))
+
+
+def test_a_retry_storm_of_20_processes_with_one_key_stores_one_message(database_url):
+    import multiprocessing
+
+    SessionService(database_url).get_or_create_session("s1")
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(20), context.Queue()
+    workers = [context.Process(target=_append_once, args=(database_url, barrier, results)) for _ in range(20)]
+    for worker in workers:
+        worker.start()
+    answers = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert all(answer == answers[0] for answer in answers), answers
+    service = SessionService(database_url)
+    assert [m.id for m in service.get_chat_history("s1")] == [answers[0].id]
+    assert service.get_session("s1").message_count == 1 and key_rows(service.engine) == 1

@@ -103,3 +103,22 @@ def test_a_turn_whose_worker_was_killed_is_retried_with_its_key_once(database_ur
     session = requests.get(f"{server.base_url}/api/v1/sessions/s1", timeout=TIMEOUT).json()
     assert session["message_count"] == 2 == row_counts(get_engine(database_url))[1]
     assert chat(server, "hello", key="turn-1").content == retry.content
+
+
+def test_a_retry_storm_of_20_appends_with_one_key_stores_one_message(database_url, launch):
+    server = launch(database_url)
+    create_session(server)
+    start = threading.Barrier(20)
+
+    def append(_):
+        start.wait()
+        return requests.post(f"{server.base_url}/api/v1/sessions/s1/messages", json={"role": "user", "content": "tap"},
+                             headers={"Idempotency-Key": "append-storm"}, timeout=TIMEOUT)
+
+    with ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(append, range(20)))
+    assert {r.status_code for r in responses} <= {201, 409}
+    bodies = {r.content for r in responses if r.status_code == 201}
+    assert len(bodies) == 1
+    assert [m["content"] for m in history(server)] == ["tap"]
+    assert row_counts(get_engine(database_url))[1] == 1
