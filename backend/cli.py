@@ -34,12 +34,13 @@ sessions_cli = _OperatorGroup("sessions", help="Operate on stored sessions.")
 @click.option("--idle-days", type=click.FloatRange(min=0), required=True, help="Delete sessions idle longer than this.")
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted, delete nothing.")
 def purge(idle_days: float, dry_run: bool) -> None:
-    """Delete sessions (and their messages) idle for more than --idle-days days."""
+    """Delete sessions (and their messages) idle for more than --idle-days days, and expired idempotency keys."""
     report = MaintenanceService(current_app.config["DATABASE_URL"]).purge_idle_sessions(idle_days, dry_run=dry_run)
     verb = "would delete" if report.dry_run else "deleted"
     click.echo(
         f"{verb} {report.sessions} session(s) and {report.messages} message(s) "
         f"last active before {report.cutoff.isoformat(timespec='seconds')}"
+        + ("" if report.dry_run else f"; {report.expired_keys} expired idempotency key(s)")
     )
 
 

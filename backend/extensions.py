@@ -28,10 +28,11 @@ class Services:
 
     def _build(self) -> None:
         config = self.config
-        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S)
-        self.sessions = SessionService(engine, limits=config.LIMITS)
+        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S, synchronous=config.SQLITE_SYNCHRONOUS)
+        self.sessions = SessionService(engine, limits=config.LIMITS, idempotency_ttl_s=config.IDEMPOTENCY_TTL_S)
         self.chat = ChatService(
-            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT
+            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
+            lease_margin_s=config.TURN_LEASE_MARGIN_S,
         )
         self._pid = os.getpid()
 

@@ -67,6 +67,17 @@ def database_url_from_env() -> str:
     return f"sqlite:///{path}"
 
 
+SQLITE_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def sqlite_synchronous_from_env() -> str:
+    """SQLITE_SYNCHRONOUS (default FULL), one of SQLITE_SYNCHRONOUS_LEVELS."""
+    level = (os.environ.get("SQLITE_SYNCHRONOUS") or "FULL").strip().upper()
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise RuntimeError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, not {level!r}")
+    return level
+
+
 @dataclass(frozen=True)
 class Config:
     """Application settings; each variant differs only in its defaults."""
@@ -98,6 +109,13 @@ class Config:
     RATE_LIMIT_TURNS: str | None = _text("RATE_LIMIT_TURNS")
     RATE_LIMIT_STORAGE_URL: str | None = _text("RATE_LIMIT_STORAGE_URL")
     RATE_LIMIT_KEY_PREFIX: str = _text("RATE_LIMIT_KEY_PREFIX", "session-store")
+    # FULL: an acknowledged write survives a power cut (an fsync of the WAL per commit); NORMAL
+    # may lose the last commits then. README "Durability" has the measured cost.
+    SQLITE_SYNCHRONOUS: str = field(default_factory=sqlite_synchronous_from_env)
+    MIN_FREE_DISK_MB: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 64.0))
+    IDEMPOTENCY_TTL_S: float = field(default_factory=lambda: _float("IDEMPOTENCY_TTL_S", 24 * 3600.0))
+    # A turn's lease lasts the agent timeout plus this: long enough for the turn's own writes.
+    TURN_LEASE_MARGIN_S: float = field(default_factory=lambda: _float("TURN_LEASE_MARGIN_S", 10.0))
     TESTING: bool = False
     DEBUG: bool = False
 

@@ -59,6 +59,11 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> l
                     rows += [{"database": kind, **row} for row in http_cases(db.url, size.http_seconds)]
                 finally:
                     db.drop()
+                if kind == "sqlite":
+                    from bench.durability import sync_levels_over_http
+
+                    rounds = 3 if size.rounds > 1 else 1
+                    rows += [{"database": kind, **row} for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))]
             print(f"[{kind} done]", file=sys.stderr)
     return rows
 

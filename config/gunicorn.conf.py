@@ -47,3 +47,10 @@ def on_starting(server) -> None:
             f"refusing to listen on {', '.join(exposed)} with AUTH_MODE unset: set AUTH_MODE=jwt "
             "(or AUTH_MODE=none for a trusted network)"
         )
+
+def when_ready(server):
+    """At start, in the master: warn when PostgreSQL acknowledges commits before they are durable."""
+    from backend.settings import database_url_from_env
+    from backend.store.engines import warn_at_start_if_commits_are_not_durable
+
+    warn_at_start_if_commits_are_not_durable(database_url_from_env())

@@ -10,7 +10,17 @@ import flask
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from backend.services.agents import AgentFailed
-from backend.services.errors import InvalidInput, SessionNotFound, StoreUnavailable
+from backend.services.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    PreconditionFailed,
+    RequestInFlight,
+    ReservationLost,
+    SessionNotFound,
+    StoreFull,
+    StoreUnavailable,
+    TurnInProgress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +101,32 @@ def handle_store_unavailable(error: StoreUnavailable):
     return error_response(503, error.reason, headers={"Retry-After": "5"})
 
 
+def handle_store_full(error: StoreFull):
+    """A write refused for lack of disk space: 507 naming the cause, logged for the operator; reads still work."""
+    log.error("write refused on %s %s: %s", flask.request.method, flask.request.path, error.reason)
+    return error_response(507, error.reason, headers={"Retry-After": "30"})
+
+
+def handle_key_reused(error: IdempotencyKeyReused):
+    """The Idempotency-Key came with a different request the first time: 422 (IETF draft)."""
+    return error_response(422, str(error), {"idempotency_key": [str(error)]})
+
+
+def handle_in_flight(error: RequestInFlight | TurnInProgress):
+    """The first request with this key, or another turn on the session, is still running: 409, retry later."""
+    return error_response(409, str(error), headers={"Retry-After": str(error.retry_after_s)})
+
+
+def handle_reservation_lost(error: ReservationLost):
+    """This attempt outlived its reservation and a retry took over; nothing of it was kept: 409."""
+    return error_response(409, str(error), headers={"Retry-After": "1"})
+
+
+def handle_precondition_failed(error: PreconditionFailed):
+    """If-Match named a stale ETag: 412, with the current one."""
+    return error_response(412, str(error), headers={"ETag": f'"{error.current_etag}"'})
+
+
 def handle_agent_failed(error: AgentFailed):
     """The agent failed or timed out; the user's message is stored: 502."""
     return error_response(502, f"the agent failed: {error.reason}; the message was stored")
@@ -108,5 +144,11 @@ def register_error_handlers(app: flask.Flask) -> None:
     app.register_error_handler(SessionNotFound, handle_not_found)
     app.register_error_handler(InvalidInput, handle_invalid_input)
     app.register_error_handler(StoreUnavailable, handle_store_unavailable)
+    app.register_error_handler(StoreFull, handle_store_full)
+    app.register_error_handler(IdempotencyKeyReused, handle_key_reused)
+    app.register_error_handler(RequestInFlight, handle_in_flight)
+    app.register_error_handler(TurnInProgress, handle_in_flight)
+    app.register_error_handler(ReservationLost, handle_reservation_lost)
+    app.register_error_handler(PreconditionFailed, handle_precondition_failed)
     app.register_error_handler(AgentFailed, handle_agent_failed)
     app.register_error_handler(Exception, handle_unexpected)

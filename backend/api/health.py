@@ -30,5 +30,7 @@ def healthz():
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 @blp.response(200, StatusSchema)
 def readyz():
-    """Readiness: the database answers and its schema is at the newest migration; 503 with the reason if not."""
-    return {"status": "ready", "revision": check_ready(services().sessions.engine)}
+    """Readiness: the database answers, is at the newest migration and takes writes (disk not full, free space
+    at least MIN_FREE_DISK_MB); 503 with the reason if not."""
+    current = services()
+    return {"status": "ready", "revision": check_ready(current.sessions.engine, current.config.MIN_FREE_DISK_MB)}

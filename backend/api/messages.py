@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_smorest.error_handler import ErrorSchema
 
 from backend.api.auth import owner_scope
 from backend.api.blueprint import Blueprint
+from backend.api.preconditions import RETRY_AFTER_HEADER
 from backend.extensions import services
+from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions", description="Messages of a session")
@@ -26,15 +29,20 @@ class Messages(MethodView):
         )
 
     @blp.arguments(MessageCreateSchema)
+    @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(201, MessageSchema)
-    def post(self, body, session_id):
-        """Append a message; the session's count and last_active change with it."""
+    def post(self, body, headers, session_id):
+        """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
         return services().sessions.add_message(
-            session_id, body["role"], body["content"], body.get("metadata"), owner=owner_scope()
+            session_id, body["role"], body["content"], body.get("metadata"),
+            owner=owner_scope(), idempotency_key=headers.get("idempotency_key"),
         )
 
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
     @blp.response(204)
     def delete(self, session_id):
         """Clear the history; the session stays, its count back to 0."""

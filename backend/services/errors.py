@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from backend.store.errors import SessionStoreError, StoreUnavailable
+from backend.store.errors import SessionStoreError, StoreFull, StoreUnavailable
 
-__all__ = ["SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable"]
+__all__ = [
+    "SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable", "StoreFull", "IdempotencyKeyReused",
+    "RequestInFlight", "ReservationLost", "TurnInProgress", "PreconditionFailed",
+]
 
 
 class SessionNotFound(SessionStoreError):
@@ -22,3 +25,43 @@ class InvalidInput(SessionStoreError):
         fields = ", ".join(sorted(errors))
         super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
         self.errors = errors
+
+
+class IdempotencyKeyReused(SessionStoreError):
+    """The Idempotency-Key was first used with a different request (HTTP 422)."""
+
+    def __init__(self, key: str):
+        super().__init__("this Idempotency-Key was already used with a different request")
+        self.key = key
+
+
+class RequestInFlight(SessionStoreError):
+    """The first request with this Idempotency-Key is still being processed (HTTP 409, Retry-After)."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__("a request with this Idempotency-Key is still in progress; retry shortly")
+        self.retry_after_s = retry_after_s
+
+
+class ReservationLost(SessionStoreError):
+    """This attempt ran past its reservation and another attempt took the key over; nothing was stored."""
+
+    def __init__(self, reason: str = "this request took longer than its reservation and a retry took it over") -> None:
+        super().__init__(reason)
+
+
+class TurnInProgress(SessionStoreError):
+    """Another chat or voice turn is in flight on this session (HTTP 409, Retry-After)."""
+
+    def __init__(self, session_id: str, retry_after_s: int):
+        super().__init__("another turn is in progress on this session; retry when it has finished")
+        self.session_id = session_id
+        self.retry_after_s = retry_after_s
+
+
+class PreconditionFailed(SessionStoreError):
+    """If-Match named a version of the session that is no longer current (HTTP 412)."""
+
+    def __init__(self, current_etag: str):
+        super().__init__("the session changed since you read it (If-Match does not match its ETag)")
+        self.current_etag = current_etag

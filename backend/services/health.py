@@ -1,13 +1,16 @@
-"""Readiness: the database answers and its schema is at the newest migration."""
+"""Readiness: the database answers, its schema is at the newest migration, and it can take writes."""
 
 from __future__ import annotations
 
 import functools
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.store import statements as st
+from backend.store.errors import DISK_FULL_REASON, disk_full_since
 from backend.store.transaction import transaction
 from backend.store.migrations import database_revision, head_revision
 from backend.services.errors import StoreUnavailable
@@ -19,8 +22,8 @@ def _head() -> str:
     return head_revision()
 
 
-def check_ready(engine: sa.Engine) -> str:
-    """The database's revision when it is reachable and at head; StoreUnavailable with the reason otherwise."""
+def check_ready(engine: sa.Engine, min_free_disk_mb: float = 0.0) -> str:
+    """The database's revision when it is reachable, at head and writable with room to spare; StoreUnavailable with the reason otherwise."""
     try:
         with transaction(engine, write=False) as tx:
             current = database_revision(tx.connection)
@@ -34,7 +37,36 @@ def check_ready(engine: sa.Engine) -> str:
     if not _sqlite_file_writable(engine):
         # Reads still work then, but every write answers 503: not ready.
         raise StoreUnavailable("the database file or its directory is read-only")
+    if disk_full_since() is not None and not _write_probe_succeeds(engine):
+        raise StoreUnavailable(DISK_FULL_REASON.split(":")[0] + ": writes are refused until space is freed")
+    free_mb = free_disk_mb(engine)
+    if free_mb is not None and free_mb < min_free_disk_mb:
+        raise StoreUnavailable(
+            f"free space on the database's filesystem is {free_mb:.1f} MB, below MIN_FREE_DISK_MB ({min_free_disk_mb:g} MB)"
+        )
     return current
+
+
+def _write_probe_succeeds(engine: sa.Engine) -> bool:
+    """After a write was refused for lack of space: does one small write commit now? (Only then: a probe writes.)"""
+    now = datetime.now(timezone.utc)
+    probe = {"sid": " readiness probe ", "token": "probe", "now": now, "expires_at": now}
+    try:
+        with transaction(engine, write=True) as tx:
+            tx.execute(st.take_lease[engine.dialect.name], probe)
+            tx.execute(st.release_lease, probe)
+    except StoreUnavailable:
+        return False
+    return True
+
+
+def free_disk_mb(engine: sa.Engine) -> float | None:
+    """Free space (MB) on the filesystem of a SQLite database file; None for a server database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    stats = os.statvfs(Path(database).parent)
+    return stats.f_bavail * stats.f_frsize / (1024 * 1024)
 
 
 def _sqlite_file_writable(engine: sa.Engine) -> bool:

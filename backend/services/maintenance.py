@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from backend.store.engines import engine_for
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.services.errors import InvalidInput
+from backend.store import statements as st
 from backend.store.statements import messages, sessions
 from backend.store.transaction import transaction
 from backend.settings import Config
@@ -27,6 +28,7 @@ class PurgeReport:
     sessions: int
     messages: int
     dry_run: bool
+    expired_keys: int = 0  # idempotency keys past IDEMPOTENCY_TTL_S (and turn leases whose holder died)
 
 
 def _idle_condition(dialect_name: str, cutoff: datetime):
@@ -71,7 +73,14 @@ class MaintenanceService:
                     break
                 total_messages += tx.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount
                 total_sessions += tx.execute(sessions.delete().where(sessions.c.session_id.in_(batch))).rowcount
-        return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False)
+        return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False, expired_keys=self.purge_expired_keys(now))
+
+    def purge_expired_keys(self, now: datetime | None = None) -> int:
+        """Delete idempotency keys past their time, and turn leases whose holder died; how many keys."""
+        now = now or datetime.now(timezone.utc)
+        with transaction(self.engine, write=True) as tx:
+            tx.execute(st.purge_expired_leases, {"now": now})
+            return tx.execute(st.purge_expired_keys, {"now": now}).rowcount
 
     def _count_idle(self, idle, cutoff: datetime) -> PurgeReport:
         idle_ids = sa.select(sessions.c.session_id).where(idle)

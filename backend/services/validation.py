@@ -175,6 +175,21 @@ def check_before(problems: Problems, before: Any, limits: Limits | None = None, 
 Rule = Callable[..., Any]
 
 # The rules by the name a schema uses for them: (problems, value, limits, field name).
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def check_idempotency_key(problems: Problems, key: Any, limits: Limits | None = None, name: str = "idempotency_key") -> None:
+    """None, or 1 to 255 printable ASCII characters (the draft's key is a structured-field string)."""
+    if key is None:
+        return
+    if not isinstance(key, str) or not key:
+        problems.add(name, "must be a non-empty string")
+    elif len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        problems.add(name, f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    elif not all(" " <= ch <= "~" for ch in key):
+        problems.add(name, "must be printable ASCII")
+
+
 RULES: dict[str, Rule] = {
     "session_id": check_lookup_id,
     "role": check_role,
@@ -185,4 +200,5 @@ RULES: dict[str, Rule] = {
     "audio": check_audio,
     "limit": check_page_limit,
     "before": check_before,
+    "idempotency_key": check_idempotency_key,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import threading
@@ -10,6 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, sqlite_synchronous_from_env
+
+log = logging.getLogger(__name__)
 
 _engines: dict[tuple[int, str], sa.Engine] = {}
 _engines_lock = threading.Lock()
@@ -19,7 +23,7 @@ _engines_lock = threading.Lock()
 BEGIN_WRITE, BEGIN_READ = "BEGIN IMMEDIATE", "BEGIN"
 
 
-def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
+def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
     """The engine for `url` in this process; a forked child builds its own instead of sharing sockets."""
     key = (os.getpid(), url)
     engine = _engines.get(key)
@@ -27,14 +31,14 @@ def get_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
         with _engines_lock:
             engine = _engines.get(key)
             if engine is None:
-                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s)
+                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s, synchronous=synchronous)
     return engine
 
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 
-def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0) -> sa.Engine:
+def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
     """The engine itself, or this process's engine for a URL of a supported database."""
     if isinstance(url_or_engine, sa.Engine):
         engine = url_or_engine
@@ -42,7 +46,7 @@ def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0) 
         backend = sa.make_url(url_or_engine).get_backend_name()
         if backend not in SUPPORTED_DATABASES:
             raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
-        engine = get_engine(url_or_engine, busy_timeout_s=busy_timeout_s)
+        engine = get_engine(url_or_engine, busy_timeout_s=busy_timeout_s, synchronous=synchronous)
     return engine
 
 
@@ -53,19 +57,59 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
-def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
-    """A new engine set up for several processes sharing one database."""
+def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
+    """A new engine set up for several processes sharing one database.
+
+    `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL).
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         _ensure_parent_directory(parsed.database)
         engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_s})
-        _configure_sqlite(engine, busy_timeout_s)
+        level = (synchronous or sqlite_synchronous_from_env()).upper()
+        if level not in SQLITE_SYNCHRONOUS_LEVELS:  # it goes into a PRAGMA: only the known words
+            raise ValueError(f"SQLite synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}, not {level!r}")
+        _configure_sqlite(engine, busy_timeout_s, level)
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
     engine = sa.create_engine(parsed)
     _discard_closed_connections(engine)
+    _warn_when_commits_are_not_durable(engine)
     return engine
+
+
+def warn_at_start_if_commits_are_not_durable(url: str) -> None:
+    """Connect once to a PostgreSQL `url` so that a synchronous_commit that is off is logged at start."""
+    if sa.make_url(url).get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.SQLAlchemyError:
+        pass  # unreachable now: /readyz says so, and each worker warns when it first connects
+    finally:
+        engine.dispose()
+
+
+def _warn_when_commits_are_not_durable(engine: sa.Engine) -> None:
+    # With synchronous_commit off, PostgreSQL acknowledges a commit before its WAL reaches the disk:
+    # a crash can lose the last acknowledged writes. The server's setting is kept; we say so.
+    @event.listens_for(engine, "first_connect")
+    def on_first_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SHOW synchronous_commit")
+            setting = cursor.fetchone()[0]
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+        if setting == "off":
+            log.warning(
+                "PostgreSQL synchronous_commit is off: acknowledged writes can be lost in a crash "
+                "(set synchronous_commit = on for durable acknowledgements)"
+            )
 
 
 def _discard_closed_connections(engine: sa.Engine) -> None:
@@ -89,7 +133,7 @@ def _ensure_parent_directory(database: str | None) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
+def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str) -> None:
     # pysqlite's own BEGIN handling is switched off so that SQLAlchemy decides when a
     # transaction starts, and a write transaction can take the write lock up front.
     path = engine.url.database
@@ -105,7 +149,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

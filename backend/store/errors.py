@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -20,15 +21,51 @@ class StoreUnavailable(SessionStoreError):
         self.reason = reason
 
 
+class StoreFull(StoreUnavailable):
+    """The database refused a write for lack of disk space; reads still work (HTTP 507)."""
+
+
+DISK_FULL_REASON = "the database's disk is full: the write was refused and nothing was stored"
+
+# When this process last had a write refused for lack of space (monotonic seconds), until a write
+# succeeds again: readiness reports it. Per process; MIN_FREE_DISK_MB is what every worker sees.
+_disk_full_since: float | None = None
+
+
+def disk_full_since() -> float | None:
+    """When a write of this process was last refused for lack of space, None once writes succeed again."""
+    return _disk_full_since
+
+
+def note_write_succeeded() -> None:
+    """A write committed: the disk has room again."""
+    global _disk_full_since
+    _disk_full_since = None
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    return getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL" or getattr(exc, "sqlstate", None) == "53100" \
+        or "database or disk is full" in str(exc)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    global _disk_full_since
+    if is_disk_full(exc):
+        _disk_full_since = time.monotonic()
+        return StoreFull(DISK_FULL_REASON)
+    return StoreUnavailable(outage_reason(exc))
+
+
 @contextmanager
 def translating_errors(dbapi) -> Iterator[None]:
-    """Outages and a missing schema, from SQLAlchemy or straight from the driver, as StoreUnavailable."""
+    """Outages, full disks and a missing schema, from SQLAlchemy or straight from the driver, as StoreUnavailable."""
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise StoreUnavailable(outage_reason(exc.orig)) from exc
+        raise _unavailable(exc.orig) from exc
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-        raise StoreUnavailable(outage_reason(exc)) from exc
+        raise _unavailable(exc) from exc
     except sa.exc.ProgrammingError as exc:
         if not schema_missing(exc.orig):
             raise

@@ -67,3 +67,28 @@ class HistoryPage:
     session_id: str
     messages: list[MessageRecord]
     next_before: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A request sent with an Idempotency-Key: in flight while status is None, then its stored outcome."""
+
+    scope: str
+    key: str
+    request_hash: str
+    holder: str | None
+    held_until: datetime | None
+    message_id: int | None
+    status: int | None
+    outcome: dict | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLeaseRecord:
+    """The turn in flight on a session: its holder's token and when the lease lapses."""
+
+    session_id: str
+    holder: str
+    expires_at: datetime

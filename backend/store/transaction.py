@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import sqlalchemy as sa
 
 from backend.store.engines import BEGIN_READ, BEGIN_WRITE, invalidate_if_unusable
-from backend.store.errors import translating_errors
+from backend.store.errors import note_write_succeeded, translating_errors
 
 
 class Transaction:
@@ -57,6 +57,8 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
             yield tx
             tx.close()
             connection.commit() if connection.in_transaction() else driver.commit()
+            if write:
+                note_write_succeeded()
         except BaseException as exc:
             invalidate_if_unusable(connection, exc, tx._cursor)
             if not connection.invalidated:

@@ -118,22 +118,30 @@ def test_a_rate_limit_holds_across_two_workers_through_redis(launch, operator_da
     # Each access line names the worker that answered, so the test can tell both took part.
     server = launch(extra_args=("--access-logformat", "answered-by %(p)s %(m)s %(s)s"), RATE_LIMIT_WRITES=f"{limit}/minute")
     base = server.base_url
-    carol = bearer(sign(KEY, claims("carol"), kid="k1"))
-    sid = requests.post(f"{base}/api/v1/sessions", headers=carol, timeout=TIMEOUT).json()["session_id"]  # write 1
+    # On a loaded machine one worker may happen to accept a whole burst: then the burst proves
+    # nothing about sharing, and it is repeated for a new owner (at most 5 times).
+    for attempt in range(5):
+        carol = bearer(sign(KEY, claims(f"carol-{attempt}"), kid="k1"))
+        sid = requests.post(f"{base}/api/v1/sessions", headers=carol, timeout=TIMEOUT).json()["session_id"]  # write 1
+        seen = len(server.log_text().splitlines())
 
-    def append(i: int) -> requests.Response:
-        return requests.post(f"{base}/api/v1/sessions/{sid}/messages", json={"role": "user", "content": f"m{i}"},
-                             headers=carol, timeout=TIMEOUT)
+        def append(i: int) -> requests.Response:
+            return requests.post(f"{base}/api/v1/sessions/{sid}/messages", json={"role": "user", "content": f"m{i}"},
+                                 headers=carol, timeout=TIMEOUT)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(append, range(2 * limit)))
-    statuses = [a.status_code for a in answers]
-    assert statuses.count(201) == limit - 1 and statuses.count(429) == limit + 1, statuses
-    refused = next(a for a in answers if a.status_code == 429)
-    assert int(refused.headers["Retry-After"]) >= 1 and refused.json()["code"] == 429
-    assert SessionService(operator_database).get_session(sid).message_count == limit - 1  # a 429 stored nothing
-    lines = [line.split() for line in server.log_text().splitlines() if line.startswith("answered-by") and " POST " in line]
-    assert len({pid for _, pid, _, _ in lines}) == 2, "both workers must have answered the burst"
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(append, range(2 * limit)))
+        statuses = [a.status_code for a in answers]
+        assert statuses.count(201) == limit - 1 and statuses.count(429) == limit + 1, statuses
+        refused = next(a for a in answers if a.status_code == 429)
+        assert int(refused.headers["Retry-After"]) >= 1 and refused.json()["code"] == 429
+        assert SessionService(operator_database).get_session(sid).message_count == limit - 1  # a 429 stored nothing
+        lines = [line.split() for line in server.log_text().splitlines()[seen:]
+                 if line.startswith("answered-by") and " POST " in line]
+        if len({pid for _, pid, _, _ in lines}) == 2:
+            break
+    else:
+        raise AssertionError("in 5 bursts, one worker answered every request: sharing through Redis was never exercised")
     dave = bearer(sign(KEY, claims("dave"), kid="k1"))
     assert requests.post(f"{base}/api/v1/sessions", headers=dave, timeout=TIMEOUT).status_code == 201
 

@@ -39,6 +39,8 @@ ADDED_INDEXES = {
 }
 # Revision 0003 is the one change to a legacy table: ALTER TABLE ADD COLUMN appends this to its DDL.
 ADDED_TO_SESSIONS = ", owner TEXT)"
+# Revision 0004: new tables only.
+ADDED_TABLES = {"idempotency_keys", "ix_idempotency_keys_expires_at", "turn_leases"}
 
 
 def split_schema(schema_rows, legacy_names):
@@ -68,7 +70,7 @@ def test_upgrade_keeps_every_row_value_type_and_the_legacy_schema(upgraded):
     legacy_names = {row[1] for row in before["schema"]}
     legacy_after, added = split_schema(after["schema"], legacy_names)
     assert without_added_column(legacy_after) == before["schema"]
-    assert added == ADDED_INDEXES
+    assert added == ADDED_INDEXES | ADDED_TABLES
     assert len(before["sessions"]) == 2 + len(ODD_TIMESTAMPS) + len(ODD_METADATA)
 
 
@@ -175,7 +177,7 @@ def test_an_empty_database_gets_exactly_the_legacy_schema(tmp_path):
     legacy_schema = dump(legacy)["schema"]
     created, added = split_schema(dump(path)["schema"], {row[1] for row in legacy_schema})
     assert normalise(without_added_column(created)) == normalise(legacy_schema)
-    assert added == ADDED_INDEXES
+    assert added == ADDED_INDEXES | ADDED_TABLES
 
 
 def test_downgrading_below_the_baseline_refuses_and_keeps_the_data(upgraded):

@@ -1,0 +1,139 @@
+"""The message operations of SessionService: append (optionally once per idempotency key), page, clear."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from backend.models.types import stored_timestamp
+from backend.services.errors import SessionNotFound
+from backend.services.history import history_page, recent_messages
+from backend.services.idempotency import IdempotencyKeys, key_scope
+from backend.services.outcomes import record_from_json, record_to_json, request_hash
+from backend.services.validation import (
+    Problems,
+    check_before,
+    check_content,
+    check_idempotency_key,
+    check_lookup_id,
+    check_metadata,
+    check_page_limit,
+    check_role,
+)
+from backend.settings import Limits
+from backend.store import statements as st
+from backend.store.records import HistoryPage, MessageRecord, SessionRecord
+from backend.store.transaction import Transaction, transaction
+
+
+def reachable(row, session_id: str, owner: str | None) -> SessionRecord:
+    """The session of `row`; SessionNotFound when there is none or, with `owner`, when it is not the owner's."""
+    session = None if row is None else st.SESSION.from_result_row(row)
+    if session is None or (owner is not None and session.owner != owner):
+        raise SessionNotFound(session_id)
+    return session
+
+
+class MessageOperations:
+    """Mixed into SessionService, which provides engine, limits and keys."""
+
+    engine: sa.Engine
+    limits: Limits
+    keys: IdempotencyKeys
+
+    def save_message(self, session_id: str, role: str, content: str, metadata: dict | None = None,
+                     *, owner: str | None = None, idempotency_key: str | None = None) -> int:
+        """Append a message, count it and refresh last_active in one transaction; return its id."""
+        return self.add_message(session_id, role, content, metadata, owner=owner, idempotency_key=idempotency_key).id
+
+    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None,
+                    *, owner: str | None = None, idempotency_key: str | None = None) -> MessageRecord:
+        """As save_message, returning the stored message (as a later read would return it).
+
+        With an idempotency key, a repeat returns the first call's message and stores nothing; its
+        outcome is stored in the transaction of the append.
+        """
+        values = self._message_values(session_id, role, content, metadata, idempotency_key)
+        with transaction(self.engine, write=True) as tx:
+            if idempotency_key is None:
+                return self._append(tx, values, owner)
+            fingerprint = request_hash("add_message", session_id=session_id, role=role, content=content, metadata=metadata)
+            claim = self.keys.claim(tx, key_scope(session_id, owner), idempotency_key, fingerprint)
+            if claim.replay is not None:
+                return record_from_json(MessageRecord, claim.replay.outcome)
+            message = self._append(tx, values, owner)
+            self.keys.complete(tx, claim, 201, record_to_json(message))
+            return message
+
+    def append_with(self, session_id: str, role: str, content: str, metadata: dict | None,
+                    also: Callable[[Transaction, MessageRecord], None], *, owner: str | None = None) -> MessageRecord:
+        """As add_message, and `also(tx, message)` in the same transaction (a turn records its key's progress)."""
+        values = self._message_values(session_id, role, content, metadata, None)
+        with transaction(self.engine, write=True) as tx:
+            message = self._append(tx, values, owner)
+            also(tx, message)
+            return message
+
+    def _message_values(self, session_id, role, content, metadata, idempotency_key) -> dict:
+        problems = Problems()
+        check_lookup_id(problems, session_id)
+        check_role(problems, role)
+        check_content(problems, content, self.limits)
+        stored_meta = check_metadata(problems, metadata, self.limits)  # encoded once, stored as it is
+        check_idempotency_key(problems, idempotency_key)
+        problems.raise_if_any()
+        stamp = stored_timestamp(datetime.now(timezone.utc), self.engine.dialect.name)
+        return {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
+
+    def _append(self, tx: Transaction, values: dict, owner: str | None) -> MessageRecord:
+        count = st.increment_message_count if owner is None else st.increment_owned_message_count
+        if tx.run(count, {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}).rowcount != 1:
+            raise SessionNotFound(values["session_id"])
+        values["id"] = tx.run(st.insert_message, values).fetchone()[0]
+        # Built from what was written, through the same readers, instead of a second query.
+        return st.MESSAGE.from_stored(values, self.engine.dialect)
+
+    def get_message(self, session_id: str, message_id: int) -> MessageRecord | None:
+        """One stored message of the session, None when it is not there (any more)."""
+        with transaction(self.engine, write=False) as tx:
+            row = tx.execute(st.select_message, {"sid": session_id, "id": message_id}).first()
+        return None if row is None else st.MESSAGE.from_result_row(row)
+
+    def get_chat_history(
+        self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None
+    ) -> list[MessageRecord]:
+        """The newest `limit` messages (with id < before, when given), oldest first."""
+        self._check_page(session_id, limit, before)
+        return recent_messages(self.engine, session_id, limit, before, owner)
+
+    def get_history_page(
+        self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None
+    ) -> HistoryPage:
+        """As get_chat_history, also stopping at limits.max_page_bytes of content and metadata (at least one
+        message), and the `before` of the page before it (None when there is none)."""
+        self._check_page(session_id, limit, before)
+        return history_page(self.engine, self.limits, session_id, limit, before, owner)
+
+    def clear_history(self, session_id: str, *, owner: str | None = None) -> None:
+        """Delete every message of the session and set its count back to 0; the session stays."""
+        self._check_id(session_id)
+        reset = st.reset_message_count if owner is None else st.reset_owned_message_count
+        with transaction(self.engine, write=True) as tx:
+            if not tx.execute(reset, {"sid": session_id, "scope": owner}).rowcount:
+                raise SessionNotFound(session_id)
+            tx.execute(st.delete_messages, {"sid": session_id})
+
+    @staticmethod
+    def _check_id(session_id: Any) -> None:
+        problems = Problems()
+        check_lookup_id(problems, session_id)
+        problems.raise_if_any()
+
+    def _check_page(self, session_id: Any, limit: Any, before: Any) -> None:
+        problems = Problems()
+        check_lookup_id(problems, session_id)
+        check_page_limit(problems, limit, self.limits)
+        check_before(problems, before)
+        problems.raise_if_any()

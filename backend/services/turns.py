@@ -1,0 +1,112 @@
+"""A turn's guard: one turn at a time per session (TurnLeases) and, with an Idempotency-Key, exactly once (IdempotencyKeys).
+
+    with turns.begin(session_id, idempotency_key, request_hash(...)) as turn:
+        if turn.replay is not None: return the stored outcome
+        message = turn.stored_message(sessions) or sessions.append_with(..., turn.note_message)
+        ... ask the agent (no transaction open) ...
+        sessions.append_with(..., lambda tx, reply: turn.finish(tx, outcome))
+
+Leaving the block without finish() (an error, a failed agent) gives the key back: forgotten if no
+message was stored, else lapsed at once, so that a retry reuses the stored user message and asks
+the agent again. The lease is given back in every case.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+
+from backend.services.errors import SessionStoreError
+from backend.services.idempotency import Claim, IdempotencyKeys, key_scope
+from backend.services.turn_lease import Lease, TurnLeases
+from backend.store.records import MessageRecord
+from backend.store.transaction import Transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Turn:
+    """The guard of one turn: `replay` is the stored outcome of a finished turn with this key (then nothing is held)."""
+
+    session_id: str
+    claim: Claim | None = None
+    keys: IdempotencyKeys | None = None
+    replay: dict | None = None
+    lease: Lease | None = None
+    leases: TurnLeases | None = None
+    finished: bool = False
+
+    @property
+    def message_id(self) -> int | None:
+        """The user message an earlier attempt with this key stored, to be reused."""
+        return self.claim.message_id if self.claim is not None else None
+
+    def stored_message(self, sessions) -> MessageRecord | None:
+        """The earlier attempt's user message, when there is one and it is still stored."""
+        return sessions.get_message(self.session_id, self.message_id) if self.message_id is not None else None
+
+    def note_message(self, tx: Transaction, message: MessageRecord) -> None:
+        """In the user message's transaction: the lease is still this turn's; remember the message under the key."""
+        self.leases.check_held(tx, self.lease)
+        if self.claim is not None:
+            self.keys.record_message(tx, self.claim, message.id)
+
+    def finish(self, tx: Transaction, outcome: dict, status: int = 200) -> None:
+        """In the reply's transaction: the lease is still this turn's; store the turn's outcome under the key."""
+        self.leases.check_held(tx, self.lease)
+        if self.claim is not None:
+            self.keys.complete(tx, self.claim, status, outcome)
+        self.finished = True
+
+
+class Turns:
+    """Begins guarded turns; a lease lasts `lease_s` (the agent timeout plus a margin)."""
+
+    def __init__(self, engine: sa.Engine, keys: IdempotencyKeys, *, lease_s: float):
+        self.keys = keys
+        self.leases = TurnLeases(engine, lease_s=lease_s)
+
+    @contextmanager
+    def begin(self, session_id: str, idempotency_key: str | None, request_hash: str,
+              owner: str | None = None) -> Iterator[Turn]:
+        """Hold the session's turn (TurnInProgress if another runs) and the key (RequestInFlight,
+        IdempotencyKeyReused), or yield the replay of a finished turn with this key."""
+        claim = None
+        if idempotency_key is not None:
+            claim = self.keys.reserve(key_scope(session_id, owner), idempotency_key, request_hash,
+                                      hold_s=self.leases.lease_s)
+            if claim.replay is not None:
+                yield Turn(session_id, replay=claim.replay.outcome)
+                return
+        try:
+            lease = self.leases.acquire(session_id)
+        except BaseException:
+            if claim is not None:
+                _quietly(self.keys.release, claim)
+            raise
+        turn = Turn(session_id, claim, self.keys, lease=lease, leases=self.leases)
+        try:
+            yield turn
+        except BaseException:
+            if claim is not None:  # even after finish(): its transaction may not have committed
+                _quietly(self.keys.release, claim)
+            raise
+        else:
+            if claim is not None and not turn.finished:
+                _quietly(self.keys.release, claim)
+        finally:
+            _quietly(self.leases.release, lease)
+
+
+def _quietly(release: Callable, held) -> None:
+    # A lease or key that cannot be given back now (the database is away) lapses at its deadline;
+    # the turn's own outcome, or its own error, is what the caller must see.
+    try:
+        release(held)
+    except SessionStoreError as exc:
+        log.warning("could not release %s: %s; it lapses at its deadline", type(held).__name__, exc)

@@ -1,0 +1,188 @@
+"""One turn at a time per session, and turns exactly once per key, through TurnLeases and ChatService on both databases."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from backend.services.agents import AgentFailed
+from backend.services.chat import ChatService
+from backend.services.errors import IdempotencyKeyReused, RequestInFlight, TurnInProgress
+from backend.services.turn_lease import TurnLeases
+
+
+def test_a_held_lease_refuses_a_second_turn_with_a_time_to_retry(engine):
+    leases = TurnLeases(engine, lease_s=30)
+    leases.acquire("s1")
+    with pytest.raises(TurnInProgress) as raised:
+        leases.acquire("s1")
+    assert 1 <= raised.value.retry_after_s <= 5
+    leases.acquire("s2")  # other sessions are not blocked
+
+
+def test_a_released_lease_lets_the_next_turn_begin_at_once(engine):
+    leases = TurnLeases(engine, lease_s=30)
+    leases.release(leases.acquire("s1"))
+    leases.acquire("s1")
+
+
+def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_release_the_new_one(engine):
+    leases = TurnLeases(engine, lease_s=0.2)
+    dead = leases.acquire("s1")  # its worker was killed: never released
+    time.sleep(0.3)
+    leases.lease_s = 30
+    leases.acquire("s1")
+    leases.release(dead)
+    with pytest.raises(TurnInProgress):
+        leases.acquire("s1")
+
+
+def test_of_20_threads_beginning_a_turn_at_once_exactly_one_holds_the_lease(engine):
+    leases = TurnLeases(engine, lease_s=30)
+    start = threading.Barrier(20)
+
+    def begin(_):
+        start.wait()
+        try:
+            leases.acquire("s1")
+            return "held"
+        except TurnInProgress:
+            return "refused"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(begin, range(20)))
+    assert sorted(outcomes) == ["held"] + ["refused"] * 19
+
+
+class SlowAgent:
+    """Answers after `delay_s`; counts its calls; fails the first `failures` calls."""
+
+    def __init__(self, delay_s: float = 0.0, failures: int = 0):
+        self.delay_s = delay_s
+        self.failures = failures
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        time.sleep(self.delay_s)
+        if call <= self.failures:
+            raise RuntimeError("the model is overloaded")
+        return f"reply to {request.message.content}"
+
+
+def contents(service, sid="s1"):
+    return [(m.role, m.content) for m in service.get_chat_history(sid)]
+
+
+def test_two_turns_at_once_on_one_session_one_is_refused(service):
+    service.get_or_create_session("s1")
+    chat = ChatService(service, SlowAgent(delay_s=0.5), timeout_s=5)
+    start = threading.Barrier(2)
+
+    def turn(text):
+        start.wait()
+        try:
+            return chat.chat("s1", text).reply.content
+        except TurnInProgress:
+            return "409"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(turn, ["one", "two"]))
+    assert outcomes.count("409") == 1
+    assert len(contents(service)) == 2 and service.get_session("s1").message_count == 2
+
+
+def test_a_retry_storm_of_20_turns_with_one_key_asks_the_agent_once(service):
+    service.get_or_create_session("s1")
+    agent = SlowAgent(delay_s=0.3)
+    chat = ChatService(service, agent, timeout_s=5)
+    start = threading.Barrier(20)
+
+    def turn(i):
+        start.wait()
+        time.sleep(0.03 * i)  # spread over the first turn's life (0.3 s), and after it
+        try:
+            return chat.chat("s1", "hello", idempotency_key="storm")
+        except (RequestInFlight, TurnInProgress):
+            return "409"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(turn, range(20)))
+    exchanges = [o for o in outcomes if o != "409"]
+    assert agent.calls == 1 and exchanges
+    assert all(e == exchanges[0] for e in exchanges)
+    assert contents(service) == [("user", "hello"), ("assistant", "reply to hello")]
+    assert service.get_session("s1").message_count == 2
+    # Once it is finished, every repeat is its stored outcome.
+    assert chat.chat("s1", "hello", idempotency_key="storm") == exchanges[0]
+
+
+def test_a_turn_retried_after_the_agent_failed_reuses_the_stored_user_message(service):
+    service.get_or_create_session("s1")
+    agent = SlowAgent(failures=1)
+    chat = ChatService(service, agent, timeout_s=5)
+    with pytest.raises(AgentFailed):
+        chat.chat("s1", "hello", idempotency_key="k")
+    exchange = chat.chat("s1", "hello", idempotency_key="k")
+    assert agent.calls == 2
+    assert contents(service) == [("user", "hello"), ("assistant", "reply to hello")]
+    assert exchange.message.id == service.get_chat_history("s1")[0].id
+    assert service.get_session("s1").message_count == 2
+
+
+def test_a_turn_key_reused_for_another_message_is_refused(service):
+    service.get_or_create_session("s1")
+    chat = ChatService(service, SlowAgent(), timeout_s=5)
+    chat.chat("s1", "hello", idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReused):
+        chat.chat("s1", "something else", idempotency_key="k")
+    with pytest.raises(IdempotencyKeyReused):
+        chat.voice("s1", "hello", idempotency_key="k")  # a voice turn is another request
+    assert len(contents(service)) == 2
+
+
+def test_a_turn_releases_its_lease_when_it_fails(service):
+    service.get_or_create_session("s1")
+    chat = ChatService(service, SlowAgent(failures=1), timeout_s=5)
+    with pytest.raises(AgentFailed):
+        chat.chat("s1", "one")
+    assert chat.chat("s1", "two").reply.content == "reply to two"
+
+
+def test_a_plain_append_is_not_blocked_by_a_turn(service):
+    service.get_or_create_session("s1")
+    appended = []
+
+    def agent(request):
+        appended.append(service.add_message("s1", "system", "meanwhile").id)
+        return "ok"
+
+    ChatService(service, agent, timeout_s=5).chat("s1", "hi")
+    assert appended and [c for _, c in contents(service)] == ["hi", "meanwhile", "ok"]
+
+
+def test_a_turn_that_outlived_its_lease_cannot_store_its_reply_into_the_next_turn(service):
+    from backend.services.errors import ReservationLost
+
+    service.get_or_create_session("s1")
+    calls = []
+
+    def agent(request):
+        calls.append(request.message.content)
+        if request.message.content == "first":
+            time.sleep(0.3)  # past its 0.2 s lease: the next turn takes the session over meanwhile
+            assert chat.chat("s1", "second").reply.content == "reply to second"
+        return f"reply to {request.message.content}"
+
+    chat = ChatService(service, agent, timeout_s=5)
+    chat.turns.leases.lease_s = 0.2
+    with pytest.raises(ReservationLost):
+        chat.chat("s1", "first")
+    assert contents(service) == [("user", "first"), ("user", "second"), ("assistant", "reply to second")]
+    assert service.get_session("s1").message_count == 3
