@@ -1,0 +1,134 @@
+"""`python -m bench.loop_lag [--postgres URL]`: event-loop lag while 500 coroutines append and read.
+
+Compares AsyncSessionService (the sync service offloaded to threads) with SQLAlchemy's asyncio
+drivers (aiosqlite, psycopg async) running the same append (insert + count+1) and newest-50 read.
+A probe coroutine sleeps 1 ms over and over; its lag is how much later than asked it woke up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from backend.services.async_session import AsyncSessionService
+from backend.store import statements as st
+from bench.fixtures import BenchDatabase
+
+COROUTINES = 500
+ROUNDS = 10  # append + read per coroutine
+
+
+async def _probe(stop: asyncio.Event, lags: list[float]) -> None:
+    while not stop.is_set():
+        start = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lags.append(time.perf_counter() - start - 0.001)
+
+
+async def _measure(work, sessions: list[str]) -> dict:
+    stop, lags = asyncio.Event(), []
+    probe = asyncio.create_task(_probe(stop, lags))
+    await asyncio.sleep(0.05)
+    start = time.perf_counter()
+    await asyncio.gather(*(work(sid) for sid in sessions))
+    elapsed = time.perf_counter() - start
+    stop.set()
+    await probe
+    lags.sort()
+    return {
+        "ops_per_s": round(2 * ROUNDS * len(sessions) / elapsed),
+        "lag_p50_ms": round(statistics.median(lags) * 1000, 2),
+        "lag_p99_ms": round(lags[int(len(lags) * 0.99)] * 1000, 2),
+        "lag_max_ms": round(lags[-1] * 1000, 2),
+    }
+
+
+async def offloaded(url: str, sessions: list[str], threads: int) -> dict:
+    """AsyncSessionService: each call is the sync service in a worker thread."""
+    service = AsyncSessionService(url, threads=threads)
+
+    async def work(sid: str) -> None:
+        for i in range(ROUNDS):
+            await service.save_message(sid, "user", f"message {i}")
+            await service.get_chat_history(sid, limit=50)
+
+    try:
+        return await _measure(work, sessions)
+    finally:
+        service.close()
+
+
+def _async_url(url: str) -> str:
+    parsed = sa.make_url(url)
+    driver = "sqlite+aiosqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+psycopg_async"
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+async def asyncio_driver(url: str, sessions: list[str]) -> dict:
+    """SQLAlchemy's AsyncEngine: the same append and read as Core statements, awaited on the loop."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(_async_url(url), pool_size=5, max_overflow=10)
+    increment = st.sessions.update().where(st.sessions.c.session_id == sa.bindparam("sid")).values(
+        message_count=st.sessions.c.message_count + 1, last_active=sa.bindparam("now", type_=st.sessions.c.last_active.type))
+    insert = st.messages.insert().returning(st.messages.c.id)
+    newest = st.MESSAGE.select().where(st.messages.c.session_id == sa.bindparam("sid")).order_by(
+        st.messages.c.id.desc()).limit(50)
+
+    async def work(sid: str) -> None:
+        for i in range(ROUNDS):
+            now = datetime.now(timezone.utc)
+            async with engine.begin() as conn:
+                if engine.dialect.name == "sqlite":
+                    pass  # aiosqlite's default deferred BEGIN; busy waits are SQLite's own
+                await conn.execute(increment, {"sid": sid, "now": now})
+                await conn.execute(insert, {"session_id": sid, "role": "user", "content": f"message {i}",
+                                            "timestamp": now, "metadata": None})
+            async with engine.connect() as conn:
+                (await conn.execute(newest, {"sid": sid})).all()
+
+    try:
+        return await _measure(work, sessions)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    """Print one line per database and implementation."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres")
+    parser.add_argument("--threads", default="4")
+    parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval, seconds (Python's default 0.005)")
+    parser.add_argument("--no-driver", action="store_true", help="skip the asyncio-driver variant")
+    args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    with tempfile.TemporaryDirectory(prefix="looplag-") as workdir:
+        for kind in kinds:
+            for label in [f"threads={t}" for t in args.threads.split(",")] + ([] if args.no_driver else ["asyncio driver"]):
+                db = BenchDatabase(kind, Path(workdir), args.postgres)
+                sessions = [f"lag-{i:04d}" for i in range(COROUTINES)]
+                db.fill([(sid, datetime(2026, 1, 1)) for sid in sessions], {})
+                try:
+                    if label == "asyncio driver":
+                        result = asyncio.run(asyncio_driver(db.url, sessions))
+                    else:
+                        result = asyncio.run(offloaded(db.url, sessions, int(label.split("=")[1])))
+                finally:
+                    db.drop()
+                print(f"| {kind} | {label} | {result['ops_per_s']}/s | {result['lag_p50_ms']} | "
+                      f"{result['lag_p99_ms']} | {result['lag_max_ms']} |", flush=True)
+    print("[done]", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
