@@ -66,6 +66,23 @@ async def offloaded(url: str, sessions: list[str], threads: int) -> dict:
         service.close()
 
 
+async def no_database(sessions: list[str], threads: int) -> dict:
+    """The same 500 coroutines and thread hand-offs with no database: the lag of the loop's own work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(max_workers=threads)
+    loop = asyncio.get_running_loop()
+
+    async def work(sid: str) -> None:
+        for _ in range(2 * ROUNDS):
+            await loop.run_in_executor(executor, time.sleep, 0)
+
+    try:
+        return await _measure(work, sessions)
+    finally:
+        executor.shutdown()
+
+
 def _async_url(url: str) -> str:
     parsed = sa.make_url(url)
     driver = "sqlite+aiosqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+psycopg_async"
@@ -86,9 +103,8 @@ async def asyncio_driver(url: str, sessions: list[str]) -> dict:
     async def work(sid: str) -> None:
         for i in range(ROUNDS):
             now = datetime.now(timezone.utc)
+            # The UPDATE comes first, so even SQLite's deferred BEGIN waits on busy_timeout, never fails.
             async with engine.begin() as conn:
-                if engine.dialect.name == "sqlite":
-                    pass  # aiosqlite's default deferred BEGIN; busy waits are SQLite's own
                 await conn.execute(increment, {"sid": sid, "now": now})
                 await conn.execute(insert, {"session_id": sid, "role": "user", "content": f"message {i}",
                                             "timestamp": now, "metadata": None})
@@ -112,6 +128,9 @@ def main() -> None:
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    baseline = asyncio.run(no_database([f"lag-{i:04d}" for i in range(COROUTINES)], 4))
+    print(f"| none | threads=4, no database | {baseline['ops_per_s']}/s | {baseline['lag_p50_ms']} | "
+          f"{baseline['lag_p99_ms']} | {baseline['lag_max_ms']} |", flush=True)
     with tempfile.TemporaryDirectory(prefix="looplag-") as workdir:
         for kind in kinds:
             for label in [f"threads={t}" for t in args.threads.split(",")] + ([] if args.no_driver else ["asyncio driver"]):

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -51,6 +52,12 @@ class AsyncSessionService:
         context = contextvars.copy_context()
         return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, method)
 
+    async def run_sync(self, function, *args: Any) -> Any:
+        """`function(sync_service, *args)` in a worker thread: for helpers made of several sync calls."""
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, function, self.sync, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
     def close(self) -> None:
         """Stop the worker threads (calls already running finish first)."""
         self._executor.shutdown(wait=True)
@@ -74,3 +81,14 @@ def _awaitable(name: str):
 
 for _name in METHODS:
     setattr(AsyncSessionService, _name, _awaitable(_name))
+
+
+_shared: "weakref.WeakKeyDictionary[SessionService, AsyncSessionService]" = weakref.WeakKeyDictionary()
+
+
+def async_service_for(service: SessionService) -> AsyncSessionService:
+    """One AsyncSessionService (one set of threads) per sync service, for adapters built per session."""
+    shared = _shared.get(service)
+    if shared is None:
+        shared = _shared[service] = AsyncSessionService(service=service)
+    return shared
