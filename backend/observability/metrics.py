@@ -1,0 +1,84 @@
+"""Prometheus metrics of this process, and the small functions the layers record them with (no Flask here).
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by config/gunicorn.conf.py) makes every worker write
+its values to files there, and a scrape adds them up across workers (prometheus-client's
+multiprocess mode). Without it (a test, `flask run`), values live in this process.
+The words are the ones the logs use: agent_call outcome ok|failed|timeout|refused; turn outcome
+completed|interrupted|failed|refused.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, multiprocess
+
+AGENT_OUTCOMES = ("ok", "failed", "timeout", "refused")
+TURN_OUTCOMES = ("completed", "interrupted", "failed", "refused")
+# Database transactions are milliseconds; requests and agent calls up to the agent's timeout.
+_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
+_SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+HTTP_REQUESTS = Counter(
+    "session_store_http_requests", "HTTP requests answered, by route template, method and status", ("route", "method", "status")
+)
+HTTP_LATENCY = Histogram(
+    "session_store_http_request_duration_seconds", "Time to answer an HTTP request", ("route", "method"), buckets=_SLOW_BUCKETS
+)
+AGENT_CALLS = Counter("session_store_agent_calls", "Agent calls, by outcome (ok|failed|timeout|refused)", ("outcome",))
+AGENT_LATENCY = Histogram(
+    "session_store_agent_call_duration_seconds", "Time an agent call took, by outcome", ("outcome",), buckets=_SLOW_BUCKETS
+)
+TURNS = Counter("session_store_turns", "Chat and voice turns, by outcome (completed|interrupted|failed|refused)", ("outcome",))
+TURNS_IN_FLIGHT = Gauge("session_store_turns_in_flight", "Turns being served right now", multiprocess_mode="livesum")
+TRANSACTION_LATENCY = Histogram(
+    "session_store_db_transaction_duration_seconds", "Time a database transaction was open, by kind (read|write)",
+    ("kind",), buckets=_FAST_BUCKETS,
+)
+SQLITE_BUSY_WAITS = Counter("session_store_sqlite_busy_waits", "SQLite write transactions that waited for the write lock")
+SQLITE_BUSY_WAIT_SECONDS = Counter("session_store_sqlite_busy_wait_seconds", "Time SQLite writers spent waiting for the write lock")
+
+# Children bound once: .labels() costs a dict lookup and a lock per call on the hot path.
+_TRANSACTION = {True: TRANSACTION_LATENCY.labels("write"), False: TRANSACTION_LATENCY.labels("read")}
+# An uncontended BEGIN IMMEDIATE takes microseconds; longer than this, it waited for another writer.
+BUSY_WAIT_THRESHOLD_S = 0.001
+
+
+def record_transaction(write: bool, seconds: float) -> None:
+    """One database transaction closed after `seconds`."""
+    _TRANSACTION[write].observe(seconds)
+
+
+def record_begin(seconds: float) -> None:
+    """A SQLite write transaction's BEGIN IMMEDIATE took `seconds`: counted as a busy wait when it waited."""
+    if seconds >= BUSY_WAIT_THRESHOLD_S:
+        SQLITE_BUSY_WAITS.inc()
+        SQLITE_BUSY_WAIT_SECONDS.inc(seconds)
+
+
+def record_agent_call(outcome: str, seconds: float) -> None:
+    """One agent call ended with `outcome` (ok|failed|timeout|refused) after `seconds`."""
+    AGENT_CALLS.labels(outcome).inc()
+    AGENT_LATENCY.labels(outcome).observe(seconds)
+
+
+def record_turn(outcome: str) -> None:
+    """One chat or voice turn ended with `outcome` (completed|interrupted|failed|refused)."""
+    TURNS.labels(outcome).inc()
+
+
+def record_request(route: str, method: str, status: int, seconds: float) -> None:
+    """One HTTP request answered."""
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, added up across workers in multiprocess mode; body and content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
