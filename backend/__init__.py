@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     api = register_extensions(app, config)
     register_blueprints(api)
     register_error_handlers(app)
+    register_observability(app)
     register_commands(app)
     return app
 
@@ -49,6 +50,13 @@ def register_error_handlers(app: flask.Flask) -> None:
     from backend.api.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_observability(app: flask.Flask) -> None:
+    """Request ids, access lines and metrics for every request; /metrics for operators."""
+    from backend.observability.http import init_app
+
+    init_app(app)
 
 
 def register_commands(app: flask.Flask) -> None:

@@ -68,6 +68,11 @@ def record_turn(outcome: str) -> None:
     TURNS.labels(outcome).inc()
 
 
+def turn_in_flight():
+    """Context manager: a turn counts as in flight while inside it."""
+    return TURNS_IN_FLIGHT.track_inprogress()
+
+
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request answered."""
     HTTP_REQUESTS.labels(route, method, str(status)).inc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.observability.metrics import record_turn, turn_in_flight
 from backend.services.agents import Agent, AgentFailed, AgentRequest, call_agent
 from backend.services.errors import InvalidInput
 from backend.store.records import MessageRecord
@@ -44,6 +45,16 @@ class ChatService:
         return self._turn(session_id, transcript, {**(metadata or {}), **user_marks}, marks)
 
     def _turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict) -> ChatExchange:
+        with turn_in_flight():
+            try:
+                exchange = self._serve_turn(session_id, text, metadata, reply_marks)
+            except AgentFailed as exc:
+                record_turn("refused" if exc.outcome == "refused" else "failed")
+                raise
+        record_turn("completed")
+        return exchange
+
+    def _serve_turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict) -> ChatExchange:
         # Three short transactions, none open while the agent thinks: a slow agent must not
         # hold a database lock (SQLite has one writer) or a pooled connection.
         message = self.sessions.add_message(session_id, "user", text, metadata)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg
 
-from backend.models.types import MetadataJSON, UTCTimestamp, parse_timestamp
+from backend.models.types import MetadataJSON, UTCTimestamp, parse_timestamp, take_unreadable
 from backend.services.errors import InvalidInput
 from backend.store.engines import create_engine
 from backend.store.migrations import upgrade_to_head
@@ -34,6 +34,7 @@ def _naive_utc(value, where: str, report: CopyReport):
     if value is None:
         return None
     parsed = parse_timestamp(value)
+    take_unreadable()  # named in the report instead of logged
     if parsed is None:
         report.unreadable_timestamps.append(where)
         return None

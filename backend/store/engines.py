@@ -6,9 +6,12 @@ import os
 import select
 import threading
 from pathlib import Path
+from time import perf_counter
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from backend.observability.metrics import record_begin
 
 
 _engines: dict[tuple[int, str], sa.Engine] = {}
@@ -120,8 +123,12 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
         # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer
         # committed in between (busy_timeout is not consulted); IMMEDIATE waits instead.
         # Sent on the driver itself: a BEGIN needs none of the per-execution machinery.
-        immediate = connection.get_execution_options().get(WRITE, False)
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if connection.get_execution_options().get(WRITE, False):
+            started = perf_counter()
+            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+            record_begin(perf_counter() - started)  # a wait here is a busy wait for the write lock
+        else:
+            connection.connection.driver_connection.execute("BEGIN")
 
     @event.listens_for(engine, "handle_error")
     def on_error(context):

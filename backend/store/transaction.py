@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from time import perf_counter
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 
+from backend.models.types import take_unreadable, unreadable
 from backend.store.engines import WRITE, invalidate_if_unusable
+from backend.observability.metrics import record_transaction
 from backend.store.errors import translating_errors
 
 
@@ -46,6 +49,9 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
     A connection the driver reports gone or read-only leaves the pool, so the next call connects
     afresh: SQLAlchemy's own disconnect handling does not see errors raised on the driver's cursor.
     """
+    started = perf_counter()
+    if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
+        take_unreadable()
     with translating_errors(engine.dialect.dbapi), engine.connect() as connection:
         if write:
             connection.execution_options(**{WRITE: True})
@@ -61,3 +67,4 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
         finally:
             if not connection.invalidated:
                 tx.close()
+            record_transaction(write, perf_counter() - started)

@@ -1,0 +1,62 @@
+"""Log setup: readable text by default, JSON lines with LOG_FORMAT=json; every line carries the request id."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+
+from backend.context import request_id
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+# python-json-logger adds every `extra` field of a record (route, status, duration_ms, ...) as a key.
+JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s"
+LOG_FORMATS = ("text", "json")
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record the current request id (backend.context.request_id), '-' outside a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id.get() or "-"
+        return True
+
+
+def log_format() -> str:
+    """LOG_FORMAT (text or json; text by default); ValueError for anything else."""
+    value = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
+
+
+def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
+    """A logging.config dictConfig: one stderr handler on the root logger (gunicorn's loggers included)."""
+    fmt = fmt or log_format()
+    formatter = (
+        {"()": "pythonjsonlogger.json.JsonFormatter", "format": JSON_FIELDS,
+         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+        if fmt == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {
+            "main": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "main",
+                     "filters": ["request_id"]},
+        },
+        "root": {"level": level or os.environ.get("LOG_LEVEL", "INFO").upper(), "handlers": ["main"]},
+        # gunicorn's own loggers write through ours, in the same format; its access log is replaced by ours.
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure_logging(fmt: str | None = None) -> None:
+    """Apply logging_config() to this process (the server's entry points call it once)."""
+    logging.config.dictConfig(logging_config(fmt))
