@@ -53,6 +53,7 @@ def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "alembic": {"level": "WARNING"},  # its plugin set-up lines at INFO, in every worker
         },
     }
 
