@@ -11,6 +11,7 @@ import flask
 
 from backend.api.admin import check_admin_token
 from backend.context import request_id
+from backend.observability.logs import install_request_id
 from backend.observability.metrics import exposition, record_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -85,6 +86,7 @@ def metrics():
 
 def init_app(app: flask.Flask) -> None:
     """Request ids, access lines and request metrics for every request of `app`; /metrics."""
+    install_request_id()
     app.before_request(_start)
     app.after_request(_finish)
     app.teardown_request(_end)

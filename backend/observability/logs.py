@@ -23,6 +23,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def install_request_id() -> None:
+    """Every record made from now on carries the current request id, whatever handler gets it (idempotent)."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "adds_request_id", False):
+        return
+
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = request_id.get() or "-"
+        return record
+
+    make_record.adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
+
+
 def log_format() -> str:
     """LOG_FORMAT (text or json; text by default); ValueError for anything else."""
     value = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
@@ -33,6 +48,7 @@ def log_format() -> str:
 
 def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
     """A logging.config dictConfig: one stderr handler on the root logger (gunicorn's loggers included)."""
+    install_request_id()
     fmt = fmt or log_format()
     formatter = (
         {"()": "pythonjsonlogger.json.JsonFormatter", "format": JSON_FIELDS,
