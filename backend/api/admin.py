@@ -28,4 +28,6 @@ def admin_only(view):
         check_admin_token()
         return view(*args, **kwargs)
 
+    # backend.api.docs leaves it out of the OpenAPI document when no operator credential is configured.
+    wrapper.session_store_operator_only = True  # type: ignore[attr-defined]
     return wrapper
