@@ -37,13 +37,14 @@ def _start() -> None:
 
 
 def _session_id() -> str | None:
-    view_args = flask.request.view_args or {}
-    if "session_id" in view_args:
+    request = flask.request
+    view_args = request.view_args
+    if view_args and "session_id" in view_args:
         return view_args["session_id"]
-    length = flask.request.content_length
-    if flask.request.is_json and length and length <= _SESSION_BODY_BYTES:
+    length = request.content_length
+    if length and length <= _SESSION_BODY_BYTES and request.is_json:
         try:
-            body = flask.request.get_json(silent=True, cache=True)
+            body = request.get_json(silent=True, cache=True)
         except (ValueError, RecursionError):  # too deep or too long a number: the view already said 400
             return None
         if isinstance(body, dict) and isinstance(body.get("session_id"), str):

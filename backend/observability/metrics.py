@@ -73,10 +73,17 @@ def turn_in_flight():
     return TURNS_IN_FLIGHT.track_inprogress()
 
 
+_request_children: dict[tuple[str, str, int], tuple] = {}
+
+
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request answered."""
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _request_children.get(key)
+    if children is None:  # bounded: routes are templates, methods and statuses few
+        children = _request_children[key] = (HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:
