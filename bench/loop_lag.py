@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import sys
 import tempfile
@@ -64,6 +65,41 @@ async def offloaded(url: str, sessions: list[str], threads: int) -> dict:
         return await _measure(work, sessions)
     finally:
         service.close()
+
+
+_worker_service = None
+
+
+def _start_worker(url: str) -> None:
+    global _worker_service
+    from backend.services.session import SessionService
+
+    _worker_service = SessionService(url)
+
+
+def _in_worker(name: str, *args, **kwargs):
+    return getattr(_worker_service, name)(*args, **kwargs)
+
+
+async def processes(url: str, sessions: list[str], count: int) -> dict:
+    """The sync service in `count` worker processes: no GIL shared with the loop, records pickled back."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(url,))
+    loop = asyncio.get_running_loop()
+    await asyncio.gather(*(loop.run_in_executor(executor, _in_worker, "get_session", sessions[0]) for _ in range(count)))
+
+    async def work(sid: str) -> None:
+        for i in range(ROUNDS):
+            await loop.run_in_executor(executor, functools.partial(_in_worker, "save_message", sid, "user", f"message {i}"))
+            await loop.run_in_executor(executor, functools.partial(_in_worker, "get_chat_history", sid, limit=50))
+
+    try:
+        return await _measure(work, sessions)
+    finally:
+        executor.shutdown()
 
 
 async def no_database(sessions: list[str], threads: int) -> dict:
@@ -124,6 +160,7 @@ def main() -> None:
     parser.add_argument("--threads", default="4")
     parser.add_argument("--switch-interval", type=float, help="sys.setswitchinterval, seconds (Python's default 0.005)")
     parser.add_argument("--no-driver", action="store_true", help="skip the asyncio-driver variant")
+    parser.add_argument("--processes", default="", help="also offload to this many processes (comma-separated counts)")
     args = parser.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -133,13 +170,17 @@ def main() -> None:
           f"{baseline['lag_p99_ms']} | {baseline['lag_max_ms']} |", flush=True)
     with tempfile.TemporaryDirectory(prefix="looplag-") as workdir:
         for kind in kinds:
-            for label in [f"threads={t}" for t in args.threads.split(",")] + ([] if args.no_driver else ["asyncio driver"]):
+            labels = [f"threads={t}" for t in args.threads.split(",") if t]
+            labels += [f"processes={p}" for p in args.processes.split(",") if p]
+            for label in labels + ([] if args.no_driver else ["asyncio driver"]):
                 db = BenchDatabase(kind, Path(workdir), args.postgres)
                 sessions = [f"lag-{i:04d}" for i in range(COROUTINES)]
                 db.fill([(sid, datetime(2026, 1, 1)) for sid in sessions], {})
                 try:
                     if label == "asyncio driver":
                         result = asyncio.run(asyncio_driver(db.url, sessions))
+                    elif label.startswith("processes="):
+                        result = asyncio.run(processes(db.url, sessions, int(label.split("=")[1])))
                     else:
                         result = asyncio.run(offloaded(db.url, sessions, int(label.split("=")[1])))
                 finally:
