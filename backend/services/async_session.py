@@ -2,7 +2,7 @@
 
 The rules, statements and errors are SessionService's own (this class has none of its own), so the
 two cannot drift apart. Measured against SQLAlchemy's asyncio drivers (docs/performance.md, "Async
-API"): offloading served 2-6x the calls/s of the asyncio drivers, with less loop lag on
+API"): offloading served 1.3-8x the calls/s of the asyncio drivers, with less loop lag on
 PostgreSQL (more on SQLite), and it runs the very same code, precompiled hot paths included.
 """
 
