@@ -5,6 +5,9 @@ import os
 from backend.observability import server as observability
 from backend.observability.logs import logging_config
 
+# Metrics in prometheus-client's multiprocess mode: set before anything imports prometheus_client.
+observability.metrics_directory()
+
 # Numbers are read leniently here; on_starting refuses a bad one in one line, before any fork.
 number = observability.number
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{int(number('PORT', 8000))}"
@@ -19,8 +22,8 @@ accesslog = None
 errorlog = "-"
 try:
     logconfig_dict = logging_config()
-except ValueError:  # a bad LOG_FORMAT: on_starting says so in one line
-    logconfig_dict = logging_config("text")
+except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: on_starting says so in one line
+    logconfig_dict = logging_config("text", "INFO")
 # Above the longest a turn may legitimately take (the agent, plus a SQLite busy wait on each of
 # its two writes), so that a slow turn ends in our 502 or 503, never in a killed worker.
 timeout = int(number("AGENT_TIMEOUT_S", 30) + 2 * number("SQLITE_BUSY_TIMEOUT_S", 30) + 30)
@@ -28,9 +31,6 @@ graceful_timeout = 30
 # No preload: each worker imports the app itself, so no engine or socket is ever shared
 # across fork (backend.db keys engines by process id as a second guard).
 preload_app = False
-
-# Metrics in prometheus-client's multiprocess mode: set before any worker imports the app.
-observability.metrics_directory()
 
 
 def on_starting(server):

@@ -46,6 +46,14 @@ def log_format() -> str:
     return value
 
 
+def log_level() -> str:
+    """LOG_LEVEL (INFO by default); ValueError for a name Python's logging does not know."""
+    value = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if not isinstance(logging.getLevelName(value), int):
+        raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {value!r}")
+    return value
+
+
 def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
     """A logging.config dictConfig: one stderr handler on the root logger (gunicorn's loggers included)."""
     install_request_id()
@@ -64,7 +72,7 @@ def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
             "main": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "main",
                      "filters": ["request_id"]},
         },
-        "root": {"level": level or os.environ.get("LOG_LEVEL", "INFO").upper(), "handlers": ["main"]},
+        "root": {"level": level or log_level(), "handlers": ["main"]},
         # gunicorn's own loggers write through ours, in the same format; its access log is replaced by ours.
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
@@ -77,3 +85,12 @@ def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
 def configure_logging(fmt: str | None = None) -> None:
     """Apply logging_config() to this process (the server's entry points call it once)."""
     logging.config.dictConfig(logging_config(fmt))
+
+
+def configure_logging_unless_configured() -> None:
+    """configure_logging() for a process whose root logger has no handler yet (gunicorn's workers have ours)."""
+    if not logging.getLogger().handlers:
+        try:
+            configure_logging()
+        except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: gunicorn refuses it; elsewhere, plain text
+            configure_logging("text")

@@ -8,7 +8,9 @@ import shutil
 import sys
 import tempfile
 
-from backend.observability.logs import log_format
+import sqlalchemy as sa
+
+from backend.observability.logs import log_format, log_level
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -27,8 +29,11 @@ def number(name: str, default: float) -> float:
 
 def settings_problem() -> str | None:
     """The first bad setting, as one sentence; None when every setting is usable."""
+    # Imported here, not at the top: gunicorn's config imports this module before it sets
+    # PROMETHEUS_MULTIPROC_DIR, and prometheus-client picks its mode when first imported.
     from backend.services.agents import load_agent
     from backend.settings import config_from_env
+    from backend.store.engines import SUPPORTED_DATABASES
 
     for name in SERVER_NUMBERS:
         value = os.environ.get(name)
@@ -36,8 +41,14 @@ def settings_problem() -> str | None:
             return f"{name} must be a whole number above 0, not {value!r}"
     try:
         log_format()
+        log_level()
         config = config_from_env()
         load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S)
+        backend = sa.make_url(config.DATABASE_URL).get_backend_name()
+        if backend not in SUPPORTED_DATABASES:
+            return f"DATABASE_URL names {backend!r}; use SQLite or PostgreSQL"
+    except sa.exc.ArgumentError:
+        return "DATABASE_URL is not a database URL (for example postgresql+psycopg://user@host/db)"
     except ValueError as exc:  # int("abc") and friends: say which setting it was
         return _name_the_number(str(exc))
     except (ImportError, AttributeError) as exc:

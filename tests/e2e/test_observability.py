@@ -6,12 +6,14 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from backend.settings import PROJECT_ROOT
+from tests.reliability.agent_server import MisbehavingAgent
 from tests.servers import Server, free_port, migrate, server_env
 
 pytestmark = pytest.mark.slow
@@ -22,18 +24,24 @@ TIMEOUT = 10
 
 @pytest.fixture
 def served(database_url, tmp_path):
-    """gunicorn (2 workers, JSON logs, an agent that cannot be reached) and its metrics directory."""
+    """gunicorn (2 workers, JSON logs, an agent that never answers) and its metrics directory."""
     migrate(database_url)
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left by an earlier run")
+    agent = MisbehavingAgent("hang")
     server = Server(database_url, tmp_path / "gunicorn.log", ADMIN_TOKEN=ADMIN_TOKEN, LOG_FORMAT="json",
-                    PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), CHAT_AGENT_URL=f"http://127.0.0.1:{free_port()}/agent",
-                    AGENT_TIMEOUT_S="2").start(timeout_s=60)
+                    PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), CHAT_AGENT_URL=agent.url,
+                    AGENT_TIMEOUT_S="1").start(timeout_s=60)
     try:
         yield server, metrics_dir
     finally:
         server.stop()
+        agent.close()
+
+
+def _chat(base, session_id):
+    return requests.post(f"{base}/api/v1/chat", json={"session_id": session_id, "message": "hi"}, timeout=TIMEOUT)
 
 
 def _samples(text: str) -> dict[str, float]:
@@ -48,13 +56,18 @@ def _samples(text: str) -> dict[str, float]:
 def test_a_scrape_adds_up_the_requests_agent_calls_and_turns_of_both_workers(served):
     server, metrics_dir = served
     base = server.base_url
-    for i in range(20):  # Connection: close on sync workers: the requests spread over both
-        assert requests.post(f"{base}/api/v1/sessions", json={"session_id": f"m-{i}"}, timeout=TIMEOUT).status_code == 201
-    for i in range(6):
-        assert requests.get(f"{base}/api/v1/sessions/missing-{i}", timeout=TIMEOUT).status_code == 404
-    for i in range(4):
-        chat = requests.post(f"{base}/api/v1/chat", json={"session_id": f"m-{i}", "message": "hi"}, timeout=TIMEOUT)
-        assert chat.status_code == 502
+    assert requests.post(f"{base}/api/v1/sessions", json={"session_id": "m-held"}, timeout=TIMEOUT).status_code == 201
+    # A chat holds one sync worker for the agent's 1 s deadline: what comes meanwhile, the other serves.
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(_chat, base, "m-held")
+        time.sleep(0.3)
+        for i in range(19):
+            assert requests.post(f"{base}/api/v1/sessions", json={"session_id": f"m-{i}"}, timeout=TIMEOUT).status_code == 201
+        for i in range(6):
+            assert requests.get(f"{base}/api/v1/sessions/missing-{i}", timeout=TIMEOUT).status_code == 404
+        assert held.result().status_code == 502
+    for i in range(3):
+        assert _chat(base, f"m-{i}").status_code == 502
     assert requests.get(f"{base}/metrics", timeout=TIMEOUT).status_code == 401
     scrape = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=TIMEOUT)
     assert scrape.status_code == 200 and scrape.headers["Content-Type"].startswith("text/plain")
@@ -65,8 +78,9 @@ def test_a_scrape_adds_up_the_requests_agent_calls_and_turns_of_both_workers(ser
     assert samples[requests_total % ("POST", "/api/v1/chat", "502")] == 4
     assert samples[requests_total % ("GET", "/metrics", "401")] == 1
     assert samples['session_store_http_request_duration_seconds_count{method="POST",route="/api/v1/sessions"}'] == 20
-    assert samples['session_store_agent_calls_total{outcome="failed"}'] == 4
-    assert samples['session_store_agent_call_duration_seconds_count{outcome="failed"}'] == 4
+    assert samples['session_store_agent_calls_total{outcome="timeout"}'] == 4
+    assert samples['session_store_agent_call_duration_seconds_count{outcome="timeout"}'] == 4
+    assert samples['session_store_agent_call_duration_seconds_sum{outcome="timeout"}'] >= 4
     assert samples['session_store_turns_total{outcome="failed"}'] == 4
     assert samples["session_store_turns_in_flight"] == 0
     # 20 creations + 4 user messages stored by the failed turns, at least: each a write transaction.
@@ -95,7 +109,7 @@ def test_every_json_log_line_carries_the_request_id_and_the_access_line_its_fiel
         "route": "/api/v1/chat", "method": "POST", "status": 502, "session_id": "log-1"}
     assert access[0]["duration_ms"] > 0
     cause = [line for line in mine if line["logger"] == "backend.api.errors"]
-    assert len(cause) == 1 and cause[0]["level"] == "WARNING" and "could not be reached" in cause[0]["message"]
+    assert len(cause) == 1 and cause[0]["level"] == "WARNING" and "did not answer within 1 s" in cause[0]["message"]
     assert any(line.get("request_id") == generated and line["logger"] == "backend.access" for line in lines)
     assert not any("HTTP/1.1" in line.get("message", "") for line in lines)  # gunicorn's access log is off
 
