@@ -36,7 +36,7 @@ preload_app = False
 def on_starting(server):
     """Before forking: every setting checked once (one line and exit 1 if bad); last run's metric files removed."""
     observability.exit_on_bad_settings()
-    observability.clear_metrics_directory()
+    observability.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
 
 
 def child_exit(server, worker):

@@ -9,7 +9,11 @@ completed|interrupted|failed|refused.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess
@@ -39,17 +43,44 @@ TRANSACTION_LATENCY = Histogram(
 SQLITE_BUSY_WAITS = Counter("session_store_sqlite_busy_waits", "SQLite write transactions that waited for the write lock")
 SQLITE_BUSY_WAIT_SECONDS = Counter("session_store_sqlite_busy_wait_seconds", "Time SQLite writers spent waiting for the write lock")
 
-# Children bound once: .labels() costs a dict lookup and a lock per call on the hot path.
-_TRANSACTION = {True: TRANSACTION_LATENCY.labels("write"), False: TRANSACTION_LATENCY.labels("read")}
 # An uncontended BEGIN IMMEDIATE takes microseconds; longer than this, it waited for another writer.
 BUSY_WAIT_THRESHOLD_S = 0.001
 
+log = logging.getLogger(__name__)
+_failed = False
 
+
+def _never_raises(record):
+    """Metrics must never fail a request or a transaction: the first error is logged, and recording stops."""
+
+    @functools.wraps(record)
+    def guarded(*args):
+        global _failed
+        if _failed:
+            return
+        try:
+            record(*args)
+        except Exception:  # noqa: BLE001 - an unwritable PROMETHEUS_MULTIPROC_DIR, a full disk, ...
+            _failed = True
+            log.exception("metrics stop being recorded in this process")
+
+    return guarded
+
+
+# Children bound once (on first use): .labels() costs a dict lookup and a lock per call.
+_transaction: dict[bool, object] = {}
+
+
+@_never_raises
 def record_transaction(write: bool, seconds: float) -> None:
     """One database transaction closed after `seconds`."""
-    _TRANSACTION[write].observe(seconds)
+    child = _transaction.get(write)
+    if child is None:
+        child = _transaction[write] = TRANSACTION_LATENCY.labels("write" if write else "read")
+    child.observe(seconds)
 
 
+@_never_raises
 def record_begin(seconds: float) -> None:
     """A SQLite write transaction's BEGIN IMMEDIATE took `seconds`: counted as a busy wait when it waited."""
     if seconds >= BUSY_WAIT_THRESHOLD_S:
@@ -57,25 +88,38 @@ def record_begin(seconds: float) -> None:
         SQLITE_BUSY_WAIT_SECONDS.inc(seconds)
 
 
+@_never_raises
 def record_agent_call(outcome: str, seconds: float) -> None:
     """One agent call ended with `outcome` (ok|failed|timeout|refused) after `seconds`."""
     AGENT_CALLS.labels(outcome).inc()
     AGENT_LATENCY.labels(outcome).observe(seconds)
 
 
+@_never_raises
 def record_turn(outcome: str) -> None:
     """One chat or voice turn ended with `outcome` (completed|interrupted|failed|refused)."""
     TURNS.labels(outcome).inc()
 
 
-def turn_in_flight():
+@_never_raises
+def _turns_in_flight(change: int) -> None:
+    TURNS_IN_FLIGHT.inc(change)
+
+
+@contextmanager
+def turn_in_flight() -> Iterator[None]:
     """Context manager: a turn counts as in flight while inside it."""
-    return TURNS_IN_FLIGHT.track_inprogress()
+    _turns_in_flight(1)
+    try:
+        yield
+    finally:
+        _turns_in_flight(-1)
 
 
 _request_children: dict[tuple[str, str, int], tuple] = {}
 
 
+@_never_raises
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request answered."""
     key = (route, method, status)

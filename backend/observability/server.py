@@ -95,10 +95,14 @@ def remove_own_metrics_directory() -> None:
         shutil.rmtree(_created, ignore_errors=True)
 
 
-def clear_metrics_directory() -> None:
-    """Remove the files of an earlier run: its counts would otherwise add to this one's."""
-    for path in glob.glob(os.path.join(metrics_directory(), "*.db")):
+def clear_metrics_directory(uid: int | None = None, gid: int | None = None) -> None:
+    """Remove the files of an earlier run (its counts would add to this one's); the workers' user may write there."""
+    directory = metrics_directory()
+    for path in glob.glob(os.path.join(directory, "*.db")):
         os.remove(path)
+    # Workers that drop to another user (gunicorn --user) write their own files here.
+    if os.geteuid() == 0 and uid is not None and (uid, gid) != (os.getuid(), os.getgid()):
+        os.chown(directory, uid, gid if gid is not None else -1)
 
 
 def mark_worker_dead(pid: int) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 
 import sqlalchemy as sa
 
 from backend.services.session import SessionService
+from backend.settings import PROJECT_ROOT
 from backend.store import rows
 from tests.api.conftest import ADMIN_TOKEN
 
@@ -80,3 +84,25 @@ def test_a_legacy_value_is_warned_about_once_per_row_naming_table_and_row(databa
         "metadata that is not JSON read as {}"
     )
     assert (warnings[0].table, warnings[0].row) == ("chat_history", bad)
+
+
+_METRICS_GONE = """
+import os, shutil, sys
+from backend import create_app
+from backend.settings import TestingConfig
+app = create_app(TestingConfig(DATABASE_URL=sys.argv[1], ADMIN_TOKEN=None, CHAT_AGENT=None, CHAT_AGENT_URL=None))
+client = app.test_client()
+shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"])  # a /tmp cleaner took the workers' metric files
+codes = [client.post("/api/v1/sessions", json={"session_id": "m"}).status_code, client.get("/api/v1/sessions/m").status_code]
+print(codes)
+"""
+
+
+def test_requests_and_transactions_go_on_when_metrics_cannot_be_written(database_url, tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "PYTHONPATH": str(PROJECT_ROOT)}
+    (tmp_path / "metrics").mkdir()
+    result = subprocess.run([sys.executable, "-c", _METRICS_GONE, database_url], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[201, 200]"
+    assert result.stderr.count("metrics stop being recorded in this process") == 1
