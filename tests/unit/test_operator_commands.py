@@ -140,3 +140,16 @@ def test_purge_and_backup_show_progress_on_a_terminal_and_none_in_a_pipe(databas
     if service.engine.dialect.name == "sqlite":
         status, shown = _on_a_terminal(database_url, "backup", str(tmp_path / "b.db"))
         assert status == 0 and "backing up pages" in shown and re.search(r"\b([1-9]\d*)/\1\b", shown)
+
+
+def test_the_copy_reports_progress_per_table_up_to_every_row(tmp_path, sqlite_template, postgres_schema):
+    url = sqlite_template.copy_to(tmp_path / "live.db")
+    service = SessionService(url)
+    for i in range(3):
+        service.get_or_create_session(f"p-{i}")
+        service.save_message(f"p-{i}", "user", "hello")
+    postgres_schema.empty()
+    seen = []
+    report = copy_sqlite_to_postgres(str(tmp_path / "live.db"), postgres_schema.url, lambda *step: seen.append(step), probe_s=0.1)
+    assert (report.sessions, report.messages) == (3, 3)
+    assert seen == [("sessions", 3, 3), ("chat_history", 3, 3)]
