@@ -129,7 +129,10 @@ async def asyncio_driver(url: str, sessions: list[str]) -> dict:
     """SQLAlchemy's AsyncEngine: the same append and read as Core statements, awaited on the loop."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    engine = create_async_engine(_async_url(url), pool_size=5, max_overflow=10)
+    sqlite = sa.make_url(url).get_backend_name() == "sqlite"
+    # The same 30 s busy timeout as our engines (aiosqlite's default is 5 s).
+    engine = create_async_engine(_async_url(url), pool_size=5, max_overflow=10,
+                                 connect_args={"timeout": 30} if sqlite else {})
     increment = st.sessions.update().where(st.sessions.c.session_id == sa.bindparam("sid")).values(
         message_count=st.sessions.c.message_count + 1, last_active=sa.bindparam("now", type_=st.sessions.c.last_active.type))
     insert = st.messages.insert().returning(st.messages.c.id)
