@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import flask
 
+from backend.api.docs import DOCS_SETTINGS
 from backend.settings import Config, config_from_env
 
 API_SETTINGS = {
     "API_TITLE": "Session store",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
-    # Served at exactly /api/v1/openapi.json; no UI (it would pull scripts from a CDN).
+    # Served at exactly /api/v1/openapi.json; browsable at /api/v1/docs (backend.api.docs).
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
 }
@@ -30,9 +31,12 @@ def create_app(config: Config | None = None) -> flask.Flask:
     if config.AUTH_MODE == "jwt":
         # The OpenAPI document says that every operation needs a bearer token.
         app.config["API_SPEC_OPTIONS"] = {"security": [{"bearerAuth": []}]}
+    app.config.update(DOCS_SETTINGS)
     api = register_extensions(app, config)
     register_blueprints(api)
+    register_docs(app, api)
     register_error_handlers(app)
+    register_observability(app)
     register_commands(app)
     return app
 
@@ -55,11 +59,25 @@ def register_blueprints(api) -> None:
         api.register_blueprint(module.blp)
 
 
+def register_docs(app: flask.Flask, api) -> None:
+    """Browsable docs' assets; the OpenAPI document trimmed to the routes this configuration serves."""
+    from backend.api.docs import init_app
+
+    init_app(app, api)
+
+
 def register_error_handlers(app: flask.Flask) -> None:
     """One JSON error shape for domain errors and every HTTP error."""
     from backend.api.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_observability(app: flask.Flask) -> None:
+    """Request ids, access lines and metrics for every request; /metrics for operators."""
+    from backend.observability.http import init_app
+
+    init_app(app)
 
 
 def register_commands(app: flask.Flask) -> None:

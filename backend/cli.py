@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import click
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from backend.cli_progress import TerminalProgress
 from backend.services.errors import InvalidInput, SessionStoreError
 from backend.services.maintenance import MaintenanceService
 from backend.services.ownership import BATCH_ROWS, assign_owners, read_assignments
 from backend.services.transfer import copy_sqlite_to_postgres
 from backend.store.engines import get_engine
-
 
 class _OperatorGroup(AppGroup):
     """Turns the store's own errors into a one-line message and exit code 1, not a traceback."""
@@ -25,6 +28,17 @@ class _OperatorGroup(AppGroup):
             raise click.ClickException(problems) from exc
         except SessionStoreError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sa.exc.DBAPIError as exc:  # the database refused or could not be reached: its own words, one line
+            raise click.ClickException(f"database error: {_first_line(exc.orig)}") from exc
+        except (sqlite3.Error, psycopg.Error) as exc:
+            raise click.ClickException(f"database error: {_first_line(exc)}") from exc
+        except sa.exc.ArgumentError as exc:
+            raise click.ClickException(f"bad database URL: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 sessions_cli = _OperatorGroup("sessions", help="Operate on stored sessions.")
@@ -35,7 +49,10 @@ sessions_cli = _OperatorGroup("sessions", help="Operate on stored sessions.")
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted, delete nothing.")
 def purge(idle_days: float, dry_run: bool) -> None:
     """Delete sessions (and their messages) idle for more than --idle-days days, and expired idempotency keys."""
-    report = MaintenanceService(current_app.config["DATABASE_URL"]).purge_idle_sessions(idle_days, dry_run=dry_run)
+    with TerminalProgress("purging sessions") as progress:
+        report = MaintenanceService(current_app.config["DATABASE_URL"]).purge_idle_sessions(
+            idle_days, dry_run=dry_run, progress=progress if progress.enabled and not dry_run else None
+        )
     verb = "would delete" if report.dry_run else "deleted"
     click.echo(
         f"{verb} {report.sessions} session(s) and {report.messages} message(s) "
@@ -48,7 +65,10 @@ def purge(idle_days: float, dry_run: bool) -> None:
 @click.argument("destination", type=click.Path(dir_okay=False))
 def backup(destination: str) -> None:
     """Write a consistent copy of the live SQLite database to DESTINATION (a new file)."""
-    counts = MaintenanceService(current_app.config["DATABASE_URL"]).backup_sqlite(destination)
+    with TerminalProgress("backing up pages") as progress:
+        counts = MaintenanceService(current_app.config["DATABASE_URL"]).backup_sqlite(
+            destination, progress=progress if progress.enabled else None
+        )
     click.echo(f"backed up {counts['sessions']} session(s) and {counts['chat_history']} message(s) to {destination}")
 
 
@@ -59,7 +79,8 @@ def copy_to_postgres(target_url: str) -> None:
     source = sa.make_url(current_app.config["DATABASE_URL"])
     if source.get_backend_name() != "sqlite":
         raise click.UsageError("the configured database is not SQLite; set SESSION_DB_PATH to the file to copy")
-    report = copy_sqlite_to_postgres(source.database, target_url)
+    with TerminalProgress("copying") as progress:
+        report = copy_sqlite_to_postgres(source.database, target_url, progress.for_table if progress.enabled else None)
     click.echo(
         f"copied {report.sessions} session(s) and {report.messages} message(s); "
         f"new message ids will start above {report.id_sequence}"
@@ -91,3 +112,10 @@ def assign_owners_command(csv_file, batch_rows: int) -> None:
         if items:
             shown = ", ".join(f"line {line}: {what}" for line, what in items[:50])
             click.echo(f"{label}: {shown}" + (" ..." if len(items) > 50 else ""))
+
+
+@sessions_cli.command("compact")
+def compact() -> None:
+    """Give back the space that deletes (a purge) freed: VACUUM (SQLite, PostgreSQL)."""
+    report = MaintenanceService(current_app.config["DATABASE_URL"]).compact()
+    click.echo(f"compacted: {report.before:,} bytes before, {report.after:,} bytes after")

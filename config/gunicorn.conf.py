@@ -1,20 +1,32 @@
-"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS; access log to stdout."""
+"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS; our logs and metrics."""
 
 import os
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+from backend.observability import server as observability
+from backend.observability.logs import logging_config
+
+# Metrics in prometheus-client's multiprocess mode: set before anything imports prometheus_client.
+observability.metrics_directory()
+
+# Numbers are read leniently here; on_starting refuses a bad one in one line, before any fork.
+number = observability.number
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{int(number('PORT', 8000))}"
+workers = int(number("WEB_CONCURRENCY", 2))
 # A sync worker is busy for a whole agent call. With a slow real agent, GUNICORN_THREADS > 1
 # (gunicorn's gthread worker) keeps other requests served meanwhile; with the echo agent the
 # sync worker measured faster (docs/performance.md).
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-accesslog = "-"
+threads = int(number("GUNICORN_THREADS", 1))
+# gunicorn's own lines go through our handler and format (LOG_FORMAT); the app writes one access
+# line per request itself (backend.access, with the request id), so gunicorn's is off.
+accesslog = None
 errorlog = "-"
+try:
+    logconfig_dict = logging_config()
+except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: on_starting says so in one line
+    logconfig_dict = logging_config("text", "INFO")
 # Above the longest a turn may legitimately take (the agent, plus a SQLite busy wait on each of
 # its two writes), so that a slow turn ends in our 502 or 503, never in a killed worker.
-timeout = int(
-    float(os.environ.get("AGENT_TIMEOUT_S", "30")) + 2 * float(os.environ.get("SQLITE_BUSY_TIMEOUT_S", "30")) + 30
-)
+timeout = int(number("AGENT_TIMEOUT_S", 30) + 2 * number("SQLITE_BUSY_TIMEOUT_S", 30) + 30)
 graceful_timeout = 30
 # No preload: each worker imports the app itself, so no engine or socket is ever shared
 # across fork (backend.db keys engines by process id as a second guard).
@@ -32,7 +44,7 @@ def _loopback(host: str) -> bool:
         return False  # a name other than localhost may resolve to anything
 
 
-def on_starting(server) -> None:
+def _refuse_open_by_accident(server) -> None:
     """Refuse to serve beyond loopback unless AUTH_MODE was chosen explicitly.
 
     AUTH_MODE defaults to none, where knowing a session id is all it takes: right for a developer's
@@ -48,9 +60,28 @@ def on_starting(server) -> None:
             "(or AUTH_MODE=none for a trusted network)"
         )
 
+
 def when_ready(server):
     """At start, in the master: warn when PostgreSQL acknowledges commits before they are durable."""
     from backend.settings import database_url_from_env
     from backend.store.engines import warn_at_start_if_commits_are_not_durable
 
     warn_at_start_if_commits_are_not_durable(database_url_from_env())
+
+
+def on_starting(server):
+    """Before forking: every setting checked once (one line and exit 1 if bad), no open listening by
+    accident; last run's metric files removed."""
+    observability.exit_on_bad_settings()
+    _refuse_open_by_accident(server)
+    observability.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges stop counting."""
+    observability.mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    """The master stops: a metrics directory made for this run goes with it."""
+    observability.remove_own_metrics_directory()

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+import backend.observability.metrics  # noqa: F401 - prometheus_client picks its value class when first imported:
+# before any test loads config/gunicorn.conf.py, which sets PROMETHEUS_MULTIPROC_DIR
 from backend.store.engines import get_engine
 from backend.services.session import SessionService
 from tests import factories

@@ -113,6 +113,15 @@ def is_operator() -> bool:
     return caller.operator
 
 
+def require_operator() -> None:
+    """404 when this configuration has no operator credential (none mode without ADMIN_TOKEN), 401 unless
+    the request carries one (ADMIN_TOKEN in none mode, a token with JWT_ADMIN_SCOPE in jwt mode)."""
+    if authenticator().mode == "none":
+        check_admin_token()
+    elif not is_operator():
+        abort(401, message="an operator token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
 def listing_access(view):
     """The listing: in none mode operators only (404 without ADMIN_TOKEN, 401 without it), checked before
     the query is parsed; in jwt mode every authenticated caller (who sees only their own sessions)."""
@@ -123,6 +132,8 @@ def listing_access(view):
             check_admin_token()
         return view(*args, **kwargs)
 
+    # backend.api.docs leaves it out of the OpenAPI document when it does not exist (none mode, no ADMIN_TOKEN).
+    wrapper.session_store_operator_only = True  # type: ignore[attr-defined]
     return wrapper
 
 

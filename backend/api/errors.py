@@ -29,11 +29,22 @@ _LOCATION_NAMES = {"json": "body", "query": "query", "view_args": "path"}
 
 
 def error_response(code: int, message: str, errors: dict | None = None, headers: dict | None = None):
-    """The JSON body of an error; `errors` maps each offending field to its problems."""
+    """The JSON body of an error; `errors` maps each offending field to its problems. Its cause is logged."""
+    if code != 500:  # a 500 is logged with its trace where it is caught
+        _log_cause(code, message, errors)
     payload: dict[str, Any] = {"code": code, "status": _status_name(code), "message": message}
     if errors:
         payload["errors"] = errors
     return flask.jsonify(payload), code, headers or {}
+
+
+def _log_cause(code: int, message: str, errors: dict | None) -> None:
+    # The client's mistakes at INFO; refused credentials at WARNING (someone may be probing);
+    # an agent or database that failed us at WARNING / ERROR. The request id comes with the record.
+    level = logging.ERROR if code >= 500 and code != 502 else logging.WARNING if code in (401, 403, 502) else logging.INFO
+    detail = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in sorted(errors.items())) if errors else ""
+    log.log(level, "%s %s%s", code, message, f" ({detail})" if detail else "",
+            extra={"event": "error", "status": code, "errors": errors or None})
 
 
 def _status_name(code: int) -> str:
@@ -82,6 +93,7 @@ def handle_http_exception(error: HTTPException):
         limit = flask.current_app.config.get("MAX_CONTENT_LENGTH")
         return error_response(413, f"the request body is larger than {limit} bytes", headers=headers)
     if isinstance(error, InternalServerError):
+        log.error("500 %s", error.description, exc_info=getattr(error, "original_exception", None))
         return error_response(500, "internal server error")
     return error_response(code, data.get("message") or error.description or error.name, headers=headers)
 

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import json
-import logging
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
-log = logging.getLogger(__name__)
+
+class _Unreadable(threading.local):
+    """What the readers of this thread could not read since the row mapping last looked (usually nothing)."""
+
+    def __init__(self):
+        self.values: list[str] = []
+
+
+unreadable = _Unreadable()
+
+
+def note_unreadable(description: str) -> None:
+    """Remember a legacy value read leniently; the row mapping (store.rows) logs it once, naming the table and row."""
+    if len(unreadable.values) < 16:  # a reader with nobody draining (a copy, a script) stays bounded
+        unreadable.values.append(description)
+
+
+def take_unreadable() -> list[str]:
+    """The values noted since the last call, and forget them."""
+    values = unreadable.values
+    if values:
+        unreadable.values = []
+    return values
 
 # Same shape as CURRENT_TIMESTAMP, plus fixed-width microseconds: SQLite's date functions and
 # Python's sqlite3 timestamp converter parse it, and it sorts as time against legacy values.
@@ -50,7 +72,7 @@ def _as_utc(parsed: datetime, original: Any) -> datetime | None:
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:  # an offset that crosses year 1 or 9999
-        log.warning("unreadable timestamp %r read as None", original)
+        note_unreadable(f"unreadable timestamp {_short(original)} read as null")
         return None
 
 
@@ -63,9 +85,14 @@ def _parse_unusual_timestamp(value: Any) -> datetime | None:
         text = value.decode() if isinstance(value, bytes) else str(value)
         parsed = datetime.fromisoformat(text.strip())
     except (ValueError, TypeError, OverflowError, OSError, UnicodeDecodeError):
-        log.warning("unreadable timestamp %r read as None", value)
+        note_unreadable(f"unreadable timestamp {_short(value)} read as null")
         return None
     return _as_utc(parsed, value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def parse_metadata(value: Any) -> dict:
@@ -78,7 +105,7 @@ def parse_metadata(value: Any) -> dict:
         try:
             decoded = json.loads(value)
         except (ValueError, RecursionError):
-            log.warning("metadata that is not JSON read as {}")
+            note_unreadable("metadata that is not JSON read as {}")
             return {}
         return decoded if isinstance(decoded, dict) else {}
     return {}

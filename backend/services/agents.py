@@ -5,21 +5,37 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
 import requests
 
+from backend.observability.metrics import record_agent_call
 from backend.store.records import MessageRecord, SessionRecord
 
 
 class AgentFailed(Exception):
     """The agent failed, timed out or answered something that is not a reply."""
 
+    outcome = "failed"  # the agent_call outcome it is counted and logged as
+
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class AgentTimedOut(AgentFailed):
+    """The agent did not answer within its deadline."""
+
+    outcome = "timeout"
+
+
+class AgentRefused(AgentFailed):
+    """The call was not made: too many earlier calls are still running in this process."""
+
+    outcome = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +88,7 @@ class HttpAgent:
         try:
             response = requests.post(self.url, json=body, timeout=self.timeout_s)
         except requests.Timeout:
-            raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
+            raise AgentTimedOut(f"the agent did not answer within {self.timeout_s:g} s") from None
         except requests.RequestException as exc:
             raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
         if response.status_code != 200:
@@ -110,11 +126,24 @@ _running_lock = threading.Lock()
 
 def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
     """Run the agent with a deadline; AgentFailed when it raises, hangs past the deadline or answers garbage."""
+    started, outcome = time.perf_counter(), "failed"
+    try:
+        reply = _call_agent(agent, request, timeout_s)
+        outcome = "ok"
+        return reply
+    except AgentFailed as exc:
+        outcome = exc.outcome
+        raise
+    finally:
+        record_agent_call(outcome, time.perf_counter() - started)
+
+
+def _call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
     global _running
     outcome: dict[str, Any] = {}
     with _running_lock:
         if _running >= MAX_CALLS_RUNNING:
-            raise AgentFailed(f"the agent is not answering: {_running} earlier calls are still running")
+            raise AgentRefused(f"the agent is not answering: {_running} earlier calls are still running")
         _running += 1
 
     def run() -> None:
@@ -133,7 +162,7 @@ def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentRe
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
-        raise AgentFailed(f"the agent did not answer within {timeout_s:g} s")
+        raise AgentTimedOut(f"the agent did not answer within {timeout_s:g} s")
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, AgentFailed):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.observability.metrics import record_turn, turn_in_flight
 from backend.services.agents import Agent, AgentFailed, AgentRequest, call_agent
 from backend.services.errors import InvalidInput
 from backend.services.outcomes import record_from_json, record_to_json, request_hash
@@ -63,6 +64,17 @@ class ChatService:
 
     def _turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
               owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
+        with turn_in_flight():
+            try:
+                exchange = self._serve_turn(session_id, text, metadata, reply_marks, owner, idempotency_key)
+            except AgentFailed as exc:
+                record_turn("refused" if exc.outcome == "refused" else "failed")
+                raise
+        record_turn("completed")
+        return exchange
+
+    def _serve_turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
+                    owner: str | None, idempotency_key: str | None) -> ChatExchange:
         # Short transactions, none open while the agent thinks: a slow agent must not hold a
         # database lock (SQLite has one writer) or a pooled connection. The turn's lease and key
         # are rows taken and given back in transactions of their own.

@@ -125,6 +125,18 @@ class MessageOperations:
                 raise SessionNotFound(session_id)
             tx.execute(st.delete_messages, {"sid": session_id})
 
+    def pop_last_message(self, session_id: str, *, owner: str | None = None) -> MessageRecord | None:
+        """Remove and return the newest message (None when there is none); the count goes down with it."""
+        self._check_id(session_id)
+        with transaction(self.engine, write=True) as tx:
+            # The session row locked first, as delete does: the count stays equal to the rows.
+            reachable(tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner)
+            row = tx.execute(st.newest_message, {"sid": session_id}).first()
+            if row is not None:
+                tx.execute(st.delete_message, {"id": row.id})
+                tx.execute(st.decrement_message_count, {"sid": session_id})
+        return None if row is None else st.MESSAGE.from_result_row(row)
+
     @staticmethod
     def _check_id(session_id: Any) -> None:
         problems = Problems()

@@ -4,10 +4,18 @@ through each column's own type, so a field added to a model and its record needs
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Callable, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
+
+from backend.models.types import take_unreadable, unreadable
+
+log = logging.getLogger(__name__)
+# Rows already warned about, per process: a legacy row read on every request warns once, not each time.
+_warned: set[tuple[str, Any]] = set()
+_MAX_WARNED = 100_000
 
 R = TypeVar("R")
 
@@ -18,6 +26,8 @@ class RecordMapping(Generic[R]):
     def __init__(self, record_type: type[R], table: sa.Table):
         self.record_type = record_type
         self.columns = tuple(table.c[f.name] for f in dataclasses.fields(record_type))
+        self.table_name = table.name
+        self._key = table.primary_key.columns[0].name
         self._converters: dict[str, Callable[[Any], R]] = {}
 
     def select(self) -> sa.Select:
@@ -28,7 +38,7 @@ class RecordMapping(Generic[R]):
         """A function making a record of a driver row, built once per dialect from the columns' types."""
         convert = self._converters.get(dialect.name)
         if convert is None:
-            convert = self._converters[dialect.name] = _compile(self.record_type, self.columns, dialect)
+            convert = self._converters[dialect.name] = _compile(self.record_type, self.columns, dialect, self._warn)
         return convert
 
     def from_driver_row(self, row, dialect: sa.Dialect) -> R:
@@ -41,7 +51,22 @@ class RecordMapping(Generic[R]):
 
     def from_result_row(self, row) -> R:
         """A record from a Core result row of select()'s columns (already converted by SQLAlchemy)."""
-        return self.record_type(*row[: len(self.columns)])
+        record = self.record_type(*row[: len(self.columns)])
+        if unreadable.values:
+            self._warn(record)
+        return record
+
+    def _warn(self, record: R) -> None:
+        """A legacy value of `record` was read leniently: say which row holds it, once per row and process."""
+        problems = take_unreadable()
+        key = (self.table_name, getattr(record, self._key))
+        if key in _warned:
+            return
+        if len(_warned) >= _MAX_WARNED:
+            _warned.clear()
+        _warned.add(key)
+        log.warning("legacy value in %s row %r: %s", self.table_name, key[1], "; ".join(problems),
+                    extra={"event": "legacy_value", "table": self.table_name, "row": key[1]})
 
 
 def _reader(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
@@ -55,10 +80,12 @@ def _reader(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | No
     return column_type.dialect_impl(dialect).result_processor(dialect, None)
 
 
-def _compile(record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dialect) -> Callable[[Any], Any]:
-    # Generated once, like dataclasses' own __init__: a per-value loop cost ~40% of a 50-message read.
+def _compile(record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dialect,
+             warn: Callable[[Any], None]) -> Callable[[Any], Any]:
+    # Generated once, like dataclasses' own __init__: the generic per-value loop cost ~23% of a 50-message read.
+    # A reader notes a legacy value it read leniently; `warn` then names the row.
     readers = [_reader(column, dialect) for column in columns]
-    namespace: dict[str, Any] = {"record": record_type}
+    namespace: dict[str, Any] = {"record": record_type, "unreadable": unreadable, "warn": warn}
     arguments = []
     for i, reader in enumerate(readers):
         if reader is None:
@@ -66,5 +93,7 @@ def _compile(record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dial
         else:
             namespace[f"read{i}"] = reader
             arguments.append(f"read{i}(row[{i}])")
-    exec(f"def convert(row):\n    return record({', '.join(arguments)})", namespace)  # noqa: S102 - our own text
+    source = (f"def convert(row):\n    made = record({', '.join(arguments)})\n"
+              "    if unreadable.values:\n        warn(made)\n    return made")
+    exec(source, namespace)  # noqa: S102 - our own text
     return namespace["convert"]

@@ -149,6 +149,13 @@ count_by_role = sa.select(messages.c.role, sa.func.count()).where(_in_session).g
 first_message_time = sa.select(messages.c.timestamp).where(_in_session).order_by(messages.c.id.asc()).limit(1)
 last_message_time = sa.select(messages.c.timestamp).where(_in_session).order_by(messages.c.id.desc()).limit(1)
 delete_messages = messages.delete().where(_in_session)
+newest_message = MESSAGE.select().where(_in_session).order_by(messages.c.id.desc()).limit(1)
+delete_message = messages.delete().where(messages.c.id == sa.bindparam("id"))
+decrement_message_count = (
+    sessions.update()
+    .where(_by_id(sessions))
+    .values(message_count=sa.case((sessions.c.message_count > 0, sessions.c.message_count - 1), else_=0))
+)
 
 # -- owners of legacy sessions (operator command): only sessions that have none ----------------
 _unowned = sessions.c.owner.is_(None)

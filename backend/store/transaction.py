@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from time import perf_counter
 from typing import Any, Iterator
 
 import sqlalchemy as sa
 
+from backend.models.types import take_unreadable, unreadable
+from backend.observability.metrics import record_begin, record_transaction
 from backend.store.engines import BEGIN_READ, BEGIN_WRITE, invalidate_if_unusable
 from backend.store.errors import note_write_succeeded, translating_errors
 
@@ -48,12 +51,23 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
     read-only leaves the pool, so the next call connects afresh: SQLAlchemy's own disconnect
     handling does not see errors raised on the driver's cursor.
     """
+    started = perf_counter()
+    if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
+        take_unreadable()
+    started = perf_counter()
+    if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
+        take_unreadable()
     with translating_errors(engine.dialect.dbapi), engine.connect() as connection:
         driver = connection.connection.driver_connection
         tx = Transaction(connection)
         try:
             if engine.dialect.name == "sqlite":
-                driver.execute(BEGIN_WRITE if write else BEGIN_READ)
+                if write:
+                    begun = perf_counter()
+                    driver.execute(BEGIN_WRITE)
+                    record_begin(perf_counter() - begun)  # a wait here is a busy wait for the write lock
+                else:
+                    driver.execute(BEGIN_READ)
             yield tx
             tx.close()
             connection.commit() if connection.in_transaction() else driver.commit()
@@ -65,3 +79,5 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
                 tx.close()
                 connection.rollback() if connection.in_transaction() else driver.rollback()
             raise
+        finally:
+            record_transaction(write, perf_counter() - started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import tempfile
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -16,11 +17,14 @@ pytestmark = pytest.mark.slow
 
 
 def hook(monkeypatch, auth_mode: str | None):
+    # Loading the config would set PROMETHEUS_MULTIPROC_DIR for this whole process: set here instead,
+    # so that it is undone after the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="metrics-"))
     if auth_mode is None:
         monkeypatch.delenv("AUTH_MODE", raising=False)
     else:
         monkeypatch.setenv("AUTH_MODE", auth_mode)
-    return runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))["on_starting"]
+    return runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))["_refuse_open_by_accident"]
 
 
 def listening_on(*addresses):

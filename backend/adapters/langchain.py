@@ -1,0 +1,103 @@
+"""LangChain chat history over the session store: `SessionChatMessageHistory(session_id)` (needs the `langchain` extra).
+
+Each message is one stored message: human -> user, ai -> assistant, system -> system, tool -> tool;
+its text in `content`, every other field of the LangChain message (ids, tool calls, kwargs, ...)
+under the metadata key "langchain", so it reads back as the same message. Reads are bounded: the
+newest `limit` messages, not the whole history.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import BaseMessage, messages_from_dict
+
+from backend.adapters.history import alast_messages, last_messages
+from backend.services.async_session import AsyncSessionService, async_service_for
+from backend.services.errors import SessionNotFound
+from backend.services.session import SessionService
+from backend.store.records import MessageRecord
+
+ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+METADATA_KEY = "langchain"
+
+
+def to_stored(message: BaseMessage) -> tuple[str, str, dict]:
+    """(role, content, metadata) for one LangChain message."""
+    fields = message.model_dump(exclude_defaults=True, exclude={"content", "type"})
+    content = message.content
+    if isinstance(content, str) and content:
+        text = content
+    else:
+        # Empty text (an AI message that only calls tools) or a list of content blocks: the
+        # store wants non-empty text, so the exact content is kept as JSON and marked so.
+        text, fields["content_json"] = json.dumps(content, ensure_ascii=False), True
+    return ROLES.get(message.type, "user"), text, {METADATA_KEY: {"type": message.type, **fields}}
+
+
+def from_stored(record: MessageRecord) -> BaseMessage:
+    """The LangChain message a stored message holds; one stored by another client reads by its role."""
+    fields = dict(record.metadata.get(METADATA_KEY) or {})
+    kind = fields.pop("type", None) or {v: k for k, v in ROLES.items()}.get(record.role, "human")
+    content: Any = json.loads(record.content) if fields.pop("content_json", False) else record.content
+    if kind == "tool":
+        fields.setdefault("tool_call_id", "")
+    return messages_from_dict([{"type": kind, "data": {**fields, "content": content}}])[0]
+
+
+class SessionChatMessageHistory(BaseChatMessageHistory):
+    """A BaseChatMessageHistory (sync and async) for one session; the session is created on the first write."""
+
+    def __init__(
+        self,
+        session_id: str,
+        service: SessionService | AsyncSessionService | None = None,
+        *,
+        limit: int | None = 50,
+    ):
+        self.session_id = session_id
+        self.limit = limit
+        sync = service.sync if isinstance(service, AsyncSessionService) else service
+        self.service = sync if sync is not None else SessionService()
+        self.async_service = service if isinstance(service, AsyncSessionService) else None
+        self._opened = False
+
+    def _async(self) -> AsyncSessionService:
+        if self.async_service is None:
+            self.async_service = async_service_for(self.service)
+        return self.async_service
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """The newest `limit` messages (all when limit is None), oldest first."""
+        return [from_stored(record) for record in last_messages(self.service, self.session_id, self.limit)]
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """As messages, without blocking the event loop."""
+        records = await alast_messages(self._async(), self.session_id, self.limit)
+        return [from_stored(record) for record in records]
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append each message, in order (each its own short transaction)."""
+        if not self._opened:
+            self.service.get_or_create_session(self.session_id)
+            self._opened = True
+        for message in messages:
+            self.service.save_message(self.session_id, *to_stored(message))
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """As add_messages, without blocking the event loop."""
+        await self._async().run_sync(lambda _service: self.add_messages(messages))
+
+    def clear(self) -> None:
+        """Delete the session's messages; the session itself stays."""
+        try:
+            self.service.clear_history(self.session_id)
+        except SessionNotFound:
+            pass  # nothing stored yet: nothing to clear
+
+    async def aclear(self) -> None:
+        """As clear, without blocking the event loop."""
+        await self._async().run_sync(lambda _service: self.clear())

@@ -1,0 +1,94 @@
+"""Per request: the request id (X-Request-ID), one access line, the request metrics; and GET /metrics for operators."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+
+import flask
+
+from backend.api.auth import require_operator
+from backend.context import request_id
+from backend.observability.logs import install_request_id
+from backend.observability.metrics import exposition, record_request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client's id is kept only when it is short and plain: it goes into every log line.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
+# Bodies this small are read for their session_id (POST /chat, /voice, /sessions) when the path has none.
+_SESSION_BODY_BYTES = 64 * 1024
+
+access_log = logging.getLogger("backend.access")
+blp = flask.Blueprint("metrics", __name__)
+
+
+def new_request_id() -> str:
+    """A fresh request id: 16 random bytes, hex."""
+    return secrets.token_hex(16)
+
+
+def _start() -> None:
+    given = flask.request.headers.get(REQUEST_ID_HEADER, "")
+    flask.g.request_id = given if _CLIENT_ID.fullmatch(given) else new_request_id()
+    flask.g.request_id_token = request_id.set(flask.g.request_id)
+    flask.g.request_started = time.perf_counter()
+
+
+def _session_id() -> str | None:
+    request = flask.request
+    view_args = request.view_args
+    if view_args and "session_id" in view_args:
+        return view_args["session_id"]
+    length = request.content_length
+    if length and length <= _SESSION_BODY_BYTES and request.is_json:
+        try:
+            body = request.get_json(silent=True, cache=True)
+        except (ValueError, RecursionError):  # too deep or too long a number: the view already said 400
+            return None
+        if isinstance(body, dict) and isinstance(body.get("session_id"), str):
+            return body["session_id"][:256]
+    return None
+
+
+def _finish(response: flask.Response) -> flask.Response:
+    rid = getattr(flask.g, "request_id", None)
+    if rid is None:  # a request that failed before before_request ran
+        return response
+    response.headers[REQUEST_ID_HEADER] = rid
+    seconds = time.perf_counter() - flask.g.request_started
+    rule = flask.request.url_rule
+    route = rule.rule if rule is not None else "unmatched"  # never the raw path: unbounded label values
+    method, status = flask.request.method, response.status_code
+    record_request(route, method, status, seconds)
+    session_id = _session_id()
+    access_log.info(
+        "%s %s %s %.1f ms session_id=%s", method, route, status, seconds * 1000, session_id or "-",
+        extra={"event": "access", "route": route, "method": method, "status": status,
+               "duration_ms": round(seconds * 1000, 2), "session_id": session_id},
+    )
+    return response
+
+
+def _end(_exc: BaseException | None) -> None:
+    token = flask.g.pop("request_id_token", None)
+    if token is not None:
+        request_id.reset(token)
+
+
+@blp.get("/metrics")
+def metrics():
+    """Prometheus metrics, added up across workers; operators only (404 when no credential is configured)."""
+    require_operator()
+    body, content_type = exposition()
+    return flask.Response(body, content_type=content_type)
+
+
+def init_app(app: flask.Flask) -> None:
+    """Request ids, access lines and request metrics for every request of `app`; /metrics."""
+    install_request_id()
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.teardown_request(_end)
+    app.register_blueprint(blp)

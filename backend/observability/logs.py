@@ -1,0 +1,97 @@
+"""Log setup: readable text by default, JSON lines with LOG_FORMAT=json; every line carries the request id."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import os
+
+from backend.context import request_id
+
+# The process id tells gunicorn's workers apart.
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(process)d %(name)s: %(message)s"
+# python-json-logger adds every `extra` field of a record (route, status, duration_ms, ...) as a key.
+JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(request_id)s %(message)s"
+LOG_FORMATS = ("text", "json")
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record the current request id (backend.context.request_id), '-' outside a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id.get() or "-"
+        return True
+
+
+def install_request_id() -> None:
+    """Every record made from now on carries the current request id, whatever handler gets it (idempotent)."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "adds_request_id", False):
+        return
+
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.request_id = request_id.get() or "-"
+        return record
+
+    make_record.adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
+
+
+def log_format() -> str:
+    """LOG_FORMAT (text or json; text by default); ValueError for anything else."""
+    value = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
+
+
+def log_level() -> str:
+    """LOG_LEVEL (INFO by default); ValueError for a name Python's logging does not know."""
+    value = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if not isinstance(logging.getLevelName(value), int):
+        raise ValueError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not {value!r}")
+    return value
+
+
+def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
+    """A logging.config dictConfig: one stderr handler on the root logger (gunicorn's loggers included)."""
+    install_request_id()
+    fmt = fmt or log_format()
+    formatter = (
+        {"()": "pythonjsonlogger.json.JsonFormatter", "format": JSON_FIELDS,
+         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+        if fmt == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"main": formatter},
+        "handlers": {
+            "main": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "main",
+                     "filters": ["request_id"]},
+        },
+        "root": {"level": level or log_level(), "handlers": ["main"]},
+        # gunicorn's own loggers write through ours, in the same format; its access log is replaced by ours.
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "alembic": {"level": "WARNING"},  # its plugin set-up lines at INFO, in every worker
+        },
+    }
+
+
+def configure_logging(fmt: str | None = None) -> None:
+    """Apply logging_config() to this process (the server's entry points call it once)."""
+    logging.config.dictConfig(logging_config(fmt))
+
+
+def configure_logging_unless_configured() -> None:
+    """configure_logging() for a process whose root logger has no handler yet (gunicorn's workers have ours)."""
+    if not logging.getLogger().handlers:
+        try:
+            configure_logging()
+        except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: gunicorn refuses it; elsewhere, plain text
+            configure_logging("text")

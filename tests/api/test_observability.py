@@ -1,0 +1,108 @@
+"""Request ids, the operator-only /metrics, and warnings about legacy values: once per row, naming it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import sqlalchemy as sa
+
+from backend.services.session import SessionService
+from backend.settings import PROJECT_ROOT
+from backend.store import rows
+from tests.api.conftest import ADMIN_TOKEN
+
+
+def test_a_clients_request_id_is_echoed_and_a_missing_or_odd_one_is_replaced(client):
+    given = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    odd = client.get("/healthz", headers={"X-Request-ID": "has spaces\tand tabs"})
+    none = client.get("/healthz")
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert odd.headers["X-Request-ID"] != "has spaces\tand tabs" and len(odd.headers["X-Request-ID"]) == 32
+    assert len(none.headers["X-Request-ID"]) == 32 and none.headers["X-Request-ID"] != odd.headers["X-Request-ID"]
+
+
+def test_the_access_line_and_the_cause_of_a_404_carry_the_same_request_id(client, caplog):
+    caplog.set_level(logging.INFO)
+    client.get("/api/v1/sessions/nobody", headers={"X-Request-ID": "trace-404"})
+    access = [r for r in caplog.records if r.name == "backend.access"]
+    causes = [r for r in caplog.records if r.name == "backend.api.errors"]
+    assert [(r.request_id, r.route, r.status, r.session_id) for r in access] == [
+        ("trace-404", "/api/v1/sessions/<session_id>", 404, "nobody")]
+    assert len(causes) == 1 and causes[0].levelno == logging.INFO and causes[0].getMessage() == "404 session not found"
+
+
+def test_a_422_cause_names_each_field(client, caplog):
+    caplog.set_level(logging.INFO)
+    client.post("/api/v1/sessions", json={"session_id": "s1"})
+    client.post("/api/v1/sessions/s1/messages", json={"role": "wizard", "content": ""})
+    cause = [r.getMessage() for r in caplog.records if r.name == "backend.api.errors"]
+    assert len(cause) == 1 and cause[0].startswith("422 invalid content, role (content: ") and "role: " in cause[0]
+
+
+def test_metrics_do_not_exist_without_an_operator_credential(client):
+    assert client.get("/metrics").status_code == 404
+
+
+def test_metrics_need_the_operator_token_and_count_requests(make_app):
+    client = make_app(ADMIN_TOKEN=ADMIN_TOKEN).test_client()
+    client.get("/healthz")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+    scrape = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert scrape.status_code == 200
+    assert 'session_store_http_requests_total{method="GET",route="/healthz",status="200"}' in scrape.text
+
+
+def test_metrics_are_not_in_the_openapi_document(make_app):
+    paths = make_app(ADMIN_TOKEN=ADMIN_TOKEN).test_client().get("/api/v1/openapi.json").json["paths"]
+    assert "/metrics" not in paths
+
+
+def test_a_legacy_value_is_warned_about_once_per_row_naming_table_and_row(database_url, caplog):
+    rows._warned.clear()  # per process: an earlier test's database may have had a row with this id
+    service = SessionService(database_url)
+    service.get_or_create_session("legacy")
+    good = service.save_message("legacy", "user", "fine")
+    bad = service.save_message("legacy", "user", "odd time")
+    if service.engine.dialect.name == "sqlite":  # PostgreSQL's typed columns cannot hold such values
+        with service.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE chat_history SET timestamp = 'not a date', metadata = '{oops' WHERE id = :id"), {"id": bad})
+    caplog.set_level(logging.WARNING)
+    for _ in range(4):
+        history = service.get_chat_history("legacy")
+    warnings = [r for r in caplog.records if r.name == "backend.store.rows"]
+    if service.engine.dialect.name != "sqlite":
+        assert warnings == []
+        return
+    assert [m.id for m in history] == [good, bad] and history[1].timestamp is None and history[1].metadata == {}
+    assert len(warnings) == 1
+    assert warnings[0].getMessage() == (
+        f"legacy value in chat_history row {bad}: unreadable timestamp 'not a date' read as null; "
+        "metadata that is not JSON read as {}"
+    )
+    assert (warnings[0].table, warnings[0].row) == ("chat_history", bad)
+
+
+_METRICS_GONE = """
+import os, shutil, sys
+from backend import create_app
+from backend.settings import TestingConfig
+app = create_app(TestingConfig(DATABASE_URL=sys.argv[1], ADMIN_TOKEN=None, CHAT_AGENT=None, CHAT_AGENT_URL=None))
+client = app.test_client()
+shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"])  # a /tmp cleaner took the workers' metric files
+codes = [client.post("/api/v1/sessions", json={"session_id": "m"}).status_code, client.get("/api/v1/sessions/m").status_code]
+print(codes)
+"""
+
+
+def test_requests_and_transactions_go_on_when_metrics_cannot_be_written(database_url, tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "PYTHONPATH": str(PROJECT_ROOT)}
+    (tmp_path / "metrics").mkdir()
+    result = subprocess.run([sys.executable, "-c", _METRICS_GONE, database_url], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[201, 200]"
+    assert result.stderr.count("metrics stop being recorded in this process") == 1
