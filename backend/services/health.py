@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.store import statements as st
+from backend.store import retry_statements as rs
 from backend.store.errors import DISK_FULL_REASON, disk_full_since
 from backend.store.transaction import transaction
 from backend.store.migrations import database_revision, head_revision
@@ -53,8 +53,8 @@ def _write_probe_succeeds(engine: sa.Engine) -> bool:
     probe = {"sid": " readiness probe ", "token": "probe", "now": now, "expires_at": now}
     try:
         with transaction(engine, write=True) as tx:
-            tx.execute(st.take_lease[engine.dialect.name], probe)
-            tx.execute(st.release_lease, probe)
+            tx.execute(rs.take_lease[engine.dialect.name], probe)
+            tx.execute(rs.release_lease, probe)
     except StoreUnavailable:
         return False
     return True

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from backend.services.errors import IdempotencyKeyReused, RequestInFlight, ReservationLost
+from backend.store import retry_statements as rs
 from backend.store import statements as st
 from backend.store.records import IdempotencyRecord
 from backend.store.transaction import Transaction, transaction
@@ -58,7 +59,7 @@ class IdempotencyKeys:
     def __init__(self, engine: sa.Engine, *, ttl_s: float = DEFAULT_TTL_S):
         self.engine = engine
         self.ttl_s = ttl_s
-        self._insert = st.insert_key_if_absent[engine.dialect.name]
+        self._insert = rs.insert_key_if_absent[engine.dialect.name]
 
     # -- inside the transaction of the effect -----------------------------------------------------
 
@@ -71,29 +72,29 @@ class IdempotencyKeys:
         now = _now()
         token = secrets.token_urlsafe(16)
         base = {"k_scope": scope, "k_key": key, "now": now}
-        tx.execute(st.delete_expired_key, base)
+        tx.execute(rs.delete_expired_key, base)
         values = {**base, "k_hash": request_hash, "token": token, "k_held_until": now + timedelta(seconds=hold_s),
                   "k_expires_at": now + timedelta(seconds=self.ttl_s)}
         if tx.execute(self._insert, values).first() is not None:
             return Claim(scope, key, token)
         # PostgreSQL: the insert waited for a concurrent first attempt to commit, so this sees it.
-        stored = st.IDEMPOTENCY.from_result_row(tx.execute(st.select_key, base).one())
+        stored = st.IDEMPOTENCY.from_result_row(tx.execute(rs.select_key, base).one())
         if stored.request_hash != request_hash:
             raise IdempotencyKeyReused(key)
         if stored.status is not None:
             return Claim(scope, key, token, replay=stored)
-        if tx.execute(st.take_over_key, values).rowcount == 1:
+        if tx.execute(rs.take_over_key, values).rowcount == 1:
             return Claim(scope, key, token, message_id=stored.message_id)
         raise RequestInFlight(_seconds_until(stored.held_until, now))
 
     def record_message(self, tx: Transaction, claim: Claim, message_id: int) -> None:
         """Note in `tx` the user message a turn stored, so that a retry reuses it."""
-        if tx.execute(st.record_key_message, claim.params(k_message_id=message_id)).rowcount != 1:
+        if tx.execute(rs.record_key_message, claim.params(k_message_id=message_id)).rowcount != 1:
             raise ReservationLost()
 
     def complete(self, tx: Transaction, claim: Claim, status: int, outcome: dict) -> None:
         """Store the outcome in `tx`, the transaction of the effect; ReservationLost (rolling it back) when taken over."""
-        if tx.execute(st.complete_key, claim.params(k_status=status, k_outcome=outcome)).rowcount != 1:
+        if tx.execute(rs.complete_key, claim.params(k_status=status, k_outcome=outcome)).rowcount != 1:
             raise ReservationLost()
 
     # -- a turn: its own short transactions ---------------------------------------------------------
@@ -109,13 +110,13 @@ class IdempotencyKeys:
         if claim.replay is not None:
             return
         with transaction(self.engine, write=True) as tx:
-            if not tx.execute(st.delete_unused_key, claim.params()).rowcount:
-                tx.execute(st.lapse_key, claim.params(now=_now()))
+            if not tx.execute(rs.delete_unused_key, claim.params()).rowcount:
+                tx.execute(rs.lapse_key, claim.params(now=_now()))
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete every key past its time; how many."""
         with transaction(self.engine, write=True) as tx:
-            return tx.execute(st.purge_expired_keys, {"now": now or _now()}).rowcount
+            return tx.execute(rs.purge_expired_keys, {"now": now or _now()}).rowcount
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> int:

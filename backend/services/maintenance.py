@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from backend.store.engines import engine_for
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.services.errors import InvalidInput
-from backend.store import statements as st
+from backend.store import retry_statements as rs
 from backend.store.statements import messages, sessions
 from backend.store.transaction import transaction
 from backend.settings import Config
@@ -101,8 +101,8 @@ class MaintenanceService:
         """Delete idempotency keys past their time, and turn leases whose holder died; how many keys."""
         now = now or datetime.now(timezone.utc)
         with transaction(self.engine, write=True) as tx:
-            tx.execute(st.purge_expired_leases, {"now": now})
-            return tx.execute(st.purge_expired_keys, {"now": now}).rowcount
+            tx.execute(rs.purge_expired_leases, {"now": now})
+            return tx.execute(rs.purge_expired_keys, {"now": now}).rowcount
 
     def _count_idle(self, idle, cutoff: datetime) -> PurgeReport:
         idle_ids = sa.select(sessions.c.session_id).where(idle)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from backend.services.errors import ReservationLost, TurnInProgress
 from backend.services.idempotency import MAX_RETRY_AFTER_S
+from backend.store import retry_statements as rs
 from backend.store import statements as st
 from backend.store.transaction import Transaction, transaction
 
@@ -30,7 +31,7 @@ class TurnLeases:
     def __init__(self, engine: sa.Engine, *, lease_s: float):
         self.engine = engine
         self.lease_s = lease_s
-        self._take = st.take_lease[engine.dialect.name]
+        self._take = rs.take_lease[engine.dialect.name]
 
     def acquire(self, session_id: str) -> Lease:
         """The lease on `session_id`; TurnInProgress (with seconds to wait) while another holds it."""
@@ -40,22 +41,22 @@ class TurnLeases:
         with transaction(self.engine, write=True) as tx:
             if tx.execute(self._take, values).first() is not None:
                 return Lease(session_id, token)
-            held = tx.execute(st.select_lease, {"sid": session_id}).first()
+            held = tx.execute(rs.select_lease, {"sid": session_id}).first()
         expires_at = st.TURN_LEASE.from_result_row(held).expires_at if held is not None else now
         raise TurnInProgress(session_id, min(MAX_RETRY_AFTER_S, max(1, math.ceil((expires_at - now).total_seconds()))))
 
     def check_held(self, tx: Transaction, lease: Lease) -> None:
         """In a turn's write transaction: ReservationLost (rolling the write back) when the lease was taken over,
         so that a turn that outlived its lease never writes into the next one."""
-        if tx.execute(st.lease_held, {"sid": lease.session_id, "token": lease.token}).first() is None:
+        if tx.execute(rs.lease_held, {"sid": lease.session_id, "token": lease.token}).first() is None:
             raise ReservationLost("this turn outlived its lease and another turn began; its reply was not stored")
 
     def release(self, lease: Lease) -> None:
         """End the turn: the next one may begin at once (a lease already taken over is left alone)."""
         with transaction(self.engine, write=True) as tx:
-            tx.execute(st.release_lease, {"sid": lease.session_id, "token": lease.token})
+            tx.execute(rs.release_lease, {"sid": lease.session_id, "token": lease.token})
 
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete leases whose holder died and nobody took over; how many."""
         with transaction(self.engine, write=True) as tx:
-            return tx.execute(st.purge_expired_leases, {"now": now or datetime.now(timezone.utc)}).rowcount
+            return tx.execute(rs.purge_expired_leases, {"now": now or datetime.now(timezone.utc)}).rowcount
