@@ -8,7 +8,7 @@ from backend.observability.metrics import record_turn, turn_in_flight
 from backend.services.agents import Agent, AgentFailed, AgentRequest, call_agent
 from backend.services.errors import InvalidInput
 from backend.services.outcomes import record_from_json, record_to_json, request_hash
-from backend.services.turns import Turns
+from backend.services.turn_guard import TurnGuard
 from backend.store.records import MessageRecord
 from backend.services.session import SessionService
 from backend.services.validation import (
@@ -40,7 +40,7 @@ class ChatService:
         self.timeout_s = timeout_s
         self.history_limit = history_limit
         # A turn whose worker died holds its session for at most the agent timeout plus the margin.
-        self.turns = Turns(sessions.engine, sessions.keys, lease_s=timeout_s + lease_margin_s)
+        self.guard = TurnGuard(sessions.engine, sessions.keys, lease_s=timeout_s + lease_margin_s)
 
     def chat(self, session_id: str, text: str, metadata: dict | None = None,
              *, owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
@@ -88,7 +88,7 @@ class ChatService:
             # Before the lease: another owner must get 404, never a 409 telling that a turn runs there.
             self.sessions.get_session(session_id, owner=owner)
         fingerprint = request_hash("turn", session_id=session_id, text=text, metadata=metadata, reply_marks=reply_marks)
-        with self.turns.begin(session_id, idempotency_key, fingerprint, owner=owner) as turn:
+        with self.guard.begin(session_id, idempotency_key, fingerprint, owner=owner) as turn:
             if turn.replay is not None:
                 return exchange_from_json(turn.replay)
             message = turn.stored_message(self.sessions) or \

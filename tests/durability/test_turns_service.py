@@ -181,7 +181,7 @@ def test_a_turn_that_outlived_its_lease_cannot_store_its_reply_into_the_next_tur
         return f"reply to {request.message.content}"
 
     chat = ChatService(service, agent, timeout_s=5)
-    chat.turns.leases.lease_s = 0.2
+    chat.guard.leases.lease_s = 0.2
     with pytest.raises(ReservationLost):
         chat.chat("s1", "first")
     assert contents(service) == [("user", "first"), ("user", "second"), ("assistant", "reply to second")]

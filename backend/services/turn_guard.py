@@ -1,6 +1,6 @@
 """A turn's guard: one turn at a time per session (TurnLeases) and, with an Idempotency-Key, exactly once (IdempotencyKeys).
 
-    with turns.begin(session_id, idempotency_key, request_hash(...)) as turn:
+    with guard.begin(session_id, idempotency_key, request_hash(...)) as turn:
         if turn.replay is not None: return the stored outcome
         message = turn.stored_message(sessions) or sessions.append_with(..., turn.note_message)
         ... ask the agent (no transaction open) ...
@@ -64,7 +64,7 @@ class Turn:
         self.finished = True
 
 
-class Turns:
+class TurnGuard:
     """Begins guarded turns; a lease lasts `lease_s` (the agent timeout plus a margin)."""
 
     def __init__(self, engine: sa.Engine, keys: IdempotencyKeys, *, lease_s: float):
