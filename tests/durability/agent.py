@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 class SlowAgent:
@@ -19,7 +20,7 @@ class SlowAgent:
         self._lock = threading.Lock()
         agent = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with agent._lock:
@@ -28,24 +29,13 @@ class SlowAgent:
                 if first and agent.hang_first:
                     agent.release.wait(30)
                 time.sleep(agent.delay_s)
-                answer = json.dumps({"reply": f"reply to {body['message']['content']}"}).encode()
                 try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(answer)))
-                    self.end_headers()
-                    self.wfile.write(answer)
+                    self.answer_json({"reply": f"reply to {body['message']['content']}"})
                 except OSError:
                     pass  # the worker that asked was killed meanwhile
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/agent"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self.loopback = LoopbackServer(Handler, "/agent")
+        self.url = self.loopback.url
 
     def wait_for_calls(self, count: int, timeout_s: float = 15.0) -> None:
         """Block until the agent has been asked `count` times."""
@@ -57,6 +47,4 @@ class SlowAgent:
     def close(self) -> None:
         """Release a hung call and stop serving."""
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self.loopback.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 class MisbehavingAgent:
@@ -14,7 +15,7 @@ class MisbehavingAgent:
         self.calls = 0
         agent = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 agent.calls += 1
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -27,18 +28,10 @@ class MisbehavingAgent:
                 self.wfile.flush()
                 self.close_connection = True
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/agent"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self.loopback = LoopbackServer(Handler, "/agent")
+        self.url = self.loopback.url
 
     def close(self) -> None:
         """Release hung handlers and stop serving."""
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self.loopback.close()
