@@ -31,7 +31,8 @@ class Services:
         engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S)
         self.sessions = SessionService(engine, limits=config.LIMITS)
         self.chat = ChatService(
-            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT
+            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
+            max_agent_calls=config.MAX_AGENT_CALLS,
         )
         self._pid = os.getpid()
 

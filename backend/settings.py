@@ -71,6 +71,10 @@ class Config:
     CHAT_AGENT_URL: str | None = field(default_factory=lambda: os.environ.get("CHAT_AGENT_URL") or None)
     AGENT_TIMEOUT_S: float = field(default_factory=lambda: _float("AGENT_TIMEOUT_S", 30.0))
     AGENT_HISTORY_LIMIT: int = field(default_factory=lambda: _int("AGENT_HISTORY_LIMIT", 20))
+    # Concurrent agent calls per worker process; a turn beyond them answers 503 before storing anything.
+    MAX_AGENT_CALLS: int = field(default_factory=lambda: _int("MAX_AGENT_CALLS", 256))
+    # A client must send a request's headers, and then its body, each within this many seconds.
+    CLIENT_TIMEOUT_S: float = field(default_factory=lambda: _float("CLIENT_TIMEOUT_S", 5.0))
     TESTING: bool = False
     DEBUG: bool = False
 

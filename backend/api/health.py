@@ -7,7 +7,7 @@ from marshmallow import fields
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.base import StrictSchema
-from backend.services.health import check_ready
+from backend.services.health import check_agent_capacity, check_ready
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators")
 
@@ -30,5 +30,9 @@ def healthz():
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 @blp.response(200, StatusSchema)
 def readyz():
-    """Readiness: the database answers and its schema is at the newest migration; 503 with the reason if not."""
-    return {"status": "ready", "revision": check_ready(services().sessions.engine)}
+    """Readiness: the database answers, its schema is at the newest migration, and no hung agent call
+    holds a slot of this worker; 503 with the reason if not."""
+    current = services()
+    revision = check_ready(current.sessions.engine)
+    check_agent_capacity(current.chat.gate)
+    return {"status": "ready", "revision": revision}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
 import requests
+from urllib3.exceptions import HTTPError
+
+from backend.services.event_stream import read_events
 
 from backend.store.records import MessageRecord, SessionRecord
 
@@ -56,32 +58,62 @@ def record_json(record) -> dict:
 
 
 class HttpAgent:
-    """An agent behind an HTTP endpoint: POST {session_id, history, message} -> {reply, metadata?}."""
+    """An agent behind an HTTP endpoint: POST {session_id, history, message} -> JSON {reply, metadata?},
+    or text/event-stream (events `delta` {"text"}, then an optional `done` {"metadata"})."""
 
     def __init__(self, url: str, timeout_s: float):
         self.url = url
         self.timeout_s = timeout_s
 
-    def __call__(self, request: AgentRequest) -> AgentReply:
-        """Ask the endpoint; AgentFailed on any transport error, error status or malformed answer."""
+    def __call__(self, request: AgentRequest):
+        """Ask the endpoint: an AgentReply, or a generator of text chunks for a streamed answer;
+        AgentFailed on any transport error, error status or malformed answer."""
         body = {
             "session_id": request.session.session_id,
             "history": [record_json(m) for m in request.history],
             "message": record_json(request.message),
         }
         try:
-            response = requests.post(self.url, json=body, timeout=self.timeout_s)
+            response = requests.post(self.url, json=body, timeout=self.timeout_s, stream=True,
+                                     headers={"Accept": "application/json, text/event-stream"})
         except requests.Timeout:
             raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
         except requests.RequestException as exc:
             raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
         if response.status_code != 200:
+            response.close()
             raise AgentFailed(f"the agent answered HTTP {response.status_code}")
+        if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/event-stream":
+            return self._stream(response)
         try:
             answer = response.json()
         except ValueError:
             raise AgentFailed("the agent answered something that is not JSON") from None
+        except requests.RequestException as exc:
+            raise AgentFailed(f"the agent's answer was cut off ({type(exc).__name__})") from None
+        finally:
+            response.close()
         return to_reply(answer)
+
+    def _stream(self, response):
+        # A generator: closing it (the client left) closes the HTTP stream, so the agent is asked for no more.
+        try:
+            for event, data in read_events(response.raw):
+                if event == "delta":
+                    text = data.get("text") if isinstance(data, dict) else None
+                    if not isinstance(text, str):
+                        raise AgentFailed("the agent streamed a delta without text")
+                    yield text
+                elif event == "done":
+                    metadata = (data.get("metadata") if isinstance(data, dict) else None) or {}
+                    if not isinstance(metadata, dict):
+                        raise AgentFailed("the agent's reply metadata is not an object")
+                    return metadata
+            return {}  # `done` is optional: the end of the stream ends the reply
+        except (requests.RequestException, OSError, HTTPError) as exc:
+            raise AgentFailed(f"the agent's stream broke off ({type(exc).__name__})") from None
+        finally:
+            response.close()
 
 
 def to_reply(answer: Any) -> AgentReply:
@@ -99,47 +131,6 @@ def to_reply(answer: Any) -> AgentReply:
     if not isinstance(metadata, dict):
         raise AgentFailed("the agent's reply metadata is not an object")
     return AgentReply(text, metadata)
-
-
-# A hung in-process agent cannot be stopped: its thread is abandoned. Past this many still
-# running in one process, calls fail at once instead of piling up threads without bound.
-MAX_CALLS_RUNNING = 16
-_running = 0
-_running_lock = threading.Lock()
-
-
-def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
-    """Run the agent with a deadline; AgentFailed when it raises, hangs past the deadline or answers garbage."""
-    global _running
-    outcome: dict[str, Any] = {}
-    with _running_lock:
-        if _running >= MAX_CALLS_RUNNING:
-            raise AgentFailed(f"the agent is not answering: {_running} earlier calls are still running")
-        _running += 1
-
-    def run() -> None:
-        global _running
-        try:
-            outcome["answer"] = agent(request)
-        except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
-            outcome["error"] = exc
-        finally:
-            with _running_lock:
-                _running -= 1
-
-    # A daemon thread: a hung in-process agent cannot be stopped, but must not hold the request
-    # or keep the process from exiting. The HTTP agent's own timeout ends its thread.
-    worker = threading.Thread(target=run, name="agent-call", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise AgentFailed(f"the agent did not answer within {timeout_s:g} s")
-    if "error" in outcome:
-        error = outcome["error"]
-        if isinstance(error, AgentFailed):
-            raise error
-        raise AgentFailed(f"the agent failed ({type(error).__name__})") from error
-    return to_reply(outcome["answer"])
 
 
 def load_agent(spec: str | None, url: str | None, timeout_s: float) -> Agent:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.store.errors import SessionStoreError, StoreUnavailable
 
-__all__ = ["SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable"]
+__all__ = ["SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable", "AgentsBusy"]
 
 
 class SessionNotFound(SessionStoreError):
@@ -22,3 +22,12 @@ class InvalidInput(SessionStoreError):
         fields = ", ".join(sorted(errors))
         super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
         self.errors = errors
+
+
+class AgentsBusy(SessionStoreError):
+    """Every agent slot of this process is taken: the turn was refused before anything was stored."""
+
+    def __init__(self, limit: int, retry_after_s: int = 2):
+        super().__init__(f"all {limit} agent calls of this worker are in use; nothing was stored, retry shortly")
+        self.limit = limit
+        self.retry_after_s = retry_after_s
