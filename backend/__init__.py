@@ -26,6 +26,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     register_blueprints(api)
     register_error_handlers(app)
     register_commands(app)
+    register_middleware(app, config)
     return app
 
 
@@ -49,6 +50,13 @@ def register_error_handlers(app: flask.Flask) -> None:
     from backend.api.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_middleware(app: flask.Flask, config: Config) -> None:
+    """Slow clients are cut off: a request's body must arrive within CLIENT_TIMEOUT_S."""
+    from backend.api.slow_clients import BodyDeadline
+
+    app.wsgi_app = BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH)
 
 
 def register_commands(app: flask.Flask) -> None:

@@ -1,13 +1,21 @@
-"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS; access log to stdout."""
+"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS,
+CLIENT_TIMEOUT_S; access log to stdout."""
 
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# A sync worker is busy for a whole agent call. With a slow real agent, GUNICORN_THREADS > 1
-# (gunicorn's gthread worker) keeps other requests served meanwhile; with the echo agent the
-# sync worker measured faster (docs/performance.md).
+# gevent: a turn waits on its agent (1 to 30 s) and on its client without holding a worker, so
+# 200 concurrent turns and the health checks share two workers (docs/performance.md, "Serving model").
+# psycopg 3 cooperates with gevent by itself once gevent has patched `select`, which the worker does
+# before it imports the app; SQLite's busy waits are made cooperative in backend/store/engines.py.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+# Only the gthread worker uses threads (GUNICORN_WORKER_CLASS=gthread).
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Slow clients: under gevent a request's line and headers must arrive within `keepalive` seconds
+# (an idle connection is closed then too); the app bounds the body the same way (CLIENT_TIMEOUT_S).
+keepalive = max(1, round(float(os.environ.get("CLIENT_TIMEOUT_S", "5"))))
 accesslog = "-"
 errorlog = "-"
 # Above the longest a turn may legitimately take (the agent, plus a SQLite busy wait on each of
@@ -16,6 +24,6 @@ timeout = int(
     float(os.environ.get("AGENT_TIMEOUT_S", "30")) + 2 * float(os.environ.get("SQLITE_BUSY_TIMEOUT_S", "30")) + 30
 )
 graceful_timeout = 30
-# No preload: each worker imports the app itself, so no engine or socket is ever shared
-# across fork (backend.db keys engines by process id as a second guard).
+# No preload: each worker imports the app itself (after gevent patched the standard library), so no
+# engine or socket is ever shared across fork (backend.db keys engines by process id as a second guard).
 preload_app = False

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import select
+import sqlite3
+import sys
 import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -93,6 +96,11 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
     path = engine.url.database
     file_based = bool(path) and path != ":memory:" and not path.startswith("file:")
 
+    # Under gevent, SQLite's own busy wait sleeps inside a C call and stalls every request of the
+    # worker; there it is cut to a few milliseconds and write locks are waited for cooperatively.
+    cooperative = _gevent_patched()
+    c_busy_ms = COOPERATIVE_C_BUSY_MS if cooperative else int(busy_timeout_s * 1000)
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, record):
         # SQLite opens a file it may not write read-only, silently, for the connection's life.
@@ -100,7 +108,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout = {c_busy_ms}")
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
@@ -121,7 +129,11 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
         # committed in between (busy_timeout is not consulted); IMMEDIATE waits instead.
         # Sent on the driver itself: a BEGIN needs none of the per-execution machinery.
         immediate = connection.get_execution_options().get(WRITE, False)
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver = connection.connection.driver_connection
+        if immediate and cooperative:
+            begin_immediate_cooperatively(driver, busy_timeout_s)
+        else:
+            driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
     def on_error(context):
@@ -129,6 +141,29 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
         # its whole life; treated as a disconnect, the pool drops it and the next call reconnects.
         if is_read_only_connection_error(context.original_exception):
             context.is_disconnect = True
+
+
+COOPERATIVE_C_BUSY_MS = 5
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("time")
+
+
+def begin_immediate_cooperatively(driver, busy_timeout_s: float) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock in short sleeps that yield to other greenlets."""
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.001
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)  # gevent's sleep: the worker's other requests run meanwhile
+        delay = min(delay * 2, 0.05)
 
 
 def is_read_only_connection_error(exc: BaseException) -> bool:
