@@ -27,3 +27,18 @@ graceful_timeout = 30
 # No preload: each worker imports the app itself (after gevent patched the standard library), so no
 # engine or socket is ever shared across fork (backend.db keys engines by process id as a second guard).
 preload_app = False
+
+
+def post_worker_init(worker):
+    """The app's own log lines (logger `backend`: agent_call, turn, slow_client) go to stdout beside the access log."""
+    import logging
+    import sys
+
+    app_log = logging.getLogger("backend")
+    if not app_log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+                                               "%Y-%m-%d %H:%M:%S %z"))
+        app_log.addHandler(handler)
+        app_log.setLevel(logging.INFO)
+        app_log.propagate = False

@@ -16,7 +16,8 @@ from backend.settings import PROJECT_ROOT
 
 # Settings a developer's shell may carry that would change what the server does.
 _SCRUBBED = ("DATABASE_URL", "SESSION_DB_PATH", "ADMIN_TOKEN", "CORS_ORIGINS", "CHAT_AGENT", "CHAT_AGENT_URL",
-             "AGENT_TIMEOUT_S", "MAX_CONTENT_LENGTH", "APP_ENV", "WEB_CONCURRENCY", "HOST", "PORT")
+             "AGENT_TIMEOUT_S", "MAX_CONTENT_LENGTH", "APP_ENV", "WEB_CONCURRENCY", "HOST", "PORT", "MAX_AGENT_CALLS",
+             "CLIENT_TIMEOUT_S", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "WORKER_CONNECTIONS")
 
 
 def free_port() -> int:

@@ -78,6 +78,7 @@ class AgentCall:
         self.timeout_s = timeout_s
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
+        self._cancel = None  # a streamed answer's way to stop a read that waits (HTTP: shut the socket)
         self._gate, self._slot = gate, slot
         # A daemon thread: a hung in-process agent cannot be stopped, but must not keep the process
         # from exiting. It holds its slot until it ends, so hung calls use up capacity visibly.
@@ -94,6 +95,7 @@ class AgentCall:
                 return
             if not hasattr(answer, "__iter__"):
                 raise AgentFailed("the agent's answer is not a reply")
+            self._cancel = getattr(answer, "cancel", None)
             self._queue.put(("done", self._produce_stream(iter(answer))))
         except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
             self._queue.put(("error", exc))
@@ -142,6 +144,8 @@ class AgentCall:
     def close(self) -> None:
         """Ask the agent for no more chunks; the slot is freed when the producer ends."""
         self._stop.set()
+        if self._cancel is not None:
+            self._cancel()
 
 
 def _as_failure(error: BaseException) -> AgentFailed:

@@ -84,7 +84,7 @@ class HttpAgent:
             response.close()
             raise AgentFailed(f"the agent answered HTTP {response.status_code}")
         if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/event-stream":
-            return self._stream(response)
+            return EventStreamReply(response)
         try:
             answer = response.json()
         except ValueError:
@@ -95,8 +95,31 @@ class HttpAgent:
             response.close()
         return to_reply(answer)
 
-    def _stream(self, response):
-        # A generator: closing it (the client left) closes the HTTP stream, so the agent is asked for no more.
+
+class EventStreamReply:
+    """An agent's streamed answer: iterates its text chunks; returns the `done` metadata when it ends.
+
+    `cancel()` may be called from another thread (or greenlet) to stop a read that is waiting: it
+    shuts the socket down, which is how the agent is told the client asked for no more.
+    """
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+        self._chunks = self._read()
+
+    def __iter__(self):
+        return self._chunks
+
+    def cancel(self) -> None:
+        """Stop reading: shut the connection to the agent down."""
+        try:
+            self.response.raw.shutdown()
+        except Exception:  # noqa: BLE001 - already closed, or a transport without a socket
+            pass
+
+    def _read(self):
+        # A generator: closing it closes the HTTP stream.
+        response = self.response
         try:
             for event, data in read_events(response.raw):
                 if event == "delta":
@@ -110,7 +133,7 @@ class HttpAgent:
                         raise AgentFailed("the agent's reply metadata is not an object")
                     return metadata
             return {}  # `done` is optional: the end of the stream ends the reply
-        except (requests.RequestException, OSError, HTTPError) as exc:
+        except (requests.RequestException, OSError, HTTPError, ValueError) as exc:
             raise AgentFailed(f"the agent's stream broke off ({type(exc).__name__})") from None
         finally:
             response.close()

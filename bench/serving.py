@@ -1,0 +1,72 @@
+"""The serving model, measured in one run: gunicorn's sync, gthread and gevent workers on the database routes (wrk)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import requests
+
+from bench.http import _wrk, ensure_wrk
+from tests.servers import Server, migrate
+
+# (label, settings); 2 workers each, as `make run` starts them.
+MODELS = (
+    ("sync", {"GUNICORN_WORKER_CLASS": "sync"}),
+    ("gthread 2x8", {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "8"}),
+    ("gevent", {"GUNICORN_WORKER_CLASS": "gevent"}),
+)
+
+
+def measure_model(database_url: str, settings: dict, seconds: float, wrk: str) -> dict:
+    """/healthz, POST and GET-50 messages under one worker class: {route: wrk result}."""
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as workdir:
+        server = Server(database_url, Path(workdir) / "server.log", workers=2, extra_args=("--access-logfile", "/dev/null"),
+                        **settings).start()
+        try:
+            base = server.base_url
+            session_id = requests.post(f"{base}/api/v1/sessions", json={}, timeout=10).json()["session_id"]
+            messages = f"{base}/api/v1/sessions/{session_id}/messages"
+            for i in range(100):
+                requests.post(messages, json={"role": "user", "content": f"seed {i}"}, timeout=10)
+            return {
+                "healthz": _wrk(wrk, f"{base}/healthz", seconds, None),
+                "POST": _wrk(wrk, messages, seconds, POST_SCRIPT),
+                "GET-50": _wrk(wrk, f"{messages}?limit=50", seconds, None),
+            }
+        finally:
+            server.stop()
+
+
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"role": "user", "content": "hello over http"}'
+"""
+
+
+def serving_cases(database_url: str, seconds: float) -> tuple[list[dict], dict]:
+    """Rows: gevent (the default) against sync on each database route, same run; and every model's figures."""
+    migrate(database_url)
+    wrk = ensure_wrk()
+    figures = {label: measure_model(database_url, settings, seconds, wrk) for label, settings in MODELS}
+    rows = []
+    for route in ("POST", "GET-50"):
+        gevent, sync = figures["gevent"][route], figures["sync"][route]
+        ratio = round(gevent["rps"] / sync["rps"], 3)
+        rows.append({
+            "case": f"serving: gevent vs sync, HTTP {route} messages (wrk -c16)", "target": ">= 1.0 (no slower)",
+            "candidate_per_s": round(gevent["rps"]), "reference_per_s": round(sync["rps"]), "ratio": ratio,
+            "p50_ms": gevent["p50_ms"], "p99_ms": gevent["p99_ms"], "non_2xx": gevent["non_2xx"] + sync["non_2xx"],
+            "ok": ratio >= 1.0 and gevent["non_2xx"] == 0,
+        })
+    return rows, figures
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    rows, figures = serving_cases(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 5)
+    print(json.dumps(figures, indent=1))
+    print(json.dumps(rows, indent=1))
