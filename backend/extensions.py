@@ -23,7 +23,7 @@ class Services:
     def __init__(self, config: Config):
         self.config = config
         # Loaded now so that a wrong CHAT_AGENT stops the app at start, not at the first chat.
-        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S)
+        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S, config.MAX_AGENT_CALLS)
         self._pid: int | None = None
 
     def _build(self) -> None:

@@ -61,9 +61,15 @@ class HttpAgent:
     """An agent behind an HTTP endpoint: POST {session_id, history, message} -> JSON {reply, metadata?},
     or text/event-stream (events `delta` {"text"}, then an optional `done` {"metadata"})."""
 
-    def __init__(self, url: str, timeout_s: float):
+    def __init__(self, url: str, timeout_s: float, max_connections: int = 256):
         self.url = url
         self.timeout_s = timeout_s
+        # Kept-alive connections to the agent: a new TCP connection (and requests' setup) per turn
+        # cost about as much CPU as the rest of the turn.
+        self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max_connections)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
 
     def __call__(self, request: AgentRequest):
         """Ask the endpoint: an AgentReply, or a generator of text chunks for a streamed answer;
@@ -74,7 +80,7 @@ class HttpAgent:
             "message": record_json(request.message),
         }
         try:
-            response = requests.post(self.url, json=body, timeout=self.timeout_s, stream=True,
+            response = self.http.post(self.url, json=body, timeout=self.timeout_s, stream=True,
                                      headers={"Accept": "application/json, text/event-stream"})
         except requests.Timeout:
             raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
@@ -156,14 +162,14 @@ def to_reply(answer: Any) -> AgentReply:
     return AgentReply(text, metadata)
 
 
-def load_agent(spec: str | None, url: str | None, timeout_s: float) -> Agent:
+def load_agent(spec: str | None, url: str | None, timeout_s: float, max_calls: int = 256) -> Agent:
     """The agent the settings name: CHAT_AGENT='pkg.module:name', CHAT_AGENT_URL='http://...', else echo."""
     if spec and url:
         raise RuntimeError("set CHAT_AGENT or CHAT_AGENT_URL, not both")
     if url:
         if not url.startswith(("http://", "https://")):
             raise RuntimeError("CHAT_AGENT_URL must be an http:// or https:// URL")
-        return HttpAgent(url, timeout_s)
+        return HttpAgent(url, timeout_s, max_calls)
     if spec:
         module_name, _, attribute = spec.partition(":")
         if not module_name or not attribute:

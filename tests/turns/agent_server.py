@@ -91,3 +91,13 @@ class StreamingAgent:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(5)
+
+
+if __name__ == "__main__":
+    # `python -m tests.turns.agent_server`: serve in a process of its own (the benchmark), print the base URL.
+    import sys
+
+    served = StreamingAgent()
+    print(served.base_url, flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    served.close()
