@@ -26,10 +26,15 @@ class Size:
     other_messages: int
     many_sessions: int
     http_seconds: float
+    turn_chats: int = 200
+    slow_idle: int = 50
+    slow_trickling: int = 50
+    stream_chunks: int = 40
 
 
 FULL = Size(rounds=5, seconds=1.0, repeats=200, big_session=1_000_000, other_messages=2_000_000, many_sessions=1_000_000, http_seconds=10)
-SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_messages=2_000, many_sessions=2_000, http_seconds=1)
+SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_messages=2_000, many_sessions=2_000, http_seconds=1,
+             turn_chats=10, slow_idle=2, slow_trickling=2, stream_chunks=5)
 
 
 def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> list[dict]:
@@ -53,10 +58,16 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> l
                 big.drop(), small.drop()
             if http:
                 from bench.http import http_cases
+                from bench.turns import turn_cases
 
                 db = fresh()
                 try:
                     rows += [{"database": kind, **row} for row in http_cases(db.url, size.http_seconds)]
+                finally:
+                    db.drop()
+                db = fresh()
+                try:
+                    rows += [{"database": kind, **row} for row in turn_cases(db.url, size)]
                 finally:
                     db.drop()
             print(f"[{kind} done]", file=sys.stderr)
@@ -74,6 +85,8 @@ def render(rows: list[dict]) -> str:
             cand, ref = f"{row['candidate_per_s']}/s", f"{row['reference_per_s']}/s"
             if "p50_ms" in row:
                 cand += f" (p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms)"
+        if "detail" in row:
+            cand += f" ({row['detail']})"
         lines.append(f"| {row['database']} | {row['case']} | {cand} | {ref} | {row['ratio']} | {row['target']} | {'yes' if row['ok'] else 'NO'} |")
     return "\n".join(lines)
 

@@ -16,6 +16,12 @@ CASES = {
     "purge (",
     "HTTP POST .../messages vs GET /healthz",
     "HTTP GET .../messages?limit=50 vs GET /healthz",
+    "serving: gevent vs sync, HTTP POST",
+    "serving: gevent vs sync, HTTP GET-50",
+    "streamed delta latency",
+    "capacity: 10 concurrent chats, HTTP agent",
+    "capacity: 10 concurrent chats, in-process agent",
+    "slow clients:",
 }
 
 
