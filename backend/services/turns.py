@@ -54,10 +54,12 @@ class StreamedTurn:
 
     def events(self, client_gone: Callable[[], bool] = never_gone) -> Iterator[tuple[str, Any]]:
         """The turn's events; closing this generator early counts as the client leaving."""
+        # A caller that cannot tell whether its client left waits for the agent without waking up.
+        wait_s = CLIENT_CHECK_S if client_gone is not never_gone else self._call.timeout_s
         try:
             while True:
                 try:
-                    chunk = self._call.next_chunk(CLIENT_CHECK_S)
+                    chunk = self._call.next_chunk(wait_s)
                 except AgentFailed as failure:
                     yield "error", self._fail(failure)
                     return
