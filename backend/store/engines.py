@@ -143,7 +143,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float) -> None:
             context.is_disconnect = True
 
 
-COOPERATIVE_C_BUSY_MS = 5
+COOPERATIVE_C_BUSY_MS = 2  # SQLite sleeps 1 ms, then 1 ms more, inside the C call; then we sleep cooperatively
 
 
 def _gevent_patched() -> bool:
