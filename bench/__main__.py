@@ -37,13 +37,23 @@ SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_message
              turn_chats=10, slow_idle=2, slow_trickling=2, stream_chunks=5)
 
 
-def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> list[dict]:
-    """Every case on every database kind; rows of the report."""
+def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only_turns: bool = False) -> list[dict]:
+    """Every case on every database kind (or only the conversation-turn cases); rows of the report."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         for kind in kinds:
             def fresh():
                 return BenchDatabase(kind, Path(workdir), postgres_url)
+
+            if only_turns:
+                from bench.turns import turn_cases
+
+                db = fresh()
+                try:
+                    rows += [{"database": kind, **row} for row in turn_cases(db.url, size)]
+                finally:
+                    db.drop()
+                continue
 
             for case in (service_vs_raw, flat_history):
                 db = fresh()
@@ -97,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows and the machine as JSON here")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--only-turns", action="store_true", help="only the conversation-turn cases (bench/turns.py)")
     args = parser.parse_args(argv)
     kinds = [k for k in args.databases.split(",") if k]
     postgres_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no BENCH_DATABASE_URL or TEST_DATABASE_URL: PostgreSQL skipped", file=sys.stderr)
         kinds.remove("postgresql")
     size = SMOKE if args.smoke else FULL
-    rows = run(kinds, size, http=not args.no_http, postgres_url=postgres_url)
+    rows = run(kinds, size, http=not args.no_http, postgres_url=postgres_url, only_turns=args.only_turns)
     print(render(rows))
     if args.json:
         machine = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def measure_model(database_url: str, settings: dict, seconds: float, wrk: str) -
             server.stop()
 
 
+def _median(results: list[dict]) -> dict:
+    """The median of each figure over rounds."""
+    return {key: statistics.median(result[key] for result in results) for key in results[0]}
+
+
 POST_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -45,11 +51,18 @@ wrk.body = '{"role": "user", "content": "hello over http"}'
 """
 
 
-def serving_cases(database_url: str, seconds: float) -> tuple[list[dict], dict]:
-    """Rows: gevent (the default) against sync on each database route, same run; and every model's figures."""
+def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[list[dict], dict]:
+    """Rows: gevent (the default) against sync on each database route, same run; and every model's figures.
+
+    The models alternate round by round and each figure is the median of its rounds: on a shared
+    machine the load drifts, and alternation exposes every model to the same drift.
+    """
     migrate(database_url)
     wrk = ensure_wrk()
-    figures = {label: measure_model(database_url, settings, seconds, wrk) for label, settings in MODELS}
+    runs = [{label: measure_model(database_url, settings, seconds, wrk) for label, settings in MODELS}
+            for _ in range(rounds)]
+    figures = {label: {route: _median([run[label][route] for run in runs]) for route in runs[0][label]}
+               for label, _ in MODELS}
     rows = []
     for route in ("POST", "GET-50"):
         gevent, sync = figures["gevent"][route], figures["sync"][route]

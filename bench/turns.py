@@ -192,7 +192,7 @@ def turn_cases(database_url: str, size) -> list[dict]:
     """Every case of this module at `size` (bench.__main__.Size)."""
     from bench.serving import serving_cases
 
-    rows, _ = serving_cases(database_url, size.http_seconds)
+    rows, _ = serving_cases(database_url, min(size.http_seconds, 5), rounds=3 if size.http_seconds >= 5 else 1)
     rows += delta_latency_cases(database_url, size.stream_chunks)
     rows += capacity_cases(database_url, size.turn_chats)
     rows += slow_client_cases(database_url, size.slow_idle, size.slow_trickling)

@@ -54,6 +54,14 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+# Connections per process, all kept open. A gevent worker runs hundreds of turns at once; with the
+# default pool (5, overflow 10) each burst opened and closed overflow connections, a PostgreSQL
+# backend started per query (measured: 200 concurrent turns done in 1.45-1.5 s instead of 1.67-1.91 s,
+# GET messages p99 208-220 ms instead of 420-589 ms, same machine and load). Up to 20 more open
+# for a burst beyond that, and close again.
+POSTGRES_POOL_SIZE = 20
+
+
 def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
     """A new engine set up for several processes sharing one database."""
     parsed = sa.make_url(url)
@@ -64,7 +72,7 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0) -> sa.Engine:
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
-    engine = sa.create_engine(parsed)
+    engine = sa.create_engine(parsed, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_SIZE)
     _discard_closed_connections(engine)
     return engine
 
