@@ -53,10 +53,11 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 
 def register_middleware(app: flask.Flask, config: Config) -> None:
-    """Slow clients are cut off: a request's body must arrive within CLIENT_TIMEOUT_S."""
+    """Slow clients are cut off (a request's body must arrive within CLIENT_TIMEOUT_S); requests take turns."""
+    from backend.api.fairness import TakeTurns
     from backend.api.slow_clients import BodyDeadline
 
-    app.wsgi_app = BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH)
+    app.wsgi_app = TakeTurns(BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH))
 
 
 def register_commands(app: flask.Flask) -> None:

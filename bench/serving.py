@@ -72,6 +72,9 @@ def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[l
             "candidate_per_s": round(gevent["rps"]), "reference_per_s": round(sync["rps"]), "ratio": ratio,
             "p50_ms": gevent["p50_ms"], "p99_ms": gevent["p99_ms"], "non_2xx": gevent["non_2xx"] + sync["non_2xx"],
             "ok": ratio >= 1.0 and gevent["non_2xx"] == 0,
+            "detail": "; ".join(f"{label} {round(figures[label][route]['rps'])}/s p99 {figures[label][route]['p99_ms']} ms"
+                                for label, _ in MODELS),
+            "models": {label: figures[label][route] for label, _ in MODELS},
         })
     return rows, figures
 

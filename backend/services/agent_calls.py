@@ -96,6 +96,8 @@ class AgentCall:
             if not hasattr(answer, "__iter__"):
                 raise AgentFailed("the agent's answer is not a reply")
             self._cancel = getattr(answer, "cancel", None)
+            if self._stop.is_set() and self._cancel is not None:
+                self._cancel()  # closed while the agent was still starting its answer
             self._queue.put(("done", self._produce_stream(iter(answer))))
         except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
             self._queue.put(("error", exc))

@@ -15,6 +15,13 @@ from backend.services.validation import Problems, check_audio, check_metadata
 from backend.store.records import MessageRecord
 
 
+def _let_others_run() -> None:
+    # Under gevent, SQLite calls never yield: a burst of turns would each run all their steps
+    # before a health check queued behind them got a turn. time.sleep(0) is gevent's yield there
+    # (and a GIL yield under threads), so the worker's other requests interleave with the burst.
+    time.sleep(0)
+
+
 @dataclass(frozen=True, slots=True)
 class ChatExchange:
     """The user's stored message and the agent's stored reply."""
@@ -78,9 +85,11 @@ class ChatService:
             raise AgentsBusy(self.gate.limit)
         try:
             message = self.sessions.add_message(session_id, "user", text, metadata)
+            _let_others_run()
             history = []
             if self.history_limit > 0:
                 history = self.sessions.get_chat_history(session_id, limit=self.history_limit, before=message.id)
+            _let_others_run()
             request = AgentRequest(self.sessions.get_session(session_id), history, message)
         except BaseException:
             self.gate.release(slot)
