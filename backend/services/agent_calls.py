@@ -54,10 +54,11 @@ class AgentGate:
 
 def log_agent_call(outcome: str, session_id: str, reason: str = "", *, level: int = logging.WARNING,
                    request_id: str | None = None, **extra) -> None:
-    """One line per agent call: event agent_call, outcome ok|failed|timeout|refused, session and request ids, reason."""
+    """One line per agent call: event agent_call, outcome ok|failed|timeout|refused, session and request ids,
+    then any figures, then the reason (free text, last so that it may hold spaces)."""
     details = "".join(f" {name}={value}" for name, value in extra.items())
-    log.log(level, "agent_call outcome=%s session_id=%s request_id=%s reason=%s%s",
-            outcome, session_id, request_id or context.request_id.get(), reason or "-", details)
+    log.log(level, "agent_call outcome=%s session_id=%s request_id=%s%s reason=%s",
+            outcome, session_id, request_id or context.request_id.get(), details, reason or "-")
 
 
 END = object()  # next_chunk's answer once the reply is complete
