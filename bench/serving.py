@@ -30,9 +30,12 @@ def measure_model(database_url: str, settings: dict, seconds: float, wrk: str) -
             messages = f"{base}/api/v1/sessions/{session_id}/messages"
             for i in range(100):
                 requests.post(messages, json={"role": "user", "content": f"seed {i}"}, timeout=10)
+            for i in range(SPREAD_SESSIONS):
+                requests.post(f"{base}/api/v1/sessions", json={"session_id": f"spread-{i}"}, timeout=10)
             return {
                 "healthz": _wrk(wrk, f"{base}/healthz", seconds, None),
                 "POST": _wrk(wrk, messages, seconds, POST_SCRIPT),
+                "POST-spread": _wrk(wrk, f"{base}/", seconds, SPREAD_POST_SCRIPT),
                 "GET-50": _wrk(wrk, f"{messages}?limit=50", seconds, None),
             }
         finally:
@@ -51,6 +54,20 @@ wrk.body = '{"role": "user", "content": "hello over http"}'
 """
 
 
+# Appends spread over this many sessions: what many users do at once. "POST" appends to one
+# session, which serialises every write on one row.
+SPREAD_SESSIONS = 100
+SPREAD_POST_SCRIPT = POST_SCRIPT + f"""
+request = function()
+  return wrk.format(nil, "/api/v1/sessions/spread-" .. math.random(0, {SPREAD_SESSIONS - 1}) .. "/messages")
+end
+"""
+
+
+ROUTE_NAMES = {"POST": "POST messages, one session", "POST-spread": f"POST messages, {SPREAD_SESSIONS} sessions",
+               "GET-50": "GET-50 messages"}
+
+
 def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[list[dict], dict]:
     """Rows: gevent (the default) against sync on each database route, same run; and every model's figures.
 
@@ -64,11 +81,11 @@ def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[l
     figures = {label: {route: _median([run[label][route] for run in runs]) for route in runs[0][label]}
                for label, _ in MODELS}
     rows = []
-    for route in ("POST", "GET-50"):
+    for route in ("POST", "POST-spread", "GET-50"):
         gevent, sync = figures["gevent"][route], figures["sync"][route]
         ratio = round(gevent["rps"] / sync["rps"], 3)
         rows.append({
-            "case": f"serving: gevent vs sync, HTTP {route} messages (wrk -c16)", "target": ">= 1.0 (no slower)",
+            "case": f"serving: gevent vs sync, HTTP {ROUTE_NAMES[route]} (wrk -c16)", "target": ">= 1.0 (no slower)",
             "candidate_per_s": round(gevent["rps"]), "reference_per_s": round(sync["rps"]), "ratio": ratio,
             "p50_ms": gevent["p50_ms"], "p99_ms": gevent["p99_ms"], "non_2xx": gevent["non_2xx"] + sync["non_2xx"],
             "ok": ratio >= 1.0 and gevent["non_2xx"] == 0,
