@@ -128,7 +128,7 @@ class AgentCall:
                 close()
 
     def next_chunk(self, wait_s: float) -> Any:
-        """The next chunk, waiting at most `wait_s` (then None); _END when the reply is complete."""
+        """The next chunk, waiting at most `wait_s` (then None); END when the reply is complete."""
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self.close()
