@@ -38,6 +38,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     register_error_handlers(app)
     register_observability(app)
     register_commands(app)
+    register_middleware(app, config)
     return app
 
 
@@ -78,6 +79,13 @@ def register_observability(app: flask.Flask) -> None:
     from backend.observability.http import init_app
 
     init_app(app)
+
+def register_middleware(app: flask.Flask, config: Config) -> None:
+    """Slow clients are cut off (a request's body must arrive within CLIENT_TIMEOUT_S); requests take turns."""
+    from backend.api.fairness import TakeTurns
+    from backend.api.slow_clients import BodyDeadline
+
+    app.wsgi_app = TakeTurns(BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH))
 
 
 def register_commands(app: flask.Flask) -> None:

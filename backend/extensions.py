@@ -23,7 +23,7 @@ class Services:
     def __init__(self, config: Config):
         self.config = config
         # Loaded now so that a wrong CHAT_AGENT stops the app at start, not at the first chat.
-        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S)
+        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S, config.MAX_AGENT_CALLS)
         self._pid: int | None = None
 
     def _build(self) -> None:
@@ -33,6 +33,7 @@ class Services:
         self.chat = ChatService(
             self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
             lease_margin_s=config.TURN_LEASE_MARGIN_S,
+            max_agent_calls=config.MAX_AGENT_CALLS,
         )
         self._pid = os.getpid()
 

@@ -116,6 +116,10 @@ class Config:
     IDEMPOTENCY_TTL_S: float = field(default_factory=lambda: _float("IDEMPOTENCY_TTL_S", 24 * 3600.0))
     # A turn's lease lasts the agent timeout plus this: long enough for the turn's own writes.
     TURN_LEASE_MARGIN_S: float = field(default_factory=lambda: _float("TURN_LEASE_MARGIN_S", 10.0))
+    # Concurrent agent calls per worker process; a turn beyond them answers 503 before storing anything.
+    MAX_AGENT_CALLS: int = field(default_factory=lambda: _int("MAX_AGENT_CALLS", 256))
+    # A client must send a request's headers, and then its body, each within this many seconds.
+    CLIENT_TIMEOUT_S: float = field(default_factory=lambda: _float("CLIENT_TIMEOUT_S", 5.0))
     TESTING: bool = False
     DEBUG: bool = False
 

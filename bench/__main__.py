@@ -26,19 +26,34 @@ class Size:
     other_messages: int
     many_sessions: int
     http_seconds: float
+    turn_chats: int = 200
+    slow_idle: int = 50
+    slow_trickling: int = 50
+    stream_chunks: int = 40
 
 
 FULL = Size(rounds=5, seconds=1.0, repeats=200, big_session=1_000_000, other_messages=2_000_000, many_sessions=1_000_000, http_seconds=10)
-SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_messages=2_000, many_sessions=2_000, http_seconds=1)
+SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_messages=2_000, many_sessions=2_000, http_seconds=1,
+             turn_chats=10, slow_idle=2, slow_trickling=2, stream_chunks=5)
 
 
-def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> list[dict]:
-    """Every case on every database kind; rows of the report."""
+def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only_turns: bool = False) -> list[dict]:
+    """Every case on every database kind (or only the conversation-turn cases); rows of the report."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         for kind in kinds:
             def fresh():
                 return BenchDatabase(kind, Path(workdir), postgres_url)
+
+            if only_turns:
+                from bench.turns import turn_cases
+
+                db = fresh()
+                try:
+                    rows += [{"database": kind, **row} for row in turn_cases(db.url, size)]
+                finally:
+                    db.drop()
+                continue
 
             for case in (service_vs_raw, flat_history):
                 db = fresh()
@@ -53,6 +68,7 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> l
                 big.drop(), small.drop()
             if http:
                 from bench.http import http_cases
+                from bench.turns import turn_cases
 
                 db = fresh()
                 try:
@@ -64,6 +80,11 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None) -> l
 
                     rounds = 3 if size.rounds > 1 else 1
                     rows += [{"database": kind, **row} for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))]
+                db = fresh()
+                try:
+                    rows += [{"database": kind, **row} for row in turn_cases(db.url, size)]
+                finally:
+                    db.drop()
             print(f"[{kind} done]", file=sys.stderr)
     return rows
 
@@ -79,6 +100,8 @@ def render(rows: list[dict]) -> str:
             cand, ref = f"{row['candidate_per_s']}/s", f"{row['reference_per_s']}/s"
             if "p50_ms" in row:
                 cand += f" (p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms)"
+        if "detail" in row:
+            cand += f" ({row['detail']})"
         lines.append(f"| {row['database']} | {row['case']} | {cand} | {ref} | {row['ratio']} | {row['target']} | {'yes' if row['ok'] else 'NO'} |")
     return "\n".join(lines)
 
@@ -89,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows and the machine as JSON here")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--only-turns", action="store_true", help="only the conversation-turn cases (bench/turns.py)")
     args = parser.parse_args(argv)
     kinds = [k for k in args.databases.split(",") if k]
     postgres_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
@@ -96,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no BENCH_DATABASE_URL or TEST_DATABASE_URL: PostgreSQL skipped", file=sys.stderr)
         kinds.remove("postgresql")
     size = SMOKE if args.smoke else FULL
-    rows = run(kinds, size, http=not args.no_http, postgres_url=postgres_url)
+    rows = run(kinds, size, http=not args.no_http, postgres_url=postgres_url, only_turns=args.only_turns)
     print(render(rows))
     if args.json:
         machine = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}

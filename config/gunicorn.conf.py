@@ -1,9 +1,18 @@
-"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_THREADS; our logs and metrics."""
+"""gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS,
+WORKER_CONNECTIONS, CLIENT_TIMEOUT_S; our logs and metrics."""
 
 import os
 
-from backend.observability import server as observability
-from backend.observability.logs import logging_config
+if os.environ.get("GUNICORN_WORKER_CLASS", "gevent") == "gevent":
+    # Patched before anything else is imported: the master imports the app's settings, the agent
+    # (requests, ssl) and logging to check them, and its workers inherit those modules. Patching
+    # only in each worker, as gunicorn does, comes too late for ssl (gevent's MonkeyPatchWarning).
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from backend.observability import server as observability  # noqa: E402 - after the patch
+from backend.observability.logs import logging_config  # noqa: E402
 
 # Metrics in prometheus-client's multiprocess mode: set before anything imports prometheus_client.
 observability.metrics_directory()
@@ -12,10 +21,17 @@ observability.metrics_directory()
 number = observability.number
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{int(number('PORT', 8000))}"
 workers = int(number("WEB_CONCURRENCY", 2))
-# A sync worker is busy for a whole agent call. With a slow real agent, GUNICORN_THREADS > 1
-# (gunicorn's gthread worker) keeps other requests served meanwhile; with the echo agent the
-# sync worker measured faster (docs/performance.md).
+# gevent: a turn waits on its agent (1 to 30 s) and on its client without holding a worker, so
+# 200 concurrent turns and the health checks share two workers (docs/performance.md, "Serving model").
+# psycopg 3 cooperates with gevent by itself once gevent has patched `select`, which the worker does
+# before it imports the app; SQLite's busy waits are made cooperative in backend/store/engines.py.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")  # read again above, before the patch
+worker_connections = int(number("WORKER_CONNECTIONS", 1000))
+# Only the gthread worker uses threads (GUNICORN_WORKER_CLASS=gthread).
 threads = int(number("GUNICORN_THREADS", 1))
+# Slow clients: under gevent a request's line and headers must arrive within `keepalive` seconds
+# (an idle connection is closed then too); the app bounds the body the same way (CLIENT_TIMEOUT_S).
+keepalive = max(1, round(number("CLIENT_TIMEOUT_S", 5)))
 # gunicorn's own lines go through our handler and format (LOG_FORMAT); the app writes one access
 # line per request itself (backend.access, with the request id), so gunicorn's is off.
 accesslog = None
@@ -28,8 +44,8 @@ except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: on_starting says so in one 
 # its two writes), so that a slow turn ends in our 502 or 503, never in a killed worker.
 timeout = int(number("AGENT_TIMEOUT_S", 30) + 2 * number("SQLITE_BUSY_TIMEOUT_S", 30) + 30)
 graceful_timeout = 30
-# No preload: each worker imports the app itself, so no engine or socket is ever shared
-# across fork (backend.db keys engines by process id as a second guard).
+# No preload: each worker imports the app itself (after gevent patched the standard library), so no
+# engine or socket is ever shared across fork (backend.db keys engines by process id as a second guard).
 preload_app = False
 
 

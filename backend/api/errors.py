@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from backend.services.agents import AgentFailed
 from backend.services.errors import (
+    AgentsBusy,
     IdempotencyKeyReused,
     InvalidInput,
     PreconditionFailed,
@@ -144,6 +145,11 @@ def handle_agent_failed(error: AgentFailed):
     return error_response(502, f"the agent failed: {error.reason}; the message was stored")
 
 
+def handle_agents_busy(error: AgentsBusy):
+    """Every agent slot of this worker is in use; nothing was stored: 503, retry after a moment."""
+    return error_response(503, str(error), headers={"Retry-After": str(error.retry_after_s)})
+
+
 def handle_unexpected(error: Exception):
     """Anything else: logged with its trace here, a bare 500 for the client."""
     log.exception("unexpected error on %s %s", flask.request.method, flask.request.path)
@@ -163,4 +169,5 @@ def register_error_handlers(app: flask.Flask) -> None:
     app.register_error_handler(ReservationLost, handle_reservation_lost)
     app.register_error_handler(PreconditionFailed, handle_precondition_failed)
     app.register_error_handler(AgentFailed, handle_agent_failed)
+    app.register_error_handler(AgentsBusy, handle_agents_busy)
     app.register_error_handler(Exception, handle_unexpected)

@@ -7,7 +7,7 @@ from marshmallow import fields
 from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.base import StrictSchema
-from backend.services.health import check_ready
+from backend.services.health import check_agent_capacity, check_ready
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators")
 
@@ -31,6 +31,8 @@ def healthz():
 @blp.response(200, StatusSchema)
 def readyz():
     """Readiness: the database answers, is at the newest migration and takes writes (disk not full, free space
-    at least MIN_FREE_DISK_MB); 503 with the reason if not."""
+    at least MIN_FREE_DISK_MB), and no hung agent call holds a slot of this worker; 503 with the reason if not."""
     current = services()
-    return {"status": "ready", "revision": check_ready(current.sessions.engine, current.config.MIN_FREE_DISK_MB)}
+    revision = check_ready(current.sessions.engine, current.config.MIN_FREE_DISK_MB)
+    check_agent_capacity(current.chat.gate)
+    return {"status": "ready", "revision": revision}

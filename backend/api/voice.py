@@ -1,15 +1,12 @@
-"""Voice: a transcript as the user's message; both messages marked with modality voice."""
+"""Voice: a transcript as the user's message; both messages marked with modality voice (JSON, or streamed as SSE)."""
 
 from __future__ import annotations
 
-from flask_smorest.error_handler import ErrorSchema
-
-from backend.api.auth import owner_scope
 from backend.api.blueprint import Blueprint
-from backend.api.preconditions import RETRY_AFTER_HEADER
+from backend.api.chat import answer, documented_as_turn
 from backend.extensions import services
-from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.chat import ChatResponseSchema, VoiceRequestSchema
+from backend.schemas.headers import IdempotencyHeaders
 
 blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turns (transcripts)")
 
@@ -17,15 +14,12 @@ blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turn
 @blp.route("/voice", methods=["POST"])
 @blp.arguments(VoiceRequestSchema)
 @blp.arguments(IdempotencyHeaders, location="headers")
-@blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER,
-                  description="Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)")
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(502, response="BAD_GATEWAY")
-@blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+@documented_as_turn(blp)
 @blp.response(200, ChatResponseSchema)
 def voice(body, headers):
-    """Send a transcript and get the agent's reply; 502 when the agent fails (the transcript stays stored)."""
-    return services().chat.voice(
-        body["session_id"], body["transcript"], body.get("audio"), body.get("metadata"),
-        owner=owner_scope(), idempotency_key=headers.get("idempotency_key"),
-    )
+    """Send a transcript and get the agent's reply; 502 when the agent fails (the transcript stays stored),
+    503 with Retry-After when the worker's agent calls are all in use (nothing stored).
+    With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error."""
+    turns = services().chat
+    args = (body["session_id"], body["transcript"], body.get("audio"), body.get("metadata"))
+    return answer(turns.voice_stream, turns.voice, headers, *args)

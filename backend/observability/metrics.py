@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from contextlib import contextmanager
 from typing import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -102,18 +101,9 @@ def record_turn(outcome: str) -> None:
 
 
 @_never_raises
-def _turns_in_flight(change: int) -> None:
+def record_turn_in_flight(change: int) -> None:
+    """A turn began (+1) or ended (-1)."""
     TURNS_IN_FLIGHT.inc(change)
-
-
-@contextmanager
-def turn_in_flight() -> Iterator[None]:
-    """Context manager: a turn counts as in flight while inside it."""
-    _turns_in_flight(1)
-    try:
-        yield
-    finally:
-        _turns_in_flight(-1)
 
 
 _request_children: dict[tuple[str, str, int], tuple] = {}

@@ -4,38 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
 import requests
+from urllib3.exceptions import HTTPError
 
-from backend.observability.metrics import record_agent_call
+from backend.services.event_stream import read_events
+
 from backend.store.records import MessageRecord, SessionRecord
 
 
 class AgentFailed(Exception):
     """The agent failed, timed out or answered something that is not a reply."""
 
-    outcome = "failed"  # the agent_call outcome it is counted and logged as
-
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-class AgentTimedOut(AgentFailed):
-    """The agent did not answer within its deadline."""
-
-    outcome = "timeout"
-
-
-class AgentRefused(AgentFailed):
-    """The call was not made: too many earlier calls are still running in this process."""
-
-    outcome = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,32 +58,91 @@ def record_json(record) -> dict:
 
 
 class HttpAgent:
-    """An agent behind an HTTP endpoint: POST {session_id, history, message} -> {reply, metadata?}."""
+    """An agent behind an HTTP endpoint: POST {session_id, history, message} -> JSON {reply, metadata?},
+    or text/event-stream (events `delta` {"text"}, then an optional `done` {"metadata"})."""
 
-    def __init__(self, url: str, timeout_s: float):
+    def __init__(self, url: str, timeout_s: float, max_connections: int = 256):
         self.url = url
         self.timeout_s = timeout_s
+        # Kept-alive connections to the agent: a new TCP connection (and requests' setup) per turn
+        # cost about as much CPU as the rest of the turn.
+        self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max_connections)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
 
-    def __call__(self, request: AgentRequest) -> AgentReply:
-        """Ask the endpoint; AgentFailed on any transport error, error status or malformed answer."""
+    def __call__(self, request: AgentRequest):
+        """Ask the endpoint: an AgentReply, or a generator of text chunks for a streamed answer;
+        AgentFailed on any transport error, error status or malformed answer."""
         body = {
             "session_id": request.session.session_id,
             "history": [record_json(m) for m in request.history],
             "message": record_json(request.message),
         }
         try:
-            response = requests.post(self.url, json=body, timeout=self.timeout_s)
+            response = self.http.post(self.url, json=body, timeout=self.timeout_s, stream=True,
+                                     headers={"Accept": "application/json, text/event-stream"})
         except requests.Timeout:
-            raise AgentTimedOut(f"the agent did not answer within {self.timeout_s:g} s") from None
+            raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
         except requests.RequestException as exc:
             raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
         if response.status_code != 200:
+            response.close()
             raise AgentFailed(f"the agent answered HTTP {response.status_code}")
+        if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/event-stream":
+            return EventStreamReply(response)
         try:
             answer = response.json()
         except ValueError:
             raise AgentFailed("the agent answered something that is not JSON") from None
+        except requests.RequestException as exc:
+            raise AgentFailed(f"the agent's answer was cut off ({type(exc).__name__})") from None
+        finally:
+            response.close()
         return to_reply(answer)
+
+
+class EventStreamReply:
+    """An agent's streamed answer: iterates its text chunks; returns the `done` metadata when it ends.
+
+    `cancel()` may be called from another thread (or greenlet) to stop a read that is waiting: it
+    shuts the socket down, which is how the agent is told the client asked for no more.
+    """
+
+    def __init__(self, response: requests.Response):
+        self.response = response
+        self._chunks = self._read()
+
+    def __iter__(self):
+        return self._chunks
+
+    def cancel(self) -> None:
+        """Stop reading: shut the connection to the agent down."""
+        try:
+            self.response.raw.shutdown()
+        except Exception:  # noqa: BLE001 - already closed, or a transport without a socket
+            pass
+
+    def _read(self):
+        # A generator: closing it closes the HTTP stream.
+        response = self.response
+        try:
+            for event, data in read_events(response.raw):
+                if event == "delta":
+                    text = data.get("text") if isinstance(data, dict) else None
+                    if not isinstance(text, str):
+                        raise AgentFailed("the agent streamed a delta without text")
+                    yield text
+                elif event == "done":
+                    metadata = (data.get("metadata") if isinstance(data, dict) else None) or {}
+                    if not isinstance(metadata, dict):
+                        raise AgentFailed("the agent's reply metadata is not an object")
+                    return metadata
+            return {}  # `done` is optional: the end of the stream ends the reply
+        except (requests.RequestException, OSError, HTTPError, ValueError) as exc:
+            raise AgentFailed(f"the agent's stream broke off ({type(exc).__name__})") from None
+        finally:
+            response.close()
 
 
 def to_reply(answer: Any) -> AgentReply:
@@ -117,68 +162,14 @@ def to_reply(answer: Any) -> AgentReply:
     return AgentReply(text, metadata)
 
 
-# A hung in-process agent cannot be stopped: its thread is abandoned. Past this many still
-# running in one process, calls fail at once instead of piling up threads without bound.
-MAX_CALLS_RUNNING = 16
-_running = 0
-_running_lock = threading.Lock()
-
-
-def call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
-    """Run the agent with a deadline; AgentFailed when it raises, hangs past the deadline or answers garbage."""
-    started, outcome = time.perf_counter(), "failed"
-    try:
-        reply = _call_agent(agent, request, timeout_s)
-        outcome = "ok"
-        return reply
-    except AgentFailed as exc:
-        outcome = exc.outcome
-        raise
-    finally:
-        record_agent_call(outcome, time.perf_counter() - started)
-
-
-def _call_agent(agent: Agent, request: AgentRequest, timeout_s: float) -> AgentReply:
-    global _running
-    outcome: dict[str, Any] = {}
-    with _running_lock:
-        if _running >= MAX_CALLS_RUNNING:
-            raise AgentRefused(f"the agent is not answering: {_running} earlier calls are still running")
-        _running += 1
-
-    def run() -> None:
-        global _running
-        try:
-            outcome["answer"] = agent(request)
-        except BaseException as exc:  # noqa: BLE001 - any failure of foreign code is the agent's failure
-            outcome["error"] = exc
-        finally:
-            with _running_lock:
-                _running -= 1
-
-    # A daemon thread: a hung in-process agent cannot be stopped, but must not hold the request
-    # or keep the process from exiting. The HTTP agent's own timeout ends its thread.
-    worker = threading.Thread(target=run, name="agent-call", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise AgentTimedOut(f"the agent did not answer within {timeout_s:g} s")
-    if "error" in outcome:
-        error = outcome["error"]
-        if isinstance(error, AgentFailed):
-            raise error
-        raise AgentFailed(f"the agent failed ({type(error).__name__})") from error
-    return to_reply(outcome["answer"])
-
-
-def load_agent(spec: str | None, url: str | None, timeout_s: float) -> Agent:
+def load_agent(spec: str | None, url: str | None, timeout_s: float, max_calls: int = 256) -> Agent:
     """The agent the settings name: CHAT_AGENT='pkg.module:name', CHAT_AGENT_URL='http://...', else echo."""
     if spec and url:
         raise RuntimeError("set CHAT_AGENT or CHAT_AGENT_URL, not both")
     if url:
         if not url.startswith(("http://", "https://")):
             raise RuntimeError("CHAT_AGENT_URL must be an http:// or https:// URL")
-        return HttpAgent(url, timeout_s)
+        return HttpAgent(url, timeout_s, max_calls)
     if spec:
         module_name, _, attribute = spec.partition(":")
         if not module_name or not attribute:

@@ -1,19 +1,29 @@
-"""A chat turn: store the user's message, ask the agent outside any transaction, store its reply."""
+"""Conversation turns: store the user's message, ask the agent outside any transaction, store its reply."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from backend.observability.metrics import record_turn, turn_in_flight
-from backend.services.agents import Agent, AgentFailed, AgentRequest, call_agent
-from backend.services.errors import InvalidInput
-from backend.services.outcomes import record_from_json, record_to_json, request_hash
-from backend.services.turn_guard import TurnGuard
-from backend.store.records import MessageRecord
+from backend import context
+from backend.services.agent_calls import AgentCall, AgentGate, log_agent_call
+from backend.services.agents import Agent, AgentRequest
+from backend.services.errors import AgentsBusy
+from backend.services.outcomes import record_from_json, request_hash
 from backend.services.session import SessionService
+from backend.services.turn_guard import TurnGuard
+from backend.services.turns import ReplayedTurn, StreamedTurn, log_turn_refused
 from backend.services.validation import (
     Problems, check_audio, check_content, check_idempotency_key, check_lookup_id, check_metadata,
 )
+from backend.store.records import MessageRecord
+
+
+def _let_others_run() -> None:
+    # Under gevent, SQLite calls never yield: a burst of turns would each run all their steps
+    # before a health check queued behind them got a turn. time.sleep(0) is gevent's yield there
+    # (and a GIL yield under threads), so the worker's other requests interleave with the burst.
+    time.sleep(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,80 +41,103 @@ def exchange_from_json(outcome: dict) -> ChatExchange:
 
 
 class ChatService:
-    """Conversation turns over SessionService and an agent; knows nothing of HTTP."""
+    """Conversation turns over SessionService and an agent; knows nothing of HTTP.
+
+    `owner` scopes a turn as it scopes SessionService. A turn holds its session's lease (one turn at a
+    time: TurnInProgress) and, with an idempotency key, the key (a repeat replays the first outcome,
+    RequestInFlight while it still runs).
+    """
 
     def __init__(self, sessions: SessionService, agent: Agent, *, timeout_s: float = 30.0, history_limit: int = 20,
-                 lease_margin_s: float = 10.0):
+                 lease_margin_s: float = 10.0, max_agent_calls: int = 256):
         self.sessions = sessions
         self.agent = agent
         self.timeout_s = timeout_s
         self.history_limit = history_limit
+        self.gate = AgentGate(max_agent_calls)
         # A turn whose worker died holds its session for at most the agent timeout plus the margin.
         self.guard = TurnGuard(sessions.engine, sessions.keys, lease_s=timeout_s + lease_margin_s)
 
     def chat(self, session_id: str, text: str, metadata: dict | None = None,
              *, owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
-        """One text turn; AgentFailed (the user's message stays stored) when the agent fails; `owner` scopes it.
-
-        TurnInProgress while another turn runs on the session. With an idempotency key, a repeat
-        returns the first turn's exchange (RequestInFlight while it still runs).
-        """
-        return self._turn(session_id, text, metadata, {}, owner, idempotency_key)
+        """One text turn; AgentFailed when the agent fails (the user's message, and any partial reply, stay stored)."""
+        return self._complete(self.chat_stream(session_id, text, metadata, owner=owner, idempotency_key=idempotency_key))
 
     def voice(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None,
               *, owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
         """One voice turn: as chat, both messages marked modality=voice, the user's with its audio details."""
+        turn = self.voice_stream(session_id, transcript, audio, metadata, owner=owner, idempotency_key=idempotency_key)
+        return self._complete(turn)
+
+    def chat_stream(self, session_id: str, text: str, metadata: dict | None = None,
+                    *, owner: str | None = None, idempotency_key: str | None = None) -> StreamedTurn | ReplayedTurn:
+        """Start a text turn: the user's message is stored and the agent asked; AgentsBusy (nothing stored) at capacity."""
+        return self._begin(session_id, text, metadata, {}, owner, idempotency_key)
+
+    def voice_stream(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None,
+                     *, owner: str | None = None, idempotency_key: str | None = None) -> StreamedTurn | ReplayedTurn:
+        """Start a voice turn, as chat_stream with the voice marks."""
         problems = Problems()
         check_audio(problems, audio, self.sessions.limits)
         check_metadata(problems, metadata, self.sessions.limits)
         problems.raise_if_any()
         marks = {"modality": "voice"}
         user_marks = {**marks, "audio": audio} if audio is not None else marks
-        return self._turn(session_id, transcript, {**(metadata or {}), **user_marks}, marks, owner, idempotency_key)
+        return self._begin(session_id, transcript, {**(metadata or {}), **user_marks}, marks, owner, idempotency_key)
 
-    def _turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
-              owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
-        with turn_in_flight():
-            try:
-                exchange = self._serve_turn(session_id, text, metadata, reply_marks, owner, idempotency_key)
-            except AgentFailed as exc:
-                record_turn("refused" if exc.outcome == "refused" else "failed")
-                raise
-        record_turn("completed")
-        return exchange
+    @staticmethod
+    def _complete(turn: StreamedTurn | ReplayedTurn) -> ChatExchange:
+        for kind, value in turn.events():
+            if kind == "error":
+                raise value
+        return ChatExchange(turn.session_id, turn.message, turn.reply)
 
-    def _serve_turn(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
-                    owner: str | None, idempotency_key: str | None) -> ChatExchange:
-        # Short transactions, none open while the agent thinks: a slow agent must not hold a
-        # database lock (SQLite has one writer) or a pooled connection. The turn's lease and key
-        # are rows taken and given back in transactions of their own.
+    def _begin(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
+               owner: str | None, idempotency_key: str | None) -> StreamedTurn | ReplayedTurn:
+        # The slot is taken before anything is stored: a refused turn leaves no orphan message and
+        # can simply be retried. Then the turn's lease and key, the user's message, and what the
+        # agent needs: short transactions, none open while the agent thinks (a slow agent must not
+        # hold a database lock, SQLite has one writer, or a pooled connection).
         problems = Problems()
         check_lookup_id(problems, session_id)
         check_content(problems, text, self.sessions.limits)
         check_metadata(problems, metadata, self.sessions.limits)
         check_idempotency_key(problems, idempotency_key)
-        problems.raise_if_any()  # before any lease is taken
+        problems.raise_if_any()
         if owner is not None:
             # Before the lease: another owner must get 404, never a 409 telling that a turn runs there.
             self.sessions.get_session(session_id, owner=owner)
+        request_id = context.request_id.get()
+        slot = self.gate.try_acquire(time.monotonic() + self.timeout_s)
+        if slot is None:
+            log_agent_call("refused", session_id, f"all {self.gate.limit} agent calls of this worker are in use",
+                           request_id=request_id)
+            log_turn_refused(session_id, request_id)
+            raise AgentsBusy(self.gate.limit)
         fingerprint = request_hash("turn", session_id=session_id, text=text, metadata=metadata, reply_marks=reply_marks)
-        with self.guard.begin(session_id, idempotency_key, fingerprint, owner=owner) as turn:
-            if turn.replay is not None:
-                return exchange_from_json(turn.replay)
-            message = turn.stored_message(self.sessions) or \
-                self.sessions.append_with(session_id, "user", text, metadata, turn.note_message, owner=owner)
+        guarding = self.guard.begin(session_id, idempotency_key, fingerprint, owner=owner)
+        try:
+            guard = guarding.__enter__()  # TurnInProgress, RequestInFlight, IdempotencyKeyReused
+        except BaseException:
+            self.gate.release(slot)
+            raise
+        if guard.replay is not None:
+            self.gate.release(slot)
+            guarding.__exit__(None, None, None)
+            exchange = exchange_from_json(guard.replay)
+            return ReplayedTurn(exchange.session_id, exchange.message, exchange.reply)
+        try:
+            message = guard.stored_message(self.sessions) or \
+                self.sessions.append_with(session_id, "user", text, metadata, guard.note_message, owner=owner)
+            _let_others_run()
             history = []
             if self.history_limit > 0:
                 history = self.sessions.get_chat_history(session_id, limit=self.history_limit, before=message.id, owner=owner)
+            _let_others_run()
             request = AgentRequest(self.sessions.get_session(session_id, owner=owner), history, message)
-            answer = call_agent(self.agent, request, self.timeout_s)
-            try:
-                reply = self.sessions.append_with(
-                    session_id, "assistant", answer.text, {**answer.metadata, **reply_marks},
-                    lambda tx, reply: turn.finish(tx, record_to_json(ChatExchange(session_id, message, reply))),
-                    owner=owner,
-                )
-            except InvalidInput as exc:
-                # The client's request was fine; the agent's answer is what the store refused.
-                raise AgentFailed(f"the agent's reply was refused: {exc}") from None
-            return ChatExchange(session_id, message, reply)
+        except BaseException as exc:
+            self.gate.release(slot)
+            guarding.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        call = AgentCall(self.agent, request, self.gate, slot, time.monotonic() + self.timeout_s, self.timeout_s)
+        return StreamedTurn(self.sessions, message, call, reply_marks, request_id, guard, guarding, owner)

@@ -6,7 +6,7 @@ from backend.store.errors import SessionStoreError, StoreFull, StoreUnavailable
 
 __all__ = [
     "SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable", "StoreFull", "IdempotencyKeyReused",
-    "RequestInFlight", "ReservationLost", "TurnInProgress", "PreconditionFailed",
+    "RequestInFlight", "ReservationLost", "TurnInProgress", "PreconditionFailed", "AgentsBusy",
 ]
 
 
@@ -65,3 +65,10 @@ class PreconditionFailed(SessionStoreError):
     def __init__(self, current_etag: str):
         super().__init__("the session changed since you read it (If-Match does not match its ETag)")
         self.current_etag = current_etag
+class AgentsBusy(SessionStoreError):
+    """Every agent slot of this process is taken: the turn was refused before anything was stored."""
+
+    def __init__(self, limit: int, retry_after_s: int = 2):
+        super().__init__(f"all {limit} agent calls of this worker are in use; nothing was stored, retry shortly")
+        self.limit = limit
+        self.retry_after_s = retry_after_s

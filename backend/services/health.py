@@ -22,6 +22,15 @@ def _head() -> str:
     return head_revision()
 
 
+def check_agent_capacity(gate) -> None:
+    """StoreUnavailable (not ready) while agent calls past their deadline hold slots of this worker."""
+    hung = gate.hung()
+    if hung:
+        raise StoreUnavailable(
+            f"{hung} of this worker's {gate.limit} agent calls are hung past their deadline and hold their slots"
+        )
+
+
 def check_ready(engine: sa.Engine, min_free_disk_mb: float = 0.0) -> str:
     """The database's revision when it is reachable, at head and writable with room to spare; StoreUnavailable with the reason otherwise."""
     try:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import select
+import sqlite3
+import sys
 import threading
+import weakref
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,6 +61,14 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+# Connections per process, all kept open. A gevent worker runs hundreds of turns at once; with the
+# default pool (5, overflow 10) each burst opened and closed overflow connections, a PostgreSQL
+# backend started per query (measured: 200 concurrent turns done in 1.45-1.5 s instead of 1.67-1.91 s,
+# GET messages p99 208-220 ms instead of 420-589 ms, same machine and load). Up to 20 more open
+# for a burst beyond that, and close again.
+POSTGRES_POOL_SIZE = 20
+
+
 def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
     """A new engine set up for several processes sharing one database.
 
@@ -73,7 +85,7 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
-    engine = sa.create_engine(parsed)
+    engine = sa.create_engine(parsed, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_SIZE)
     _discard_closed_connections(engine)
     _warn_when_commits_are_not_durable(engine)
     return engine
@@ -139,6 +151,13 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
     path = engine.url.database
     file_based = bool(path) and path != ":memory:" and not path.startswith("file:")
 
+    # Under gevent, SQLite's own busy wait sleeps inside a C call and stalls every request of the
+    # worker; there it is cut to a few milliseconds and write locks are waited for cooperatively.
+    cooperative = _gevent_patched()
+    c_busy_ms = COOPERATIVE_C_BUSY_MS if cooperative else int(busy_timeout_s * 1000)
+    if cooperative:
+        _cooperative_busy_waits[engine] = busy_timeout_s
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, record):
         # SQLite opens a file it may not write read-only, silently, for the connection's life.
@@ -146,7 +165,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout = {c_busy_ms}")
             if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
@@ -174,6 +193,43 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
         # its whole life; treated as a disconnect, the pool drops it and the next call reconnects.
         if is_read_only_connection_error(context.original_exception):
             context.is_disconnect = True
+
+
+COOPERATIVE_C_BUSY_MS = 2  # SQLite sleeps 1 ms, then 1 ms more, inside the C call; then we sleep cooperatively
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("time")
+
+
+# SQLite engines whose write transactions wait for the lock cooperatively (gevent): their busy timeout.
+_cooperative_busy_waits: "weakref.WeakKeyDictionary[sa.Engine, float]" = weakref.WeakKeyDictionary()
+
+
+def begin_write(engine: sa.Engine, driver) -> None:
+    """BEGIN IMMEDIATE on a SQLite driver connection of `engine`: the write lock taken up front, waited for
+    cooperatively under gevent (SQLite's own wait would stall the worker's other requests)."""
+    busy_timeout_s = _cooperative_busy_waits.get(engine)
+    if busy_timeout_s is None:
+        driver.execute(BEGIN_WRITE)
+    else:
+        begin_immediate_cooperatively(driver, busy_timeout_s)
+
+
+def begin_immediate_cooperatively(driver, busy_timeout_s: float) -> None:
+    """BEGIN IMMEDIATE, waiting for another process's write lock in short sleeps that yield to other greenlets."""
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.001
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)  # gevent's sleep: the worker's other requests run meanwhile
+        delay = min(delay * 2, 0.05)
 
 
 def is_read_only_connection_error(exc: BaseException) -> bool:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from backend.models.types import take_unreadable, unreadable
 from backend.observability.metrics import record_begin, record_transaction
-from backend.store.engines import BEGIN_READ, BEGIN_WRITE, invalidate_if_unusable
+from backend.store.engines import BEGIN_READ, begin_write, invalidate_if_unusable
 from backend.store.errors import note_write_succeeded, translating_errors
 
 
@@ -64,7 +64,7 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
             if engine.dialect.name == "sqlite":
                 if write:
                     begun = perf_counter()
-                    driver.execute(BEGIN_WRITE)
+                    begin_write(engine, driver)
                     record_begin(perf_counter() - begun)  # a wait here is a busy wait for the write lock
                 else:
                     driver.execute(BEGIN_READ)

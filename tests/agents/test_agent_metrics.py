@@ -5,10 +5,9 @@ import threading
 import pytest
 from prometheus_client import REGISTRY
 
-from backend.services import agents
-from backend.services.agents import AgentFailed, AgentRefused, AgentTimedOut, call_agent
+from backend.services.agents import AgentFailed
 from backend.services.chat import ChatService
-from tests.agents.test_hung_agents import REQUEST
+from backend.services.errors import AgentsBusy
 
 
 def _count(name, **labels):
@@ -19,18 +18,19 @@ def _calls():
     return {o: _count("session_store_agent_calls_total", outcome=o) for o in ("ok", "failed", "timeout", "refused")}
 
 
-def test_each_agent_call_is_counted_once_under_its_outcome(monkeypatch):
-    monkeypatch.setattr(agents, "MAX_CALLS_RUNNING", 1)
+def test_each_agent_call_is_counted_once_under_its_outcome(service):
+    service.get_or_create_session("c1")
     before = _calls()
     timed_before = _count("session_store_agent_call_duration_seconds_count", outcome="timeout")
     release = threading.Event()
-    call_agent(lambda request: "fine", REQUEST, 5)
+    ChatService(service, lambda request: "fine").chat("c1", "hi")
     with pytest.raises(AgentFailed):
-        call_agent(lambda request: 1 / 0, REQUEST, 5)
-    with pytest.raises(AgentTimedOut):
-        call_agent(lambda request: release.wait(30) and "late", REQUEST, 0.05)
-    with pytest.raises(AgentRefused):  # the hung call above still holds the only slot
-        call_agent(lambda request: "never asked", REQUEST, 5)
+        ChatService(service, lambda request: 1 / 0).chat("c1", "hi")
+    hung = ChatService(service, lambda request: release.wait(30) and "late", timeout_s=0.05, max_agent_calls=1)
+    with pytest.raises(AgentFailed):  # past its deadline: a timeout
+        hung.chat("c1", "hi")
+    with pytest.raises(AgentsBusy):  # the hung call above still holds the only slot: refused
+        hung.chat("c1", "hi")
     release.set()
     after = _calls()
     assert {o: after[o] - before[o] for o in after} == {"ok": 1, "failed": 1, "timeout": 1, "refused": 1}

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, call_agent, load_agent, echo_agent
+from backend.services.agent_calls import call_agent
+from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, load_agent, echo_agent
 from backend.store.records import MessageRecord, SessionRecord
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)

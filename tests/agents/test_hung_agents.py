@@ -1,4 +1,4 @@
-"""In-process agents that hang: each call ends at its deadline, and stuck threads stay bounded."""
+"""In-process agents that hang: each call ends at its deadline, and hung calls hold their slots visibly."""
 
 import threading
 import time
@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from backend.services import agents
-from backend.services.agents import AgentFailed, AgentRequest, call_agent
+from backend.services.agent_calls import AgentGate, call_agent
+from backend.services.agents import AgentFailed, AgentRequest
 from backend.store.records import MessageRecord, SessionRecord
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -16,21 +16,23 @@ REQUEST = AgentRequest(
 )
 
 
-def test_hung_calls_stop_piling_up_threads_and_calls_work_again_once_they_end(monkeypatch):
-    monkeypatch.setattr(agents, "MAX_CALLS_RUNNING", 3)
+def test_hung_calls_hold_their_slots_so_further_calls_are_refused_at_once_until_they_end():
+    gate = AgentGate(3)
     release = threading.Event()
     hanging = lambda request: release.wait(30) and "late"  # noqa: E731
     threads_before = threading.active_count()
     for _ in range(3):
         with pytest.raises(AgentFailed, match="did not answer"):
-            call_agent(hanging, REQUEST, 0.05)
+            call_agent(hanging, REQUEST, 0.05, gate)
+    assert (gate.running(), gate.hung()) == (3, 3)
     started = time.monotonic()
-    with pytest.raises(AgentFailed, match="3 earlier calls are still running"):
-        call_agent(hanging, REQUEST, 5)
+    with pytest.raises(AgentFailed, match="all 3 agent calls are in use"):
+        call_agent(hanging, REQUEST, 5, gate)
     assert time.monotonic() - started < 1  # refused at once, not after the deadline
     assert threading.active_count() - threads_before == 3
     release.set()
     deadline = time.monotonic() + 10
-    while threading.active_count() > threads_before and time.monotonic() < deadline:
+    while gate.running() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert call_agent(lambda request: "back", REQUEST, 5).text == "back"
+    assert (gate.running(), gate.hung()) == (0, 0)
+    assert call_agent(lambda request: "back", REQUEST, 5, gate).text == "back"

@@ -16,6 +16,13 @@ CASES = {
     "purge (",
     "HTTP POST .../messages vs GET /healthz",
     "HTTP GET .../messages?limit=50 vs GET /healthz",
+    "serving: gevent vs sync, HTTP POST messages, one session",
+    "serving: gevent vs sync, HTTP POST messages, 100 sessions",
+    "serving: gevent vs sync, HTTP GET-50",
+    "streamed delta latency",
+    "capacity: 10 concurrent chats, HTTP agent",
+    "capacity: 10 concurrent chats, in-process agent",
+    "slow clients:",
 }
 SQLITE_ONLY = {"HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL"}
 

@@ -20,6 +20,8 @@ def hook(monkeypatch, auth_mode: str | None):
     # Loading the config would set PROMETHEUS_MULTIPROC_DIR for this whole process: set here instead,
     # so that it is undone after the test.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="metrics-"))
+    # ...and with gevent's worker class it would monkey-patch this test process.
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "sync")
     if auth_mode is None:
         monkeypatch.delenv("AUTH_MODE", raising=False)
     else:

@@ -1,0 +1,42 @@
+"""Fixtures of the turn tests: apps over the test's database, real gunicorn servers, a real streaming agent."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.services.event_stream import parse_event
+from tests.api.conftest import make_app, stored  # noqa: F401 - fixtures shared with the API tests
+from tests.servers import Server, migrate
+from tests.turns.agent_server import StreamingAgent
+
+SSE = {"Accept": "text/event-stream"}
+
+
+def frames(response):
+    """The (event, data) pairs of a streamed test-client response, read one frame at a time."""
+    for chunk in response.response:
+        yield parse_event(chunk.decode().strip("\n"))
+
+
+@pytest.fixture
+def agent():
+    """A real HTTP agent on loopback (stopped at teardown)."""
+    server = StreamingAgent()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """Start gunicorn servers with the default worker class; every one is stopped at teardown."""
+    started: list[Server] = []
+
+    def start(database_url: str, **options) -> Server:
+        migrate(database_url)
+        server = Server(database_url, tmp_path / f"server-{len(started)}.log", **options)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
