@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from backend.settings import sqlite_synchronous_from_env
 from backend.store.statements import MESSAGE
 
 # The columns a record holds, by name from the models: the reference reads what the service reads.
@@ -38,7 +39,8 @@ class RawStore:
         if self.sqlite:
             self.conn = sqlite3.connect(parsed.database, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            # The level the service runs with (SQLITE_SYNCHRONOUS, FULL by default): a like-for-like reference.
+            self.conn.execute(f"PRAGMA synchronous = {sqlite_synchronous_from_env()}")
             self.conn.execute("PRAGMA busy_timeout = 30000")
             placeholder = "?"
         else:
