@@ -7,13 +7,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # 200 concurrent turns connect at once; the default backlog of 5 drops SYNs
+
+
 class LoopbackServer:
     """Serves `handler` (a BaseHTTPRequestHandler class) on 127.0.0.1 in daemon threads; `url` ends in `path`."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], path: str = ""):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = self.base_url + path
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
 

@@ -10,12 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # 200 concurrent turns connect at once; the default backlog of 5 drops SYNs
+from tests.loopback import LoopbackServer, QuietHandler
 
 
 class StreamingAgent:
@@ -30,7 +26,7 @@ class StreamingAgent:
         self.hung_up = threading.Event()  # a client stopped reading a stream
         agent = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self):  # noqa: N802 - the name http.server calls
@@ -77,20 +73,13 @@ class StreamingAgent:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-        self._thread.start()
+        self.loopback = LoopbackServer(Handler)
+        self.base_url = self.loopback.base_url
 
     def close(self) -> None:
         """Release held streams and stop serving."""
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self.loopback.close()
 
 
 if __name__ == "__main__":
