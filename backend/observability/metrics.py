@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from typing import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import REGISTRY, multiprocess

@@ -1,6 +1,6 @@
 """The compiled response dumping gives exactly what marshmallow's own dump gives."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import marshmallow as ma
 import pytest

@@ -19,6 +19,18 @@ def frames(response):
 
 
 @pytest.fixture
+def turn_client(make_app):  # noqa: F811 - make_app is the API tests' fixture
+    """An app whose CHAT_AGENT is tests.turns.agents:<agent>, with session s1 created."""
+
+    def make(agent, **settings):
+        client = make_app(CHAT_AGENT=f"tests.turns.agents:{agent}", **settings).test_client()
+        client.post("/api/v1/sessions", json={"session_id": "s1"})
+        return client
+
+    return make
+
+
+@pytest.fixture
 def agent():
     """A real HTTP agent on loopback (stopped at teardown)."""
     server = StreamingAgent()

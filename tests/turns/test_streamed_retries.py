@@ -1,7 +1,7 @@
 """Streamed turns keep the guarantees of the JSON ones: one turn at a time per session, exactly once per key."""
 
 from tests.turns.conftest import SSE, frames
-from tests.turns.test_streamed_turns import count, messages, stream, turn_client  # noqa: F401 - fixture
+from tests.turns.test_streamed_turns import count, messages, stream
 
 
 def test_a_streamed_turn_replayed_with_its_key_is_one_message_and_one_done_event_with_no_new_effect(turn_client):

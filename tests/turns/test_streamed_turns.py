@@ -2,20 +2,8 @@
 
 import logging
 
-import pytest
-
 from tests.turns import agents
 from tests.turns.conftest import SSE, frames
-
-
-@pytest.fixture
-def turn_client(make_app):
-    def make(agent, **settings):
-        client = make_app(CHAT_AGENT=f"tests.turns.agents:{agent}", **settings).test_client()
-        client.post("/api/v1/sessions", json={"session_id": "s1"})
-        return client
-
-    return make
 
 
 def stream(client, route="/api/v1/chat", headers=None, **body):

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from backend import create_app, settings
 from backend.services.errors import InvalidInput
-from backend.services.maintenance import MaintenanceService
 from backend.services.session import SessionService
 from backend.services.transfer import copy_sqlite_to_postgres
 from backend.settings import PROJECT_ROOT

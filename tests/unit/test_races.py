@@ -1,7 +1,7 @@
 """Writes racing a delete or a purge on PostgreSQL: row locks make them wait, never fail or lose data."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
