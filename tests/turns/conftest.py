@@ -6,7 +6,7 @@ import pytest
 
 from backend.services.event_stream import parse_event
 from tests.api.conftest import make_app, stored  # noqa: F401 - fixtures shared with the API tests
-from tests.servers import Server, migrate
+from tests.reliability.conftest import launch  # noqa: F401 - the one gunicorn launcher fixture
 from tests.turns.agent_server import StreamingAgent
 
 SSE = {"Accept": "text/event-stream"}
@@ -36,19 +36,3 @@ def agent():
     server = StreamingAgent()
     yield server
     server.close()
-
-
-@pytest.fixture
-def launch(tmp_path):
-    """Start gunicorn servers with the default worker class; every one is stopped at teardown."""
-    started: list[Server] = []
-
-    def start(database_url: str, **options) -> Server:
-        migrate(database_url)
-        server = Server(database_url, tmp_path / f"server-{len(started)}.log", **options)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
