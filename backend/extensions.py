@@ -28,14 +28,21 @@ class Services:
 
     def _build(self) -> None:
         config = self.config
-        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S, synchronous=config.SQLITE_SYNCHRONOUS)
-        self.sessions = SessionService(engine, limits=config.LIMITS, idempotency_ttl_s=config.IDEMPOTENCY_TTL_S)
+        self.sessions = self._sessions("requests")
+        # Turns have a pool of their own: 200 turns arriving at once queue for its connections, while
+        # a history read or a health check still finds one free in the other.
         self.chat = ChatService(
-            self.sessions, self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
+            self._sessions("turns"), self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
             lease_margin_s=config.TURN_LEASE_MARGIN_S,
             max_agent_calls=config.MAX_AGENT_CALLS,
         )
         self._pid = os.getpid()
+
+    def _sessions(self, purpose: str) -> SessionService:
+        config = self.config
+        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S,
+                            synchronous=config.SQLITE_SYNCHRONOUS, pool_size=config.POSTGRES_POOL_SIZE, purpose=purpose)
+        return SessionService(engine, limits=config.LIMITS, idempotency_ttl_s=config.IDEMPOTENCY_TTL_S)
 
     def for_this_process(self) -> "Services":
         """These services, built for the current process if they are not yet (gunicorn forks after import)."""

@@ -5,7 +5,7 @@ import os
 
 if os.environ.get("GUNICORN_WORKER_CLASS", "gevent") == "gevent":
     # Patched before anything else is imported: the master imports the app's settings, the agent
-    # (requests, ssl) and logging to check them, and its workers inherit those modules. Patching
+    # (urllib3, ssl) and logging to check them, and its workers inherit those modules. Patching
     # only in each worker, as gunicorn does, comes too late for ssl (gevent's MonkeyPatchWarning).
     from gevent import monkey
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-import requests
-from urllib3.exceptions import HTTPError
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as TransportTimeout
 
 from backend.services.event_stream import read_events
 
@@ -64,12 +65,11 @@ class HttpAgent:
     def __init__(self, url: str, timeout_s: float, max_connections: int = 256):
         self.url = url
         self.timeout_s = timeout_s
-        # Kept-alive connections to the agent: a new TCP connection (and requests' setup) per turn
-        # cost about as much CPU as the rest of the turn.
-        self.http = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max_connections)
-        self.http.mount("http://", adapter)
-        self.http.mount("https://", adapter)
+        # urllib3 itself, with kept-alive connections to the agent. A new TCP connection per turn cost
+        # about as much CPU as the rest of the turn; requests' own per-call machinery on top of urllib3
+        # cost about as much again (docs/performance.md, "Serving model").
+        self.http = urllib3.PoolManager(maxsize=max_connections, retries=False,
+                                        timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s))
 
     def __call__(self, request: AgentRequest):
         """Ask the endpoint: an AgentReply, or a generator of text chunks for a streamed answer;
@@ -80,25 +80,26 @@ class HttpAgent:
             "message": record_json(request.message),
         }
         try:
-            response = self.http.post(self.url, json=body, timeout=self.timeout_s, stream=True,
-                                     headers={"Accept": "application/json, text/event-stream"})
-        except requests.Timeout:
+            response = self.http.request(
+                "POST", self.url, body=json.dumps(body, allow_nan=False).encode(), preload_content=False,
+                headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+        except TransportTimeout as exc:
+            if isinstance(exc, NewConnectionError):  # urllib3 counts a refused connection as a timeout
+                raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
             raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
-        except requests.RequestException as exc:
+        except HTTPError as exc:
             raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
-        if response.status_code != 200:
+        if response.status != 200:
             response.close()
-            raise AgentFailed(f"the agent answered HTTP {response.status_code}")
+            raise AgentFailed(f"the agent answered HTTP {response.status}")
         if response.headers.get("Content-Type", "").split(";")[0].strip() == "text/event-stream":
             return EventStreamReply(response)
         try:
-            answer = response.json()
-        except ValueError:
-            raise AgentFailed("the agent answered something that is not JSON") from None
-        except requests.RequestException as exc:
-            raise AgentFailed(f"the agent's answer was cut off ({type(exc).__name__})") from None
-        finally:
-            response.close()
+            answer = json.loads(response.read())
+        except (ValueError, HTTPError, OSError) as exc:
+            response.close()  # not read to its end: the connection cannot be reused
+            raise AgentFailed(_unread_answer(exc, self.timeout_s)) from None
+        response.release_conn()
         return to_reply(answer)
 
 
@@ -109,7 +110,7 @@ class EventStreamReply:
     shuts the socket down, which is how the agent is told the client asked for no more.
     """
 
-    def __init__(self, response: requests.Response):
+    def __init__(self, response: urllib3.BaseHTTPResponse):
         self.response = response
         self._chunks = self._read()
 
@@ -119,7 +120,7 @@ class EventStreamReply:
     def cancel(self) -> None:
         """Stop reading: shut the connection to the agent down."""
         try:
-            self.response.raw.shutdown()
+            self.response.shutdown()
         except Exception:  # noqa: BLE001 - already closed, or a transport without a socket
             pass
 
@@ -127,7 +128,7 @@ class EventStreamReply:
         # A generator: closing it closes the HTTP stream.
         response = self.response
         try:
-            for event, data in read_events(response.raw):
+            for event, data in read_events(response):
                 if event == "delta":
                     text = data.get("text") if isinstance(data, dict) else None
                     if not isinstance(text, str):
@@ -139,10 +140,18 @@ class EventStreamReply:
                         raise AgentFailed("the agent's reply metadata is not an object")
                     return metadata
             return {}  # `done` is optional: the end of the stream ends the reply
-        except (requests.RequestException, OSError, HTTPError, ValueError) as exc:
+        except (OSError, HTTPError, ValueError) as exc:
             raise AgentFailed(f"the agent's stream broke off ({type(exc).__name__})") from None
         finally:
             response.close()
+
+
+def _unread_answer(exc: BaseException, timeout_s: float) -> str:
+    if isinstance(exc, TransportTimeout):
+        return f"the agent did not answer within {timeout_s:g} s"
+    if isinstance(exc, ValueError):
+        return "the agent answered something that is not JSON"
+    return f"the agent's answer was cut off ({type(exc).__name__})"
 
 
 def to_reply(answer: Any) -> AgentReply:

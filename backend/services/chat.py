@@ -95,18 +95,16 @@ class ChatService:
     def _begin(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
                owner: str | None, idempotency_key: str | None) -> StreamedTurn | ReplayedTurn:
         # The slot is taken before anything is stored: a refused turn leaves no orphan message and
-        # can simply be retried. Then the turn's lease and key, the user's message, and what the
-        # agent needs: short transactions, none open while the agent thinks (a slow agent must not
-        # hold a database lock, SQLite has one writer, or a pooled connection).
+        # can simply be retried. Then one write takes the turn's lease, stores the user's message and
+        # reads what the agent needs (each round trip counts at a few hundred turns at once); none is
+        # open while the agent thinks (a slow agent must not hold a lock, SQLite has one writer, or a
+        # pooled connection).
         problems = Problems()
         check_lookup_id(problems, session_id)
         check_content(problems, text, self.sessions.limits)
         check_metadata(problems, metadata, self.sessions.limits)
         check_idempotency_key(problems, idempotency_key)
         problems.raise_if_any()
-        if owner is not None:
-            # Before the lease: another owner must get 404, never a 409 telling that a turn runs there.
-            self.sessions.get_session(session_id, owner=owner)
         request_id = context.request_id.get()
         slot = self.gate.try_acquire(time.monotonic() + self.timeout_s)
         if slot is None:
@@ -117,7 +115,7 @@ class ChatService:
         fingerprint = request_hash("turn", session_id=session_id, text=text, metadata=metadata, reply_marks=reply_marks)
         guarding = self.guard.begin(session_id, idempotency_key, fingerprint, owner=owner)
         try:
-            guard = guarding.__enter__()  # TurnInProgress, RequestInFlight, IdempotencyKeyReused
+            guard = guarding.__enter__()  # RequestInFlight, IdempotencyKeyReused
         except BaseException:
             self.gate.release(slot)
             raise
@@ -127,17 +125,14 @@ class ChatService:
             exchange = exchange_from_json(guard.replay)
             return ReplayedTurn(exchange.session_id, exchange.message, exchange.reply)
         try:
-            message = guard.stored_message(self.sessions) or \
-                self.sessions.append_with(session_id, "user", text, metadata, guard.note_message, owner=owner)
-            _let_others_run()
-            history = []
-            if self.history_limit > 0:
-                history = self.sessions.get_chat_history(session_id, limit=self.history_limit, before=message.id, owner=owner)
-            _let_others_run()
-            request = AgentRequest(self.sessions.get_session(session_id, owner=owner), history, message)
+            start = self.sessions.open_turn(session_id, text, metadata, hold=guard.hold, also=guard.note_message,
+                                            reuse_message_id=guard.message_id, history_limit=self.history_limit,
+                                            owner=owner)  # TurnInProgress, SessionNotFound
         except BaseException as exc:
             self.gate.release(slot)
             guarding.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        _let_others_run()
+        request = AgentRequest(start.session, start.history, start.message)
         call = AgentCall(self.agent, request, self.gate, slot, time.monotonic() + self.timeout_s, self.timeout_s)
-        return StreamedTurn(self.sessions, message, call, reply_marks, request_id, guard, guarding, owner)
+        return StreamedTurn(self.sessions, start.message, call, reply_marks, request_id, guard, guarding, owner)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 
 from backend.models.types import stored_timestamp
-from backend.services.errors import SessionNotFound
+from backend.services.errors import SessionNotFound, TurnInProgress
 from backend.services.history import history_page, recent_messages
 from backend.services.idempotency import IdempotencyKeys, key_scope
 from backend.services.outcomes import record_from_json, record_to_json, request_hash
@@ -24,7 +24,7 @@ from backend.services.validation import (
 )
 from backend.settings import Limits
 from backend.store import statements as st
-from backend.store.records import HistoryPage, MessageRecord, SessionRecord
+from backend.store.records import HistoryPage, MessageRecord, SessionRecord, TurnStart
 from backend.store.transaction import Transaction, transaction
 
 
@@ -68,13 +68,47 @@ class MessageOperations:
             return message
 
     def append_with(self, session_id: str, role: str, content: str, metadata: dict | None,
-                    also: Callable[[Transaction, MessageRecord], None], *, owner: str | None = None) -> MessageRecord:
-        """As add_message, and `also(tx, message)` in the same transaction (a turn records its key's progress)."""
+                    also: Callable[[Transaction, MessageRecord], None], *, owner: str | None = None,
+                    first: Callable[[Transaction], None] | None = None) -> MessageRecord:
+        """As add_message, with `first(tx)` before the append and `also(tx, message)` after it, in the same
+        transaction (a turn gives its lease back and stores its outcome)."""
         values = self._message_values(session_id, role, content, metadata, None)
         with transaction(self.engine, write=True) as tx:
+            if first is not None:
+                first(tx)
             message = self._append(tx, values, owner)
             also(tx, message)
             return message
+
+    def open_turn(self, session_id: str, content: str, metadata: dict | None, *,
+                  hold: Callable[[Transaction], None], also: Callable[[Transaction, MessageRecord], None],
+                  reuse_message_id: int | None = None, history_limit: int = 20, owner: str | None = None) -> TurnStart:
+        """A turn's first write, one transaction: `hold(tx)` (the turn's lease), then the user's message stored
+        with `also(tx, message)`, or the one `reuse_message_id` names if an earlier attempt stored it; and what
+        the agent needs, the session and the `history_limit` messages before that message."""
+        values = self._message_values(session_id, "user", content, metadata, None)
+        with transaction(self.engine, write=True) as tx:
+            try:
+                hold(tx)
+            except TurnInProgress:
+                # Busy or not, a session that is not the caller's is missing: a 404, never a 409.
+                reachable(tx.execute(st.select_session, {"sid": session_id}).first(), session_id, owner)
+                raise
+            message = None
+            if reuse_message_id is not None:
+                row = tx.execute(st.select_message, {"sid": session_id, "id": reuse_message_id}).first()
+                message = None if row is None else st.MESSAGE.from_result_row(row)
+            if message is None:
+                session, message = self._append_returning_session(tx, values, owner)
+                also(tx, message)
+            else:
+                session = reachable(tx.execute(st.select_session, {"sid": session_id}).first(), session_id, owner)
+            rows = []
+            if history_limit > 0:
+                params = {"sid": session_id, "limit": history_limit, "before": message.id}
+                rows = tx.run(st.newest_messages_before, params).fetchall()
+        to_record = st.MESSAGE.converter(self.engine.dialect)
+        return TurnStart(session, message, [to_record(row) for row in reversed(rows)])
 
     def _message_values(self, session_id, role, content, metadata, idempotency_key) -> dict:
         problems = Problems()
@@ -91,6 +125,16 @@ class MessageOperations:
         count = st.increment_message_count if owner is None else st.increment_owned_message_count
         if tx.run(count, {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}).rowcount != 1:
             raise SessionNotFound(values["session_id"])
+        return self._insert(tx, values)
+
+    def _append_returning_session(self, tx: Transaction, values: dict, owner: str | None) -> tuple[SessionRecord, MessageRecord]:
+        params = {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}
+        row = tx.run(st.count_and_read_session[owner is not None], params).fetchone()
+        if row is None:
+            raise SessionNotFound(values["session_id"])
+        return st.SESSION.from_driver_row(row, self.engine.dialect), self._insert(tx, values)
+
+    def _insert(self, tx: Transaction, values: dict) -> MessageRecord:
         values["id"] = tx.run(st.insert_message, values).fetchone()[0]
         # Built from what was written, through the same readers, instead of a second query.
         return st.MESSAGE.from_stored(values, self.engine.dialect)

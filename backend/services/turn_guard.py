@@ -2,9 +2,9 @@
 
     with guard.begin(session_id, idempotency_key, request_hash(...)) as turn:
         if turn.replay is not None: return the stored outcome
-        message = turn.stored_message(sessions) or sessions.append_with(..., turn.note_message)
+        start = sessions.open_turn(..., hold=turn.hold, also=turn.note_message, reuse_message_id=turn.message_id)
         ... ask the agent (no transaction open) ...
-        sessions.append_with(..., lambda tx, reply: turn.finish(tx, outcome))
+        sessions.append_with(..., lambda tx, reply: turn.finish(tx, outcome), first=turn.end_lease)
 
 Leaving the block without finish() (an error, a failed agent) gives the key back: forgotten if no
 message was stored, else lapsed at once, so that a retry reuses the stored user message and asks
@@ -37,8 +37,8 @@ class Turn:
     claim: Claim | None = None
     keys: IdempotencyKeys | None = None
     replay: dict | None = None
-    lease: Lease | None = None
     leases: TurnLeases | None = None
+    lease: Lease | None = None  # from the commit of the turn's first write until the commit of its last
     finished: bool = False
 
     @property
@@ -46,22 +46,26 @@ class Turn:
         """The user message an earlier attempt with this key stored, to be reused."""
         return self.claim.message_id if self.claim is not None else None
 
-    def stored_message(self, sessions) -> MessageRecord | None:
-        """The earlier attempt's user message, when there is one and it is still stored."""
-        return sessions.get_message(self.session_id, self.message_id) if self.message_id is not None else None
+    def hold(self, tx: Transaction) -> None:
+        """In the turn's first write: take the session's lease (TurnInProgress while another turn holds it)."""
+        lease = self.leases.take(tx, self.session_id)
+        tx.on_commit(lambda: setattr(self, "lease", lease))
 
     def note_message(self, tx: Transaction, message: MessageRecord) -> None:
-        """In the user message's transaction: the lease is still this turn's; remember the message under the key."""
-        self.leases.check_held(tx, self.lease)
+        """In the user message's transaction: remember the message under the key."""
         if self.claim is not None:
             self.keys.record_message(tx, self.claim, message.id)
 
+    def end_lease(self, tx: Transaction) -> None:
+        """First in the reply's transaction: give the lease back; ReservationLost when it was taken over."""
+        self.leases.give_back(tx, self.lease)
+        tx.on_commit(lambda: setattr(self, "lease", None))
+
     def finish(self, tx: Transaction, outcome: dict, status: int = 200) -> None:
-        """In the reply's transaction: the lease is still this turn's; store the turn's outcome under the key."""
-        self.leases.check_held(tx, self.lease)
+        """In the reply's transaction: store the turn's outcome under the key."""
         if self.claim is not None:
             self.keys.complete(tx, self.claim, status, outcome)
-        self.finished = True
+        tx.on_commit(lambda: setattr(self, "finished", True))
 
 
 class TurnGuard:
@@ -74,8 +78,9 @@ class TurnGuard:
     @contextmanager
     def begin(self, session_id: str, idempotency_key: str | None, request_hash: str,
               owner: str | None = None) -> Iterator[Turn]:
-        """Hold the session's turn (TurnInProgress if another runs) and the key (RequestInFlight,
-        IdempotencyKeyReused), or yield the replay of a finished turn with this key."""
+        """Reserve the key (RequestInFlight, IdempotencyKeyReused), or yield the replay of a finished turn
+        with this key. The lease is taken and given back by the turn's own writes (hold, end_lease); a turn
+        that ends otherwise gives it back here."""
         claim = None
         if idempotency_key is not None:
             claim = self.keys.reserve(key_scope(session_id, owner), idempotency_key, request_hash,
@@ -83,24 +88,19 @@ class TurnGuard:
             if claim.replay is not None:
                 yield Turn(session_id, replay=claim.replay.outcome)
                 return
-        try:
-            lease = self.leases.acquire(session_id)
-        except BaseException:
-            if claim is not None:
-                _quietly(self.keys.release, claim)
-            raise
-        turn = Turn(session_id, claim, self.keys, lease=lease, leases=self.leases)
+        turn = Turn(session_id, claim, self.keys, leases=self.leases)
         try:
             yield turn
         except BaseException:
-            if claim is not None:  # even after finish(): its transaction may not have committed
+            if claim is not None:
                 _quietly(self.keys.release, claim)
             raise
         else:
             if claim is not None and not turn.finished:
                 _quietly(self.keys.release, claim)
         finally:
-            _quietly(self.leases.release, lease)
+            if turn.lease is not None:
+                _quietly(self.leases.release, turn.lease)
 
 
 def _quietly(release: Callable, held) -> None:

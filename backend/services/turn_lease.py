@@ -1,5 +1,5 @@
-"""One turn at a time per session, across workers and hosts: a lease row taken and released in two
-short transactions, none held across the agent call; a lease whose worker died expires."""
+"""One turn at a time per session, across workers and hosts: a lease row taken in the turn's first
+write and given back in its last, none held across the agent call; a lease whose worker died expires."""
 
 from __future__ import annotations
 
@@ -34,21 +34,25 @@ class TurnLeases:
         self._take = rs.take_lease[engine.dialect.name]
 
     def acquire(self, session_id: str) -> Lease:
-        """The lease on `session_id`; TurnInProgress (with seconds to wait) while another holds it."""
+        """The lease on `session_id`, in a transaction of its own; TurnInProgress while another holds it."""
+        with transaction(self.engine, write=True) as tx:
+            return self.take(tx, session_id)
+
+    def take(self, tx: Transaction, session_id: str) -> Lease:
+        """In `tx`: the lease on `session_id`; TurnInProgress (with seconds to wait) while another holds it."""
         now = datetime.now(timezone.utc)
         token = secrets.token_urlsafe(16)
         values = {"sid": session_id, "token": token, "now": now, "expires_at": now + timedelta(seconds=self.lease_s)}
-        with transaction(self.engine, write=True) as tx:
-            if tx.execute(self._take, values).first() is not None:
-                return Lease(session_id, token)
-            held = tx.execute(rs.select_lease, {"sid": session_id}).first()
+        if tx.execute(self._take, values).first() is not None:
+            return Lease(session_id, token)
+        held = tx.execute(rs.select_lease, {"sid": session_id}).first()
         expires_at = st.TURN_LEASE.from_result_row(held).expires_at if held is not None else now
         raise TurnInProgress(session_id, min(MAX_RETRY_AFTER_S, max(1, math.ceil((expires_at - now).total_seconds()))))
 
-    def check_held(self, tx: Transaction, lease: Lease) -> None:
-        """In a turn's write transaction: ReservationLost (rolling the write back) when the lease was taken over,
-        so that a turn that outlived its lease never writes into the next one."""
-        if tx.execute(rs.lease_held, {"sid": lease.session_id, "token": lease.token}).first() is None:
+    def give_back(self, tx: Transaction, lease: Lease) -> None:
+        """In a turn's last write: end the lease; ReservationLost (rolling the write back) when it was taken
+        over, so that a turn that outlived its lease never writes into the next one."""
+        if tx.execute(rs.give_back_lease, {"sid": lease.session_id, "token": lease.token}).first() is None:
             raise ReservationLost("this turn outlived its lease and another turn began; its reply was not stored")
 
     def release(self, lease: Lease) -> None:

@@ -119,8 +119,8 @@ class StreamedTurn:
                                     "reply": record_to_json(reply)})
 
         try:
-            self.reply = self.sessions.append_with(self.session_id, "assistant", text,
-                                                   {**self._call.metadata, **self._marks}, finish, owner=self._owner)
+            self.reply = self.sessions.append_with(self.session_id, "assistant", text, {**self._call.metadata, **self._marks},
+                                                   finish, owner=self._owner, first=self._guard.end_lease)
         except InvalidInput as exc:
             # The client's request was fine; the agent's answer is what the store refused.
             failure = AgentFailed(f"the agent's reply was refused: {exc}")

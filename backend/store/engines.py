@@ -15,11 +15,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, sqlite_synchronous_from_env
+from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, postgres_pool_size_from_env, sqlite_synchronous_from_env
 
 log = logging.getLogger(__name__)
 
-_engines: dict[tuple[int, str], sa.Engine] = {}
+_engines: dict[tuple[int, str, str], sa.Engine] = {}
 _engines_lock = threading.Lock()
 
 # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer committed in
@@ -27,15 +27,18 @@ _engines_lock = threading.Lock()
 BEGIN_WRITE, BEGIN_READ = "BEGIN IMMEDIATE", "BEGIN"
 
 
-def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
-    """The engine for `url` in this process; a forked child builds its own instead of sharing sockets."""
-    key = (os.getpid(), url)
+def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
+               pool_size: int | None = None, purpose: str = "requests") -> sa.Engine:
+    """The engine for `url` in this process, one per `purpose` (each its own pool: a burst of one
+    kind of work cannot take every connection); a forked child builds its own instead of sharing sockets."""
+    key = (os.getpid(), url, purpose)
     engine = _engines.get(key)
     if engine is None:
         with _engines_lock:
             engine = _engines.get(key)
             if engine is None:
-                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s, synchronous=synchronous)
+                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s, synchronous=synchronous,
+                                                       pool_size=pool_size)
     return engine
 
 
@@ -56,23 +59,25 @@ def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0, 
 
 def dispose_engine(url: str) -> None:
     """Close this process's pooled connections to `url` (tests and benchmarks dropping a database)."""
-    engine = _engines.pop((os.getpid(), url), None)
-    if engine is not None:
-        engine.dispose()
+    for key in [key for key in _engines if key[:2] == (os.getpid(), url)]:
+        _engines.pop(key).dispose()
 
 
-# Connections per process, all kept open. A gevent worker runs hundreds of turns at once; with the
-# default pool (5, overflow 10) each burst opened and closed overflow connections, a PostgreSQL
-# backend started per query (measured: 200 concurrent turns done in 1.45-1.5 s instead of 1.67-1.91 s,
-# GET messages p99 208-220 ms instead of 420-589 ms, same machine and load). Up to 20 more open
-# for a burst beyond that, and close again.
-POSTGRES_POOL_SIZE = 20
+# A small pool and no overflow: a request waits for a free connection instead of opening one.
+# Measured (docs/performance.md, "Serving model"), 200 concurrent turns with a 1.0 s agent on
+# PostgreSQL sharing the 2 cores: 5 connections and no overflow finished in 1.35-1.6 s where 20
+# plus 20 overflow took 1.8-2.2 s. Overflow connections were opened and closed in every burst (a
+# backend started per query), and 40 concurrent transactions on 2 cores each waited longer for
+# their round trips than 5 did for a free connection.
+POOL_TIMEOUT_S = 10.0
 
 
-def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
+def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
+                  pool_size: int | None = None) -> sa.Engine:
     """A new engine set up for several processes sharing one database.
 
-    `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL).
+    `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL);
+    `pool_size` PostgreSQL's connections (default POSTGRES_POOL_SIZE, else 5).
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -85,7 +90,8 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
-    engine = sa.create_engine(parsed, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_SIZE)
+    engine = sa.create_engine(parsed, pool_size=pool_size or postgres_pool_size_from_env(), max_overflow=0,
+                              pool_timeout=POOL_TIMEOUT_S)
     _discard_closed_connections(engine)
     _warn_when_commits_are_not_durable(engine)
     return engine

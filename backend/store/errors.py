@@ -64,6 +64,8 @@ def translating_errors(dbapi) -> Iterator[None]:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise _unavailable(exc.orig) from exc
+    except sa.exc.TimeoutError as exc:  # every pooled connection stayed in use for POOL_TIMEOUT_S
+        raise StoreUnavailable("the database is busy; retry shortly") from exc
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
         raise _unavailable(exc) from exc
     except sa.exc.ProgrammingError as exc:

@@ -70,6 +70,16 @@ class HistoryPage:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What a turn's first write leaves for the agent: the session, the user's stored message and the
+    messages before it, oldest first."""
+
+    session: SessionRecord
+    message: MessageRecord
+    history: list[MessageRecord]
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """A request sent with an Idempotency-Key: in flight while status is None, then its stored outcome."""
 

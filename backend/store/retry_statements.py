@@ -62,11 +62,8 @@ take_lease = {
     for dialect in (sqlite, postgresql)
 }
 select_lease = TURN_LEASE.select().where(_leases.session_id == sa.bindparam("sid"))
-# Locks the row on PostgreSQL: a retry taking the lease over waits until this turn's write commits.
-lease_held = (
-    sa.select(_leases.session_id)
-    .where(_leases.session_id == sa.bindparam("sid"), _leases.holder == sa.bindparam("token"))
-    .with_for_update()
-)
 release_lease = turn_leases.delete().where(_leases.session_id == sa.bindparam("sid"), _leases.holder == sa.bindparam("token"))
+# Ends a turn in its last write: the row deleted is the proof that the lease was still this turn's
+# (and locks it on PostgreSQL until that write commits, so a retry taking it over waits).
+give_back_lease = release_lease.returning(_leases.session_id)
 purge_expired_leases = turn_leases.delete().where(_leases.expires_at < _lease_time("now"))

@@ -123,6 +123,14 @@ _count_one_more = dict(
 )
 increment_message_count = Precompiled(sessions.update().where(_by_id(sessions)).values(**_count_one_more))
 increment_owned_message_count = Precompiled(sessions.update().where(_owned_by(sessions)).values(**_count_one_more))
+# A turn's first write: the count, and the session as it now is (the agent's context) in the same statement.
+count_and_read_session = {
+    owned: Precompiled(
+        sessions.update().where(_owned_by(sessions) if owned else _by_id(sessions))
+        .values(**_count_one_more).returning(*SESSION.columns)
+    )
+    for owned in (False, True)
+}
 # Bind names are the column names: the service passes {column name: stored value}.
 insert_message = Precompiled(
     messages.insert().returning(messages.c.id),

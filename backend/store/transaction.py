@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from time import perf_counter
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -17,12 +17,17 @@ from backend.store.errors import note_write_succeeded, translating_errors
 class Transaction:
     """An open transaction: Core statements through SQLAlchemy, hot-path statements on the driver's cursor."""
 
-    __slots__ = ("connection", "dialect", "_cursor")
+    __slots__ = ("connection", "dialect", "_cursor", "_committed")
 
     def __init__(self, connection: sa.Connection):
         self.connection = connection
         self.dialect = connection.dialect
         self._cursor = None
+        self._committed: list[Callable[[], None]] = []
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction has committed (never when it rolls back)."""
+        self._committed.append(callback)
 
     def execute(self, statement: sa.Executable, params: dict[str, Any] | None = None) -> sa.CursorResult:
         """Run a Core statement; values come back through the columns' types."""
@@ -54,9 +59,6 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
     started = perf_counter()
     if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
         take_unreadable()
-    started = perf_counter()
-    if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
-        take_unreadable()
     with translating_errors(engine.dialect.dbapi), engine.connect() as connection:
         driver = connection.connection.driver_connection
         tx = Transaction(connection)
@@ -81,3 +83,5 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
             raise
         finally:
             record_transaction(write, perf_counter() - started)
+    for callback in tx._committed:  # only reached when the commit succeeded
+        callback()
