@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# werkzeug encodes each request's server name with the idna codec, which Python imports on first
+# use. Imported with the app, so that a worker that dropped privileges after `--preload` (gunicorn
+# --user) need not read the interpreter's library to serve its first request.
+import encodings.idna  # noqa: F401
+
 import flask
 
 from backend.api.docs import DOCS_SETTINGS
