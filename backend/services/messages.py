@@ -122,8 +122,15 @@ class MessageOperations:
         return {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
 
     def _append(self, tx: Transaction, values: dict, owner: str | None) -> MessageRecord:
+        params = {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}
+        if self.engine.dialect.name == "postgresql":
+            row = tx.run(st.count_and_insert_message[owner is not None], {**values, **params}).fetchone()
+            if row is None:
+                raise SessionNotFound(values["session_id"])
+            values["id"] = row[0]
+            return st.MESSAGE.from_stored(values, self.engine.dialect)
         count = st.increment_message_count if owner is None else st.increment_owned_message_count
-        if tx.run(count, {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}).rowcount != 1:
+        if tx.run(count, params).rowcount != 1:
             raise SessionNotFound(values["session_id"])
         return self._insert(tx, values)
 

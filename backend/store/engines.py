@@ -73,11 +73,11 @@ POOL_TIMEOUT_S = 10.0
 
 
 def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
-                  pool_size: int | None = None) -> sa.Engine:
+                  pool_size: int | None = None, pool_timeout_s: float = POOL_TIMEOUT_S) -> sa.Engine:
     """A new engine set up for several processes sharing one database.
 
     `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL);
-    `pool_size` PostgreSQL's connections (default POSTGRES_POOL_SIZE, else 5).
+    `pool_size` PostgreSQL's connections (default POSTGRES_POOL_SIZE, else 5), waited for up to `pool_timeout_s`.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -91,7 +91,7 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
     engine = sa.create_engine(parsed, pool_size=pool_size or postgres_pool_size_from_env(), max_overflow=0,
-                              pool_timeout=POOL_TIMEOUT_S)
+                              pool_timeout=pool_timeout_s)
     _discard_closed_connections(engine)
     _warn_when_commits_are_not_durable(engine)
     return engine

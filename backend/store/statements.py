@@ -137,6 +137,22 @@ insert_message = Precompiled(
     column_keys=[column.key for column in MESSAGE.columns if not column.primary_key],
 )
 
+
+
+def _count_and_insert(owned: bool) -> Precompiled:
+    # The append as one statement (PostgreSQL; SQLite has no UPDATE inside WITH): the session row is
+    # locked for one round trip and the commit instead of three, which is what appends to one
+    # session queue on. No session (or not the owner's): nothing counted, nothing inserted, no id.
+    bump = (sessions.update().where(_owned_by(sessions) if owned else _by_id(sessions)).values(**_count_one_more)
+            .returning(sessions.c.session_id).cte("bump"))
+    values = [column for column in MESSAGE.columns if not column.primary_key and column.key != "session_id"]
+    stored = sa.select(bump.c.session_id, *(sa.cast(sa.bindparam(column.key), column.type) for column in values))
+    return Precompiled(messages.insert().from_select(["session_id", *(column.key for column in values)], stored)
+                       .add_cte(bump).returning(messages.c.id))
+
+
+count_and_insert_message = {owned: _count_and_insert(owned) for owned in (False, True)}
+
 _history = MESSAGE.select().where(_by_id(messages))
 newest_messages = Precompiled(_history.order_by(messages.c.id.desc()).limit(sa.bindparam("limit")))
 newest_messages_before = Precompiled(

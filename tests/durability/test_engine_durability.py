@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 import sqlalchemy as sa
 
+from backend.services.errors import StoreUnavailable
+from backend.services.session import SessionService
 from backend.settings import Config
 from backend.store.engines import create_engine
 from tests.databases import postgres_url_or_skip
@@ -73,3 +76,21 @@ def test_gunicorn_warns_at_start_when_postgresql_commits_are_not_durable(tmp_pat
         assert "synchronous_commit is off" in server.log_text()
     finally:
         server.stop()
+
+
+def test_a_request_that_finds_every_pooled_connection_busy_waits_then_is_told_to_retry(postgres_schema):
+    postgres_schema.empty()
+    engine = create_engine(postgres_schema.url, pool_size=1, pool_timeout_s=0.5)
+    service = SessionService(engine)
+    sid = service.get_or_create_session().session_id
+    held = engine.connect()  # the pool's only connection, in use elsewhere
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="busy; retry shortly"):
+            service.get_session(sid)
+        assert 0.5 <= time.monotonic() - started < 5
+        held.close()
+        assert service.get_session(sid).session_id == sid  # free again: served at once
+    finally:
+        held.close()
+        engine.dispose()

@@ -7,11 +7,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy as sa
 
 from backend.services.agents import AgentFailed
 from backend.services.chat import ChatService
-from backend.services.errors import IdempotencyKeyReused, RequestInFlight, TurnInProgress
+from backend.services.errors import IdempotencyKeyReused, RequestInFlight, SessionNotFound, TurnInProgress
+from backend.services.session import SessionService
 from backend.services.turn_lease import TurnLeases
+from backend.store.engines import create_engine
 
 
 def test_a_held_lease_refuses_a_second_turn_with_a_time_to_retry(engine):
@@ -186,3 +189,40 @@ def test_a_turn_that_outlived_its_lease_cannot_store_its_reply_into_the_next_tur
         chat.chat("s1", "first")
     assert contents(service) == [("user", "first"), ("user", "second"), ("assistant", "reply to second")]
     assert service.get_session("s1").message_count == 3
+
+
+def test_another_owners_session_is_missing_even_while_a_turn_runs_there(service):
+    mine = service.get_or_create_session(owner="alice").session_id
+    chat = ChatService(service, SlowAgent(delay_s=0.5), timeout_s=5)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(chat.chat, mine, "one", owner="alice")
+        time.sleep(0.2)  # alice's turn now holds the lease
+        with pytest.raises(TurnInProgress):
+            chat.chat(mine, "two", owner="alice")
+        with pytest.raises(SessionNotFound):  # a 404 for bob: never a 409 telling that a turn runs there
+            chat.chat(mine, "from bob", owner="bob")
+        assert running.result().reply.content == "reply to one"
+    assert contents(service, mine) == [("user", "one"), ("assistant", "reply to one")]
+    assert service.get_session(mine).message_count == 2
+    chat.chat(mine, "three", owner="alice")  # the lease was given back with the reply
+
+
+def test_a_turn_is_two_write_transactions_on_sqlite(sqlite_template, tmp_path):
+    """The lease, the user's message, the session and the history in one; the reply and the lease's end in the other."""
+    url = sqlite_template.copy_to(tmp_path / "turns.db")
+    engine = create_engine(url)
+    statements: list[str] = []
+    sa.event.listen(engine, "connect", lambda connection, _: connection.set_trace_callback(statements.append))
+    service = SessionService(engine)
+    sid = service.get_or_create_session().session_id
+    service.add_message(sid, "user", "earlier")
+    chat = ChatService(service, SlowAgent(), timeout_s=5)
+    statements.clear()
+    exchange = chat.chat(sid, "hello")
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"], statements
+    assert sum(s == "COMMIT" for s in statements) == 2
+    assert exchange.reply.content == "reply to hello"
+    assert [m.content for m in service.get_chat_history(sid)] == ["earlier", "hello", "reply to hello"]
+    assert service.get_session(sid).message_count == 3
+    engine.dispose()

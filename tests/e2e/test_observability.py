@@ -126,3 +126,12 @@ def test_a_bad_setting_stops_gunicorn_before_it_listens_with_one_line_and_status
     assert ours == ["session-store: bad setting: ADMIN_TOKEN must be at least 16 characters"]
     assert not any("Traceback" in line or "Listening at" in line for line in output)
     assert "short" not in "\n".join(output)  # the credential itself is never echoed
+
+
+@pytest.mark.parametrize(("value", "line"), [("0", "POSTGRES_POOL_SIZE must be at least 1, not 0"),
+                                             ("abc", "POSTGRES_POOL_SIZE must be a whole number, not 'abc'")])
+def test_a_bad_pool_size_is_named_before_gunicorn_forks(monkeypatch, value, line):
+    from backend.observability.server import settings_problem
+
+    monkeypatch.setenv("POSTGRES_POOL_SIZE", value)
+    assert settings_problem() == line
