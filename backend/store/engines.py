@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import select
-import sqlite3
-import sys
 import threading
-import weakref
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from backend.store import sqlite_writes
 from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, postgres_pool_size_from_env, sqlite_synchronous_from_env
 
 log = logging.getLogger(__name__)
@@ -22,9 +19,7 @@ log = logging.getLogger(__name__)
 _engines: dict[tuple[int, str, str], sa.Engine] = {}
 _engines_lock = threading.Lock()
 
-# Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer committed in
-# between (busy_timeout is not consulted); IMMEDIATE waits for the lock instead.
-BEGIN_WRITE, BEGIN_READ = "BEGIN IMMEDIATE", "BEGIN"
+BEGIN_READ = "BEGIN"
 
 
 def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
@@ -157,12 +152,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
     path = engine.url.database
     file_based = bool(path) and path != ":memory:" and not path.startswith("file:")
 
-    # Under gevent, SQLite's own busy wait sleeps inside a C call and stalls every request of the
-    # worker; there it is cut to a few milliseconds and write locks are waited for cooperatively.
-    cooperative = _gevent_patched()
-    c_busy_ms = COOPERATIVE_C_BUSY_MS if cooperative else int(busy_timeout_s * 1000)
-    if cooperative:
-        _cooperative_busy_waits[engine] = busy_timeout_s
+    c_busy_ms = sqlite_writes.register(engine, busy_timeout_s)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, record):
@@ -199,43 +189,6 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
         # its whole life; treated as a disconnect, the pool drops it and the next call reconnects.
         if is_read_only_connection_error(context.original_exception):
             context.is_disconnect = True
-
-
-COOPERATIVE_C_BUSY_MS = 2  # SQLite sleeps 1 ms, then 1 ms more, inside the C call; then we sleep cooperatively
-
-
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and monkey.is_module_patched("time")
-
-
-# SQLite engines whose write transactions wait for the lock cooperatively (gevent): their busy timeout.
-_cooperative_busy_waits: "weakref.WeakKeyDictionary[sa.Engine, float]" = weakref.WeakKeyDictionary()
-
-
-def begin_write(engine: sa.Engine, driver) -> None:
-    """BEGIN IMMEDIATE on a SQLite driver connection of `engine`: the write lock taken up front, waited for
-    cooperatively under gevent (SQLite's own wait would stall the worker's other requests)."""
-    busy_timeout_s = _cooperative_busy_waits.get(engine)
-    if busy_timeout_s is None:
-        driver.execute(BEGIN_WRITE)
-    else:
-        begin_immediate_cooperatively(driver, busy_timeout_s)
-
-
-def begin_immediate_cooperatively(driver, busy_timeout_s: float) -> None:
-    """BEGIN IMMEDIATE, waiting for another process's write lock in short sleeps that yield to other greenlets."""
-    deadline = time.monotonic() + busy_timeout_s
-    delay = 0.001
-    while True:
-        try:
-            driver.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() + delay > deadline:
-                raise
-        time.sleep(delay)  # gevent's sleep: the worker's other requests run meanwhile
-        delay = min(delay * 2, 0.05)
 
 
 def is_read_only_connection_error(exc: BaseException) -> bool:

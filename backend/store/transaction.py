@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from time import perf_counter
 from typing import Any, Callable, Iterator
 
@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from backend.models.types import take_unreadable, unreadable
 from backend.observability.metrics import record_begin, record_transaction
-from backend.store.engines import BEGIN_READ, begin_write, invalidate_if_unusable
+from backend.store.engines import BEGIN_READ, invalidate_if_unusable
+from backend.store.sqlite_writes import begin_write, one_writer
 from backend.store.errors import note_write_succeeded, translating_errors
 
 
@@ -59,15 +60,16 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
     started = perf_counter()
     if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
         take_unreadable()
-    with translating_errors(engine.dialect.dbapi), engine.connect() as connection:
+    sqlite = engine.dialect.name == "sqlite"
+    writer = one_writer(engine) if sqlite and write else nullcontext()
+    with translating_errors(engine.dialect.dbapi), writer, engine.connect() as connection:
         driver = connection.connection.driver_connection
         tx = Transaction(connection)
         try:
-            if engine.dialect.name == "sqlite":
+            if sqlite:
                 if write:
-                    begun = perf_counter()
                     begin_write(engine, driver)
-                    record_begin(perf_counter() - begun)  # a wait here is a busy wait for the write lock
+                    record_begin(perf_counter() - started)  # a wait here is a wait for the write lock
                 else:
                     driver.execute(BEGIN_READ)
             yield tx
