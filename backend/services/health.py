@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.models.types import stored_timestamp
 from backend.store import retry_statements as rs
 from backend.store.errors import DISK_FULL_REASON, disk_full_since
 from backend.store.transaction import transaction
@@ -58,11 +59,11 @@ def check_ready(engine: sa.Engine, min_free_disk_mb: float = 0.0) -> str:
 
 def _write_probe_succeeds(engine: sa.Engine) -> bool:
     """After a write was refused for lack of space: does one small write commit now? (Only then: a probe writes.)"""
-    now = datetime.now(timezone.utc)
+    now = stored_timestamp(datetime.now(timezone.utc), engine.dialect.name)
     probe = {"sid": " readiness probe ", "token": "probe", "now": now, "expires_at": now}
     try:
         with transaction(engine, write=True) as tx:
-            tx.execute(rs.take_lease[engine.dialect.name], probe)
+            tx.run(rs.take_lease[engine.dialect.name], probe)
             tx.execute(rs.release_lease, probe)
     except StoreUnavailable:
         return False

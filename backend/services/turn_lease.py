@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from backend.models.types import stored_timestamp
 from backend.services.errors import ReservationLost, TurnInProgress
 from backend.services.idempotency import MAX_RETRY_AFTER_S
 from backend.store import retry_statements as rs
@@ -42,8 +43,10 @@ class TurnLeases:
         """In `tx`: the lease on `session_id`; TurnInProgress (with seconds to wait) while another holds it."""
         now = datetime.now(timezone.utc)
         token = secrets.token_urlsafe(16)
-        values = {"sid": session_id, "token": token, "now": now, "expires_at": now + timedelta(seconds=self.lease_s)}
-        if tx.execute(self._take, values).first() is not None:
+        dialect = tx.dialect.name
+        values = {"sid": session_id, "token": token, "now": stored_timestamp(now, dialect),
+                  "expires_at": stored_timestamp(now + timedelta(seconds=self.lease_s), dialect)}
+        if tx.run(self._take, values).fetchone() is not None:
             return Lease(session_id, token)
         held = tx.execute(rs.select_lease, {"sid": session_id}).first()
         expires_at = st.TURN_LEASE.from_result_row(held).expires_at if held is not None else now
@@ -52,7 +55,7 @@ class TurnLeases:
     def give_back(self, tx: Transaction, lease: Lease) -> None:
         """In a turn's last write: end the lease; ReservationLost (rolling the write back) when it was taken
         over, so that a turn that outlived its lease never writes into the next one."""
-        if tx.execute(rs.give_back_lease, {"sid": lease.session_id, "token": lease.token}).first() is None:
+        if tx.run(rs.give_back_lease, {"sid": lease.session_id, "token": lease.token}).fetchone() is None:
             raise ReservationLost("this turn outlived its lease and another turn began; its reply was not stored")
 
     def release(self, lease: Lease) -> None:

@@ -7,7 +7,7 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from backend.store.statements import IDEMPOTENCY, TURN_LEASE, idempotency_keys, turn_leases
+from backend.store.statements import IDEMPOTENCY, TURN_LEASE, Precompiled, idempotency_keys, turn_leases
 
 # -- idempotency keys: one row per (scope, key); in flight while status is NULL -------------------
 # Bind names differ from the column names, which SQLAlchemy reserves in an UPDATE's SET clause.
@@ -49,8 +49,9 @@ purge_expired_keys = idempotency_keys.delete().where(_keys.expires_at < _key_tim
 # -- turn leases: at most one row per session, taken when absent or expired ----------------------
 _leases = turn_leases.c
 _lease_time = functools.partial(sa.bindparam, type_=_leases.expires_at.type)
+# A turn's hot path: precompiled, run with stored values (times as models.types.stored_timestamp).
 take_lease = {
-    dialect.__name__.rsplit(".", 1)[-1]: (lambda insert: insert.on_conflict_do_update(
+    dialect.__name__.rsplit(".", 1)[-1]: Precompiled((lambda insert: insert.on_conflict_do_update(
         index_elements=[_leases.session_id],
         set_={"holder": insert.excluded.holder, "expires_at": insert.excluded.expires_at},
         where=_leases.expires_at < _lease_time("now"),
@@ -58,12 +59,12 @@ take_lease = {
         dialect.insert(turn_leases).values(
             session_id=sa.bindparam("sid"), holder=sa.bindparam("token"), expires_at=_lease_time("expires_at")
         )
-    )
+    ))
     for dialect in (sqlite, postgresql)
 }
 select_lease = TURN_LEASE.select().where(_leases.session_id == sa.bindparam("sid"))
 release_lease = turn_leases.delete().where(_leases.session_id == sa.bindparam("sid"), _leases.holder == sa.bindparam("token"))
 # Ends a turn in its last write: the row deleted is the proof that the lease was still this turn's
 # (and locks it on PostgreSQL until that write commits, so a retry taking it over waits).
-give_back_lease = release_lease.returning(_leases.session_id)
+give_back_lease = Precompiled(release_lease.returning(_leases.session_id))
 purge_expired_leases = turn_leases.delete().where(_leases.expires_at < _lease_time("now"))
