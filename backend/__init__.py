@@ -41,7 +41,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     register_blueprints(api)
     register_docs(app, api)
     register_error_handlers(app)
-    register_observability(app)
+    register_observability(app, config)
     register_commands(app)
     register_middleware(app, config)
     return app
@@ -79,11 +79,15 @@ def register_error_handlers(app: flask.Flask) -> None:
     register(app)
 
 
-def register_observability(app: flask.Flask) -> None:
-    """Request ids, access lines and metrics for every request; /metrics for operators."""
+def register_observability(app: flask.Flask, config: Config) -> None:
+    """Request ids, access lines and metrics for every request; /metrics for operators. Logs carry session ids
+    whole only in jwt mode: in none mode an id is what lets its holder read the session."""
     from backend.observability.http import init_app
+    from backend.observability.logs import log_session_ids_in_full
 
+    log_session_ids_in_full(config.AUTH_MODE == "jwt")
     init_app(app)
+
 
 def register_middleware(app: flask.Flask, config: Config) -> None:
     """Slow clients are cut off (a request's body must arrive within CLIENT_TIMEOUT_S); requests take turns."""

@@ -9,6 +9,7 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from backend.observability.http import redacted
 from backend.services.agents import AgentFailed
 from backend.services.errors import (
     AgentsBusy,
@@ -44,8 +45,15 @@ def _log_cause(code: int, message: str, errors: dict | None) -> None:
     # an agent or database that failed us at WARNING / ERROR. The request id comes with the record.
     level = logging.ERROR if code >= 500 and code != 502 else logging.WARNING if code in (401, 403, 502) else logging.INFO
     detail = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in sorted(errors.items())) if errors else ""
-    log.log(level, "%s %s%s", code, message, f" ({detail})" if detail else "",
+    # A message may quote the session id (a credential in AUTH_MODE=none): logged by its reference.
+    log.log(level, "%s %s%s", code, redacted(message), f" ({redacted(detail)})" if detail else "",
             extra={"event": "error", "status": code, "errors": errors or None})
+
+
+def _route() -> str:
+    # The route's template, never the path: a path may hold a session id.
+    rule = flask.request.url_rule
+    return rule.rule if rule is not None else "unmatched"
 
 
 def _status_name(code: int) -> str:
@@ -116,7 +124,7 @@ def handle_store_unavailable(error: StoreUnavailable):
 
 def handle_store_full(error: StoreFull):
     """A write refused for lack of disk space: 507 naming the cause, logged for the operator; reads still work."""
-    log.error("write refused on %s %s: %s", flask.request.method, flask.request.path, error.reason)
+    log.error("write refused on %s %s: %s", flask.request.method, _route(), error.reason)
     return error_response(507, error.reason, headers={"Retry-After": "30"})
 
 
@@ -152,7 +160,7 @@ def handle_agents_busy(error: AgentsBusy):
 
 def handle_unexpected(error: Exception):
     """Anything else: logged with its trace here, a bare 500 for the client."""
-    log.exception("unexpected error on %s %s", flask.request.method, flask.request.path)
+    log.exception("unexpected error on %s %s", flask.request.method, _route())
     return error_response(500, "internal server error")
 
 

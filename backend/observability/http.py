@@ -11,7 +11,7 @@ import flask
 
 from backend.api.auth import require_operator
 from backend.context import request_id
-from backend.observability.logs import install_request_id
+from backend.observability.logs import install_request_id, session_ref
 from backend.observability.metrics import exposition, record_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -36,7 +36,14 @@ def _start() -> None:
     flask.g.request_started = time.perf_counter()
 
 
-def _session_id() -> str | None:
+def redacted(text: str) -> str:
+    """`text` with the current request's session id, if any, replaced by its reference (session_ref)."""
+    session_id = request_session_id()
+    return text.replace(session_id, session_ref(session_id)) if session_id else text
+
+
+def request_session_id() -> str | None:
+    """The session id the current request names, in its path or in a small JSON body."""
     request = flask.request
     view_args = request.view_args
     if view_args and "session_id" in view_args:
@@ -62,11 +69,11 @@ def _finish(response: flask.Response) -> flask.Response:
     route = rule.rule if rule is not None else "unmatched"  # never the raw path: unbounded label values
     method, status = flask.request.method, response.status_code
     record_request(route, method, status, seconds)
-    session_id = _session_id()
+    session = session_ref(request_session_id())
     access_log.info(
-        "%s %s %s %.1f ms session_id=%s", method, route, status, seconds * 1000, session_id or "-",
+        "%s %s %s %.1f ms session_id=%s", method, route, status, seconds * 1000, session,
         extra={"event": "access", "route": route, "method": method, "status": status,
-               "duration_ms": round(seconds * 1000, 2), "session_id": session_id},
+               "duration_ms": round(seconds * 1000, 2), "session_id": None if session == "-" else session},
     )
     return response
 

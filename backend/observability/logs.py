@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.config
 import os
@@ -13,6 +14,27 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(process)d %(name)s: 
 # python-json-logger adds every `extra` field of a record (route, status, duration_ms, ...) as a key.
 JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(request_id)s %(message)s"
 LOG_FORMATS = ("text", "json")
+
+
+# In AUTH_MODE=none whoever knows a session's id may read it: the id is a credential, and logs name
+# the session by a reference instead. In jwt mode the owner's token is the credential (see below).
+_session_ids_in_full = False
+
+
+def log_session_ids_in_full(in_full: bool) -> None:
+    """Whether logs may carry session ids whole (AUTH_MODE=jwt, set by the app); else references."""
+    global _session_ids_in_full
+    _session_ids_in_full = in_full
+
+
+def session_ref(session_id: str | None) -> str:
+    """How logs name a session: "#" and 12 hex digits of the SHA-256 of its id (an operator who holds an id
+    computes it with `session_ref`), or in jwt mode the id itself; "-" for none."""
+    if session_id is None:
+        return "-"
+    if _session_ids_in_full:
+        return session_id
+    return "#" + hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class RequestIdFilter(logging.Filter):

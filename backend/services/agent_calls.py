@@ -9,6 +9,7 @@ import time
 from typing import Any, Iterator
 
 from backend import context
+from backend.observability.logs import session_ref
 from backend.observability.metrics import record_agent_call
 from backend.services.agents import Agent, AgentFailed, AgentReply, AgentRequest, to_reply
 
@@ -60,7 +61,7 @@ def log_agent_call(outcome: str, session_id: str, reason: str = "", *, level: in
     record_agent_call(outcome, extra.get("duration_ms", 0) / 1000)
     details = "".join(f" {name}={value}" for name, value in extra.items())
     log.log(level, "agent_call outcome=%s session_id=%s request_id=%s%s reason=%s",
-            outcome, session_id, request_id or context.request_id.get(), details, reason or "-")
+            outcome, session_ref(session_id), request_id or context.request_id.get(), details, reason or "-")
 
 
 END = object()  # next_chunk's answer once the reply is complete

@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any, Callable, Iterator
 
+from backend.observability.logs import session_ref
 from backend.observability.metrics import record_turn, record_turn_in_flight
 from backend.services.agent_calls import END, AgentCall, AgentTimeout, log_agent_call
 from backend.services.agents import AgentFailed
@@ -24,7 +25,7 @@ CLIENT_CHECK_S = 0.2
 def log_turn_refused(session_id: str, request_id: str | None) -> None:
     """The one line of a turn refused at capacity (nothing was stored)."""
     record_turn("refused")
-    log.warning("turn outcome=refused session_id=%s request_id=%s reason=at capacity", session_id, request_id)
+    log.warning("turn outcome=refused session_id=%s request_id=%s reason=at capacity", session_ref(session_id), request_id)
 
 
 class ReplayedTurn:
@@ -160,7 +161,7 @@ class StreamedTurn:
                                                    owner=self._owner)
         except Exception as exc:  # noqa: BLE001 - the turn is ending anyway; say why the partial is lost
             log.warning("turn partial_lost session_id=%s request_id=%s reason=%s",
-                        self.session_id, self._request_id, type(exc).__name__)
+                        session_ref(self.session_id), self._request_id, type(exc).__name__)
 
     def _log_turn(self, outcome: str) -> None:
         # The turn has ended, however: its lease (and its key, unless finished) go back.
@@ -169,7 +170,7 @@ class StreamedTurn:
         self._guarding.__exit__(None, None, None)
         level = logging.INFO if outcome in ("completed", "interrupted") else logging.WARNING
         log.log(level, "turn outcome=%s session_id=%s request_id=%s chunks=%d chars=%d duration_ms=%.1f",
-                outcome, self.session_id, self._request_id, len(self._said), sum(map(len, self._said)),
+                outcome, session_ref(self.session_id), self._request_id, len(self._said), sum(map(len, self._said)),
                 self._elapsed_ms())
 
     def _elapsed_ms(self) -> float:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from backend.models.types import take_unreadable, unreadable
+from backend.observability.logs import session_ref
 
 log = logging.getLogger(__name__)
 # Rows already warned about, per process: a legacy row read on every request warns once, not each time.
@@ -65,8 +66,10 @@ class RecordMapping(Generic[R]):
         if len(_warned) >= _MAX_WARNED:
             _warned.clear()
         _warned.add(key)
-        log.warning("legacy value in %s row %r: %s", self.table_name, key[1], "; ".join(problems),
-                    extra={"event": "legacy_value", "table": self.table_name, "row": key[1]})
+        # A sessions row is keyed by its session id, named in logs by its reference (a credential in none mode).
+        row = session_ref(str(key[1])) if self.table_name == "sessions" else key[1]
+        log.warning("legacy value in %s row %r: %s", self.table_name, row, "; ".join(problems),
+                    extra={"event": "legacy_value", "table": self.table_name, "row": row})
 
 
 def _reader(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 
 import sqlalchemy as sa
 
+from backend.observability.logs import session_ref
 from backend.services.session import SessionService
 from backend.settings import PROJECT_ROOT
 from backend.store import rows
@@ -30,8 +32,18 @@ def test_the_access_line_and_the_cause_of_a_404_carry_the_same_request_id(client
     access = [r for r in caplog.records if r.name == "backend.access"]
     causes = [r for r in caplog.records if r.name == "backend.api.errors"]
     assert [(r.request_id, r.route, r.status, r.session_id) for r in access] == [
-        ("trace-404", "/api/v1/sessions/<session_id>", 404, "nobody")]
+        ("trace-404", "/api/v1/sessions/<session_id>", 404, session_ref("nobody"))]
     assert len(causes) == 1 and causes[0].levelno == logging.INFO and causes[0].getMessage() == "404 session not found"
+
+
+def test_logs_name_a_session_by_a_reference_never_by_its_id_which_is_its_credential(client, caplog):
+    caplog.set_level(logging.INFO)
+    secret = client.post("/api/v1/sessions", json={}).get_json()["session_id"]
+    client.post("/api/v1/chat", json={"session_id": secret, "message": "hi"})
+    client.post(f"/api/v1/sessions/{secret}/messages", json={"role": "nobody", "content": "x"})  # a 422
+    text = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert session_ref(secret) in text and session_ref(secret) == "#" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+    assert secret not in text
 
 
 def test_a_422_cause_names_each_field(client, caplog):

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from backend.observability.logs import session_ref
 from backend.settings import PROJECT_ROOT
 from tests.reliability.agent_server import MisbehavingAgent
 from tests.servers import Server, free_port, migrate, server_env
@@ -106,7 +107,7 @@ def test_every_json_log_line_carries_the_request_id_and_the_access_line_its_fiel
     access = [line for line in mine if line["logger"] == "backend.access"]
     assert len(access) == 1
     assert {k: access[0][k] for k in ("route", "method", "status", "session_id")} == {
-        "route": "/api/v1/chat", "method": "POST", "status": 502, "session_id": "log-1"}
+        "route": "/api/v1/chat", "method": "POST", "status": 502, "session_id": session_ref("log-1")}
     assert access[0]["duration_ms"] > 0
     cause = [line for line in mine if line["logger"] == "backend.api.errors"]
     assert len(cause) == 1 and cause[0]["level"] == "WARNING" and "did not answer within 1 s" in cause[0]["message"]

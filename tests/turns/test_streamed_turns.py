@@ -2,6 +2,8 @@
 
 import logging
 
+from backend.observability.logs import session_ref
+
 from tests.turns import agents
 from tests.turns.conftest import SSE, frames
 
@@ -80,7 +82,7 @@ def test_an_agent_that_fails_mid_stream_keeps_the_partial_reply_as_failed_and_se
     assert (reply["content"], reply["metadata"]) == ("half said ", {"status": "failed"})
     assert count(client) == 2
     lines = [r.getMessage() for r in caplog.records if "agent_call outcome=failed" in r.getMessage()]
-    assert len(lines) == 1 and "session_id=s1 request_id=req-42 " in lines[0]
+    assert len(lines) == 1 and f"session_id={session_ref('s1')} request_id=req-42 " in lines[0]
     assert lines[0].endswith(" reason=the agent failed (RuntimeError)")
 
 
@@ -91,7 +93,7 @@ def test_an_agent_that_passes_its_deadline_mid_stream_keeps_the_partial_reply_as
     assert [name for name, _ in events] == ["message", "delta", "error"]
     assert "did not answer within 0.3 s" in events[-1][1]["message"]
     assert (messages(client)[-1]["content"], messages(client)[-1]["metadata"]) == ("first ", {"status": "failed"})
-    assert any("agent_call outcome=timeout session_id=s1" in r.getMessage() for r in caplog.records)
+    assert any(f"agent_call outcome=timeout session_id={session_ref('s1')}" in r.getMessage() for r in caplog.records)
 
 
 def test_a_stream_that_ends_without_text_stores_no_reply_and_ends_in_an_error(turn_client):
@@ -113,7 +115,7 @@ def test_a_turn_beyond_max_agent_calls_is_503_with_retry_after_and_stores_nothin
         assert response.status_code == 503 and response.headers["Retry-After"] == "2"
         assert response.get_json()["status"] == "Service Unavailable"
     assert messages(client, "s2") == [] and count(client, "s2") == 0
-    assert sum("agent_call outcome=refused session_id=s2" in r.getMessage() for r in caplog.records) == 2
+    assert sum(f"agent_call outcome=refused session_id={session_ref('s2')}" in r.getMessage() for r in caplog.records) == 2
     holding.close()
     assert agents.closed.wait(5)
     again = stream(client, session_id="s2")  # the slot is free again

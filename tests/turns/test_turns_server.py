@@ -9,6 +9,8 @@ import time
 import pytest
 import requests
 
+from backend.observability.logs import session_ref
+
 from tests.turns.sse_client import StreamedChat
 
 pytestmark = pytest.mark.slow
@@ -66,7 +68,7 @@ def test_a_client_that_reads_two_deltas_and_leaves_keeps_exactly_those_two_as_in
     reply = history(server, "s1")[-1]
     assert (reply["role"], reply["content"], reply["metadata"]) == ("assistant", "one two ", {"status": "interrupted"})
     assert len(history(server, "s1")) == count(server, "s1") == 2
-    assert "turn outcome=interrupted session_id=s1" in server.log_text()
+    assert f"turn outcome=interrupted session_id={session_ref('s1')}" in server.log_text()
 
 
 def test_an_agent_that_breaks_off_mid_stream_keeps_the_partial_as_failed_and_the_client_gets_an_error(
@@ -80,7 +82,7 @@ def test_an_agent_that_breaks_off_mid_stream_keeps_the_partial_as_failed_and_the
     assert (reply["content"], reply["metadata"]) == ("Hello, ", {"status": "failed"})
     assert count(server, "s1") == 2
     log = server.log_text()
-    assert "agent_call outcome=failed session_id=s1 request_id=" in log and "reason=the agent's stream broke off" in log
+    assert f"agent_call outcome=failed session_id={session_ref('s1')} request_id=" in log and "reason=the agent's stream broke off" in log
 
 
 def test_at_cap_plus_one_concurrent_turns_exactly_one_answers_503_and_nothing_of_it_is_stored(
@@ -109,7 +111,7 @@ def test_at_cap_plus_one_concurrent_turns_exactly_one_answers_503_and_nothing_of
     assert history(server, refused[0]) == [] and count(server, refused[0]) == 0
     for session_id in set(sessions) - set(refused):
         assert len(history(server, session_id)) == count(server, session_id) == 2
-    assert f"agent_call outcome=refused session_id={refused[0]}" in server.log_text()
+    assert f"agent_call outcome=refused session_id={session_ref(refused[0])}" in server.log_text()
 
 
 def test_a_hung_in_process_agent_is_logged_and_readyz_says_so_while_it_holds_its_slot(database_url, launch):
@@ -119,7 +121,7 @@ def test_a_hung_in_process_agent_is_logged_and_readyz_says_so_while_it_holds_its
     assert answer.status_code == 502
     ready = requests.get(f"{server.base_url}/readyz", timeout=10)
     assert ready.status_code == 503 and "hung past their deadline" in ready.json()["message"]
-    assert "agent_call outcome=timeout session_id=s1" in server.log_text()
+    assert f"agent_call outcome=timeout session_id={session_ref('s1')}" in server.log_text()
     assert wait_for(lambda: requests.get(f"{server.base_url}/readyz", timeout=10).status_code == 200)
 
 
