@@ -21,6 +21,7 @@ from backend.settings import Config
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
+OPENAPI_PATH, DOCS_PREFIX = "/api/v1/openapi.json", "/api/v1/docs/"
 EXTENSION_KEY = "session_store_auth"
 UNAUTHORIZED = "a valid bearer token is required"
 NOBODY = Caller(owner=None, operator=False)
@@ -78,6 +79,8 @@ def authenticate() -> None:
     request = flask.request
     if not (request.path + "/").startswith(API_PREFIX) or request.method == "OPTIONS":
         return  # probes; CORS preflights carry no credentials
+    if request.path == OPENAPI_PATH or (request.path + "/").startswith(DOCS_PREFIX):
+        return  # the API's description, for a browser that cannot send a token: routes and shapes, no data
     auth = authenticator()
     try:
         caller = auth.caller(request)

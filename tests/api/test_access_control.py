@@ -151,10 +151,17 @@ def test_is_operator_answers_for_any_request(jwt_app, make_app):
         assert is_operator() is False
 
 
-def test_the_openapi_document_of_jwt_mode_requires_a_bearer_token_and_validates(http):
+def test_the_api_description_and_its_browsable_docs_need_no_token_and_say_every_operation_does(http):
     from openapi_spec_validator import validate
 
-    spec = http.get("/api/v1/openapi.json", headers=ALICE).get_json()
+    page = http.get("/api/v1/docs")
+    assert page.status_code == 200 and b"swagger-ui" in page.data
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        response = http.get(f"/api/v1/docs/assets/{asset}")
+        response.close()
+        assert response.status_code == 200, asset
+    assert http.get("/api/v1/docs/../sessions").status_code in (401, 404)  # no way around the token from there
+    spec = http.get("/api/v1/openapi.json").get_json()
     validate(spec)
     assert spec["security"] == [{"bearerAuth": []}]
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
