@@ -56,9 +56,10 @@ class MessageOperations:
         outcome is stored in the transaction of the append.
         """
         values = self._message_values(session_id, role, content, metadata, idempotency_key)
-        with transaction(self.engine, write=True) as tx:
-            if idempotency_key is None:
+        if idempotency_key is None:
+            with transaction(self.engine, write=True, one_statement=True) as tx:  # one on PostgreSQL (_append)
                 return self._append(tx, values, owner)
+        with transaction(self.engine, write=True) as tx:
             fingerprint = request_hash("add_message", session_id=session_id, role=role, content=content, metadata=metadata)
             claim = self.keys.claim(tx, key_scope(session_id, owner), idempotency_key, fingerprint)
             if claim.replay is not None:

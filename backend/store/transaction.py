@@ -48,7 +48,7 @@ class Transaction:
 
 
 @contextmanager
-def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
+def transaction(engine: sa.Engine, *, write: bool, one_statement: bool = False) -> Iterator[Transaction]:
     """One short transaction, committed on success and rolled back on any error.
 
     Begun and ended on the driver (SQLAlchemy joins it when a Core statement runs): through
@@ -56,11 +56,17 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
     write lock up front. Outages become StoreUnavailable. A connection the driver reports gone or
     read-only leaves the pool, so the next call connects afresh: SQLAlchemy's own disconnect
     handling does not see errors raised on the driver's cursor.
+
+    On PostgreSQL a read, and a write of `one_statement`, run without BEGIN and COMMIT (autocommit):
+    at READ COMMITTED each statement of a read sees the latest commits either way, and one statement
+    is a transaction by itself. That saves two round trips, and a lock the statement takes is held
+    only while it runs, not until a COMMIT its greenlet must first be scheduled again to send.
     """
     started = perf_counter()
     if unreadable.values:  # noted outside any row mapping (a scalar read): not to be pinned on this call's rows
         take_unreadable()
     sqlite = engine.dialect.name == "sqlite"
+    autocommit = not sqlite and (not write or one_statement)
     writer = one_writer(engine) if sqlite and write else nullcontext()
     with translating_errors(engine.dialect.dbapi), writer, engine.connect() as connection:
         driver = connection.connection.driver_connection
@@ -72,6 +78,8 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
                     record_begin(perf_counter() - started)  # a wait here is a wait for the write lock
                 else:
                     driver.execute(BEGIN_READ)
+            elif autocommit:
+                driver.autocommit = True
             yield tx
             tx.close()
             connection.commit() if connection.in_transaction() else driver.commit()
@@ -84,6 +92,8 @@ def transaction(engine: sa.Engine, *, write: bool) -> Iterator[Transaction]:
                 connection.rollback() if connection.in_transaction() else driver.rollback()
             raise
         finally:
+            if autocommit and not connection.invalidated:
+                driver.autocommit = False
             record_transaction(write, perf_counter() - started)
     for callback in tx._committed:  # only reached when the commit succeeded
         callback()
