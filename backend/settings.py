@@ -68,8 +68,8 @@ def database_url_from_env() -> str:
 
 
 def postgres_pool_size_from_env() -> int:
-    """POSTGRES_POOL_SIZE (default 5): connections each pool of a process keeps open to PostgreSQL."""
-    size = _int("POSTGRES_POOL_SIZE", 5)
+    """POSTGRES_POOL_SIZE (default 10): connections a process keeps open to PostgreSQL for its requests."""
+    size = _int("POSTGRES_POOL_SIZE", 10)
     if size < 1:
         raise RuntimeError(f"POSTGRES_POOL_SIZE must be at least 1, not {size}")
     return size
@@ -120,8 +120,8 @@ class Config:
     # FULL: an acknowledged write survives a power cut (an fsync of the WAL per commit); NORMAL
     # may lose the last commits then. README "Durability" has the measured cost.
     SQLITE_SYNCHRONOUS: str = field(default_factory=sqlite_synchronous_from_env)
-    # Each worker keeps two pools of this size (requests, and turns apart so that a burst of turns
-    # never queues the other requests behind it); a request waits for a free connection.
+    # Each worker keeps this many connections for its requests and half as many for turns, apart so
+    # that a burst of turns never queues the other requests behind it; a request waits for a free one.
     POSTGRES_POOL_SIZE: int = field(default_factory=postgres_pool_size_from_env)
     MIN_FREE_DISK_MB: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 64.0))
     IDEMPOTENCY_TTL_S: float = field(default_factory=lambda: _float("IDEMPOTENCY_TTL_S", 24 * 3600.0))

@@ -72,7 +72,7 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
     """A new engine set up for several processes sharing one database.
 
     `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL);
-    `pool_size` PostgreSQL's connections (default POSTGRES_POOL_SIZE, else 5), waited for up to `pool_timeout_s`.
+    `pool_size` PostgreSQL's connections (default POSTGRES_POOL_SIZE, else 10), waited for up to `pool_timeout_s`.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
