@@ -193,18 +193,26 @@ def test_a_turn_that_outlived_its_lease_cannot_store_its_reply_into_the_next_tur
 
 def test_another_owners_session_is_missing_even_while_a_turn_runs_there(service):
     mine = service.get_or_create_session(owner="alice").session_id
-    chat = ChatService(service, SlowAgent(delay_s=0.5), timeout_s=5)
+    asked, answer = threading.Event(), threading.Event()
+
+    def held_agent(request):
+        asked.set()  # the turn's first write has committed: its lease is held
+        answer.wait(10)
+        return f"reply to {request.message.content}"
+
+    chat = ChatService(service, held_agent, timeout_s=15)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(chat.chat, mine, "one", owner="alice")
-        time.sleep(0.2)  # alice's turn now holds the lease
+        assert asked.wait(10)
         with pytest.raises(TurnInProgress):
             chat.chat(mine, "two", owner="alice")
         with pytest.raises(SessionNotFound):  # a 404 for bob: never a 409 telling that a turn runs there
             chat.chat(mine, "from bob", owner="bob")
+        answer.set()
         assert running.result().reply.content == "reply to one"
     assert contents(service, mine) == [("user", "one"), ("assistant", "reply to one")]
     assert service.get_session(mine).message_count == 2
-    chat.chat(mine, "three", owner="alice")  # the lease was given back with the reply
+    assert chat.chat(mine, "three", owner="alice").reply.content == "reply to three"  # the lease was given back
 
 
 def test_a_turn_is_two_write_transactions_on_sqlite(sqlite_template, tmp_path):
