@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,14 @@ from backend.store.engines import create_engine
 from backend.store.migrations import upgrade_to_head
 
 POSTGRES_MISSING = "TEST_DATABASE_URL is not set: PostgreSQL tests skipped (CI sets it and fails without a server)"
+
+
+def missing(reason: str) -> NoReturn:
+    """Something a test needs is not on this machine: a skip that prints why, and a failure under CI
+    (which provides everything: .ci/run starts the services and installs the tools)."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def postgres_url_or_skip() -> str:

@@ -83,12 +83,8 @@ class HttpAgent:
             response = self.http.request(
                 "POST", self.url, body=json.dumps(body, allow_nan=False).encode(), preload_content=False,
                 headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
-        except TransportTimeout as exc:
-            if isinstance(exc, NewConnectionError):  # urllib3 counts a refused connection as a timeout
-                raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
-            raise AgentFailed(f"the agent did not answer within {self.timeout_s:g} s") from None
         except HTTPError as exc:
-            raise AgentFailed(f"the agent could not be reached ({type(exc).__name__})") from None
+            raise AgentFailed(_transport_failure(exc, self.timeout_s, "the agent could not be reached")) from None
         if response.status != 200:
             response.close()
             raise AgentFailed(f"the agent answered HTTP {response.status}")
@@ -98,7 +94,7 @@ class HttpAgent:
             answer = json.loads(response.read())
         except (ValueError, HTTPError, OSError) as exc:
             response.close()  # not read to its end: the connection cannot be reused
-            raise AgentFailed(_unread_answer(exc, self.timeout_s)) from None
+            raise AgentFailed(_transport_failure(exc, self.timeout_s, "the agent's answer was cut off")) from None
         response.release_conn()
         return to_reply(answer)
 
@@ -146,12 +142,14 @@ class EventStreamReply:
             response.close()
 
 
-def _unread_answer(exc: BaseException, timeout_s: float) -> str:
-    if isinstance(exc, TransportTimeout):
+def _transport_failure(exc: BaseException, timeout_s: float, otherwise: str) -> str:
+    """Why an HTTP agent call failed; `otherwise` is what any other transport error means at this stage."""
+    # urllib3 files a refused connection (NewConnectionError) under its timeouts.
+    if isinstance(exc, TransportTimeout) and not isinstance(exc, NewConnectionError):
         return f"the agent did not answer within {timeout_s:g} s"
     if isinstance(exc, ValueError):
         return "the agent answered something that is not JSON"
-    return f"the agent's answer was cut off ({type(exc).__name__})"
+    return f"{otherwise} ({type(exc).__name__})"
 
 
 def to_reply(answer: Any) -> AgentReply:

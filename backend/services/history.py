@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from backend.services.errors import SessionNotFound
 from backend.settings import Limits
 from backend.store import statements as st
-from backend.store.records import HistoryPage
+from backend.store.records import HistoryPage, MessageRecord
 from backend.store.transaction import transaction
 
 # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the driver
@@ -17,6 +17,12 @@ MAX_ROW_ID = 2**63 - 1
 
 def _bound(before: int | None) -> int | None:
     return before if before is None or before <= MAX_ROW_ID else None
+
+
+def oldest_first(rows: list, dialect: sa.Dialect) -> list[MessageRecord]:
+    """Records of message rows read newest first, oldest first."""
+    to_record = st.MESSAGE.converter(dialect)
+    return [to_record(row) for row in reversed(rows)]
 
 
 def _fitting(sizes: list, limit: int, budget: int) -> int:
@@ -51,8 +57,7 @@ def history_page(
         # Bounded by the newest id seen: a message appended meanwhile waits for the next read
         # (PostgreSQL's READ COMMITTED lets each statement see new commits).
         rows = tx.run(st.newest_messages_before, {**params, "limit": taken, "before": sizes[0][0] + 1}).fetchall()
-    to_record = st.MESSAGE.converter(engine.dialect)
-    messages = [to_record(row) for row in reversed(rows)]
+    messages = oldest_first(rows, engine.dialect)
     more = len(sizes) > taken and bool(messages)
     return HistoryPage(session_id, messages, messages[0].id if more else None)
 
@@ -69,5 +74,4 @@ def recent_messages(
         rows = tx.run(statement, params).fetchall()
         if not rows and owner is None and tx.run(st.session_exists, params).fetchone() is None:
             raise SessionNotFound(session_id)
-    to_record = st.MESSAGE.converter(engine.dialect)
-    return [to_record(row) for row in reversed(rows)]
+    return oldest_first(rows, engine.dialect)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from backend.models.types import stored_timestamp
 from backend.services.errors import SessionNotFound, TurnInProgress
-from backend.services.history import history_page, recent_messages
+from backend.services.history import history_page, oldest_first, recent_messages
 from backend.services.idempotency import IdempotencyKeys, key_scope
 from backend.services.outcomes import record_from_json, record_to_json, request_hash
 from backend.services.validation import (
@@ -108,8 +108,7 @@ class MessageOperations:
             if history_limit > 0:
                 params = {"sid": session_id, "limit": history_limit, "before": message.id}
                 rows = tx.run(st.newest_messages_before, params).fetchall()
-        to_record = st.MESSAGE.converter(self.engine.dialect)
-        return TurnStart(session, message, [to_record(row) for row in reversed(rows)])
+        return TurnStart(session, message, oldest_first(rows, self.engine.dialect))
 
     def _message_values(self, session_id, role, content, metadata, idempotency_key) -> dict:
         problems = Problems()
@@ -146,12 +145,6 @@ class MessageOperations:
         values["id"] = tx.run(st.insert_message, values).fetchone()[0]
         # Built from what was written, through the same readers, instead of a second query.
         return st.MESSAGE.from_stored(values, self.engine.dialect)
-
-    def get_message(self, session_id: str, message_id: int) -> MessageRecord | None:
-        """One stored message of the session, None when it is not there (any more)."""
-        with transaction(self.engine, write=False) as tx:
-            row = tx.execute(st.select_message, {"sid": session_id, "id": message_id}).first()
-        return None if row is None else st.MESSAGE.from_result_row(row)
 
     def get_chat_history(
         self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None

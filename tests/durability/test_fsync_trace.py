@@ -8,7 +8,6 @@ fails: that is what makes it a test of the setting and not of the tracer.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.databases import missing
 from tests.servers import migrate
 
 pytestmark = pytest.mark.slow
@@ -33,10 +33,7 @@ def strace_or_skip() -> str:
     found = shutil.which("strace")
     if found:
         return found
-    reason = "strace is not installed (Debian package strace; .ci/run installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing("strace is not installed (Debian package strace; .ci/run installs it)")
 
 
 class Trace:
@@ -55,10 +52,7 @@ class Trace:
             attached += "attached" in line
         if attached < len(pids):
             self.stop()
-            reason = "strace could not attach to the workers (ptrace not permitted here)"
-            if os.environ.get("CI"):
-                pytest.fail(reason)
-            pytest.skip(reason)
+            missing("strace could not attach to the workers (ptrace not permitted here)")
 
     def stop(self) -> list[str]:
         """Detach; the trace's lines."""
