@@ -19,7 +19,14 @@ from backend.store.errors import StoreUnavailable
 # Deferred BEGIN for writes fails at once with SQLITE_BUSY when another writer committed in
 # between (busy_timeout is not consulted); IMMEDIATE waits for the lock instead.
 BEGIN_WRITE = "BEGIN IMMEDIATE"
-COOPERATIVE_C_BUSY_MS = 2  # SQLite sleeps 1 ms, then 1 ms more, inside the C call; then we sleep cooperatively
+# Under gevent a statement may wait for a lock inside SQLite's C call for at most this long (ms),
+# stalling the worker's other requests meanwhile; in WAL mode a read almost never waits at all.
+COOPERATIVE_C_BUSY_MS = 2
+# BEGIN IMMEDIATE, which waits whenever another worker is writing, does not wait in C at all under
+# gevent: it is retried after cooperative sleeps of 0.2 ms doubling up to 5 ms. Measured with 200
+# concurrent turns (docs/performance.md, "SQLite, one writer per process"): SQLite's own 1-2 ms wait
+# in C on every contended BEGIN put /healthz's p99 at 142 ms (median of 6 runs), this at 72-79 ms.
+FIRST_RETRY_S, LONGEST_RETRY_S = 0.0002, 0.005
 
 # Each SQLite engine: (busy timeout in seconds, whether its waits must yield to other greenlets).
 _engines: "weakref.WeakKeyDictionary[sa.Engine, tuple[float, bool]]" = weakref.WeakKeyDictionary()
@@ -74,15 +81,20 @@ def begin_write(engine: sa.Engine, driver) -> None:
 
 
 def begin_immediate_cooperatively(driver, busy_timeout_s: float) -> None:
-    """BEGIN IMMEDIATE, waiting for another process's write lock in short sleeps that yield to other greenlets."""
+    """BEGIN IMMEDIATE, waiting for another process's write lock in short sleeps that yield to other
+    greenlets; SQLite's own wait in C is off meanwhile (the connection's is restored after)."""
     deadline = time.monotonic() + busy_timeout_s
-    delay = 0.001
-    while True:
-        try:
-            driver.execute(BEGIN_WRITE)
-            return
-        except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() + delay > deadline:
-                raise
-        time.sleep(delay)  # gevent's sleep: the worker's other requests run meanwhile
-        delay = min(delay * 2, 0.05)
+    delay = FIRST_RETRY_S
+    driver.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                driver.execute(BEGIN_WRITE)
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)  # gevent's sleep: the worker's other requests run meanwhile
+            delay = min(delay * 2, LONGEST_RETRY_S)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout = {COOPERATIVE_C_BUSY_MS}")

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from backend.settings import PROJECT_ROOT
+from backend.store.sqlite_writes import COOPERATIVE_C_BUSY_MS
 from tests.servers import server_env
 
 
@@ -18,3 +19,5 @@ def test_a_write_waiting_for_a_lock_under_gevent_does_not_stop_the_other_greenle
     assert probe["ticks_while_waiting"] >= 20
     if "postgresql" in database_url:
         assert probe["psycopg_wait"] != "wait_c"  # psycopg's C wait would block the hub
+    else:
+        assert probe["busy_timeout_ms_after"] == COOPERATIVE_C_BUSY_MS
