@@ -27,6 +27,12 @@ workers = int(number("WEB_CONCURRENCY", 2))
 # before it imports the app; SQLite's busy waits are made cooperative in backend/store/engines.py.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")  # read again above, before the patch
 worker_connections = int(number("WORKER_CONNECTIONS", 1000))
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
+# evenly across them. On one shared socket the workers race to accept: in bursts of 200 turns one
+# worker took 134-176 of them in 6 of 17 runs, and the last of its turns reached the agent up to
+# 0.26 s after the other worker's (docs/performance.md, "Serving model"). on_starting falls back to
+# one shared socket where per-worker ones cannot work (a Unix socket, sockets handed over by systemd).
+reuse_port = True
 # Only the gthread worker uses threads (GUNICORN_WORKER_CLASS=gthread).
 threads = int(number("GUNICORN_THREADS", 1))
 # Slow clients: under gevent a request's line and headers must arrive within `keepalive` seconds
@@ -77,19 +83,44 @@ def _refuse_open_by_accident(server) -> None:
         )
 
 
+def _listen_in_each_worker_where_possible(server) -> None:
+    """Per-worker sockets (reuse_port) for TCP addresses only; and a TCP address that something
+    already listens on is refused, since with SO_REUSEPORT a second server of the same user would
+    share the port with the first, silently, instead of failing to bind."""
+    import socket
+
+    tcp = [a for a in server.cfg.address if isinstance(a, tuple) and a[1]]
+    if "LISTEN_FDS" in os.environ or len(tcp) < len(server.cfg.address):
+        server.cfg.set("reuse_port", False)
+        return
+    for host, port in tcp:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a stopped server's TIME_WAIT is no conflict
+            try:
+                probe.bind((host.strip("[]"), port))
+            except OSError as exc:
+                raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)") from None
+
+
 def when_ready(server):
-    """At start, in the master: warn when PostgreSQL acknowledges commits before they are durable."""
+    """At start, in the master: say where the workers listen (gunicorn's own line has no address when
+    each worker has its socket); warn when PostgreSQL acknowledges commits before they are durable."""
     from backend.settings import database_url_from_env
     from backend.store.engines import warn_at_start_if_commits_are_not_durable
 
+    if server.cfg.reuse_port:
+        addresses = ", ".join(f"http://{host}:{port}" for host, port in server.cfg.address)
+        server.log.info("Listening at: %s (a socket in each worker)", addresses)
     warn_at_start_if_commits_are_not_durable(database_url_from_env())
 
 
 def on_starting(server):
     """Before forking: every setting checked once (one line and exit 1 if bad), no open listening by
-    accident; last run's metric files removed."""
+    accident, no port shared with another server; last run's metric files removed."""
     observability.exit_on_bad_settings()
     _refuse_open_by_accident(server)
+    _listen_in_each_worker_where_possible(server)
     observability.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
 
 
