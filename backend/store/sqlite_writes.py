@@ -24,8 +24,8 @@ BEGIN_WRITE = "BEGIN IMMEDIATE"
 COOPERATIVE_C_BUSY_MS = 2
 # BEGIN IMMEDIATE, which waits whenever another worker is writing, does not wait in C at all under
 # gevent: it is retried after cooperative sleeps of 0.2 ms doubling up to 5 ms. Measured with 200
-# concurrent turns (docs/performance.md, "SQLite, one writer per process"): SQLite's own 1-2 ms wait
-# in C on every contended BEGIN put /healthz's p99 at 142 ms (median of 6 runs), this at 72-79 ms.
+# concurrent turns (docs/performance.md, "No wait in C for the write lock"): SQLite's own 1-2 ms wait
+# in C on every contended BEGIN put /healthz's p99 at 142 ms (median of 6 runs); without it, 72-79 ms.
 FIRST_RETRY_S, LONGEST_RETRY_S = 0.0002, 0.005
 
 # Each SQLite engine: (busy timeout in seconds, whether its waits must yield to other greenlets).
