@@ -24,7 +24,7 @@ workers = int(number("WEB_CONCURRENCY", 2))
 # gevent: a turn waits on its agent (1 to 30 s) and on its client without holding a worker, so
 # 200 concurrent turns and the health checks share two workers (docs/performance.md, "Serving model").
 # psycopg 3 cooperates with gevent by itself once gevent has patched `select`, which the worker does
-# before it imports the app; SQLite's busy waits are made cooperative in backend/store/engines.py.
+# before it imports the app; SQLite's busy waits are made cooperative in backend/store/sqlite_writes.py.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")  # read again above, before the patch
 worker_connections = int(number("WORKER_CONNECTIONS", 1000))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
