@@ -9,7 +9,7 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from backend.observability.http import redacted
+from backend.observability.http import redacted, route_template
 from backend.services.agents import AgentFailed
 from backend.services.errors import (
     AgentsBusy,
@@ -48,12 +48,6 @@ def _log_cause(code: int, message: str, errors: dict | None) -> None:
     # A message may quote the session id (a credential in AUTH_MODE=none): logged by its reference.
     log.log(level, "%s %s%s", code, redacted(message), f" ({redacted(detail)})" if detail else "",
             extra={"event": "error", "status": code, "errors": errors or None})
-
-
-def _route() -> str:
-    # The route's template, never the path: a path may hold a session id.
-    rule = flask.request.url_rule
-    return rule.rule if rule is not None else "unmatched"
 
 
 def _status_name(code: int) -> str:
@@ -124,7 +118,7 @@ def handle_store_unavailable(error: StoreUnavailable):
 
 def handle_store_full(error: StoreFull):
     """A write refused for lack of disk space: 507 naming the cause, logged for the operator; reads still work."""
-    log.error("write refused on %s %s: %s", flask.request.method, _route(), error.reason)
+    log.error("write refused on %s %s: %s", flask.request.method, route_template(), error.reason)
     return error_response(507, error.reason, headers={"Retry-After": "30"})
 
 
@@ -160,7 +154,7 @@ def handle_agents_busy(error: AgentsBusy):
 
 def handle_unexpected(error: Exception):
     """Anything else: logged with its trace here, a bare 500 for the client."""
-    log.exception("unexpected error on %s %s", flask.request.method, _route())
+    log.exception("unexpected error on %s %s", flask.request.method, route_template())
     return error_response(500, "internal server error")
 
 

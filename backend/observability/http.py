@@ -59,14 +59,20 @@ def request_session_id() -> str | None:
     return None
 
 
+def route_template() -> str:
+    """The current request's route as declared ("/api/v1/sessions/<session_id>"), never its path: a path
+    may hold a session id, and as a metric label it would have unbounded values."""
+    rule = flask.request.url_rule
+    return rule.rule if rule is not None else "unmatched"
+
+
 def _finish(response: flask.Response) -> flask.Response:
     rid = getattr(flask.g, "request_id", None)
     if rid is None:  # a request that failed before before_request ran
         return response
     response.headers[REQUEST_ID_HEADER] = rid
     seconds = time.perf_counter() - flask.g.request_started
-    rule = flask.request.url_rule
-    route = rule.rule if rule is not None else "unmatched"  # never the raw path: unbounded label values
+    route = route_template()
     method, status = flask.request.method, response.status_code
     record_request(route, method, status, seconds)
     session = session_ref(request_session_id())
