@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev migrate run test bench reliability lock clean
+.PHONY: install install-dev migrate run test lint format bench reliability lock clean
 
 install: $(VENV)/.runtime
 
@@ -28,6 +28,15 @@ run: migrate
 
 test: install-dev
 	$(BIN)/pytest
+
+# ruff decides formatting and import order (pyproject.toml); CI fails on either.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Reruns tests/reliability and rewrites docs/reliability.md with the figures of that run
 # (set TEST_DATABASE_URL to include PostgreSQL).

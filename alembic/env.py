@@ -3,12 +3,12 @@
 from logging.config import fileConfig
 
 import sqlalchemy as sa
-from alembic import context
 
-from backend.store.engines import create_engine
-from backend.store.autogenerate import AUTOGENERATE_PLUGINS, include_object_for
+from alembic import context
 from backend.models import Base
 from backend.settings import database_url_from_env
+from backend.store.autogenerate import AUTOGENERATE_PLUGINS, include_object_for
+from backend.store.engines import create_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

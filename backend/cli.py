@@ -17,6 +17,7 @@ from backend.services.ownership import BATCH_ROWS, assign_owners, read_assignmen
 from backend.services.transfer import copy_sqlite_to_postgres
 from backend.store.engines import get_engine
 
+
 class _OperatorGroup(AppGroup):
     """Turns the store's own errors into a one-line message and exit code 1, not a traceback."""
 
@@ -96,10 +97,12 @@ def copy_to_postgres(target_url: str) -> None:
 
 @sessions_cli.command("assign-owners")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
-@click.option("--batch-rows", type=click.IntRange(min=1), default=BATCH_ROWS, show_default=True,
-              help="Rows per transaction.")
+@click.option(
+    "--batch-rows", type=click.IntRange(min=1), default=BATCH_ROWS, show_default=True, help="Rows per transaction."
+)
 def assign_owners_command(csv_file, batch_rows: int) -> None:
-    """Give legacy sessions (no owner yet) the owners a CSV names: header session_id,owner or device_fingerprint,owner."""
+    """Give legacy sessions (no owner yet) the owners a CSV names: header session_id,owner or
+    device_fingerprint,owner."""
     config = current_app.config
     key, rows = read_assignments(csv_file)
     engine = get_engine(config["DATABASE_URL"], busy_timeout_s=config["SQLITE_BUSY_TIMEOUT_S"])

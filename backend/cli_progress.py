@@ -8,7 +8,8 @@ import click
 
 
 class TerminalProgress:
-    """A callable progress(done, total, label=...) that draws one click progress bar per label; nothing off a terminal."""
+    """A callable progress(done, total, label=...) that draws one click progress bar per label; nothing off a
+    terminal."""
 
     def __init__(self, label: str, stream=None):
         self.label = label
@@ -39,7 +40,7 @@ class TerminalProgress:
             self._bar.__exit__(None, None, None)
             self._bar = None
 
-    def __enter__(self) -> "TerminalProgress":
+    def __enter__(self) -> TerminalProgress:
         return self
 
     def __exit__(self, *exc_info) -> None:

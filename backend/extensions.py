@@ -23,7 +23,9 @@ class Services:
     def __init__(self, config: Config):
         self.config = config
         # Loaded now so that a wrong CHAT_AGENT stops the app at start, not at the first chat.
-        self.agent = load_agent(config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S, config.MAX_AGENT_CALLS)
+        self.agent = load_agent(
+            config.CHAT_AGENT, config.CHAT_AGENT_URL, config.AGENT_TIMEOUT_S, config.MAX_AGENT_CALLS
+        )
         self._pid: int | None = None
 
     def _build(self) -> None:
@@ -32,7 +34,10 @@ class Services:
         # Turns have a pool of their own: 200 turns arriving at once queue for its connections, while
         # a history read or a health check still finds one free in the other.
         self.chat = ChatService(
-            self._sessions("turns"), self.agent, timeout_s=config.AGENT_TIMEOUT_S, history_limit=config.AGENT_HISTORY_LIMIT,
+            self._sessions("turns"),
+            self.agent,
+            timeout_s=config.AGENT_TIMEOUT_S,
+            history_limit=config.AGENT_HISTORY_LIMIT,
             lease_margin_s=config.TURN_LEASE_MARGIN_S,
             max_agent_calls=config.MAX_AGENT_CALLS,
         )
@@ -44,11 +49,16 @@ class Services:
         # sooner than 10 (each transaction waits less for its greenlet between round trips), while
         # other requests served more per second with 10 (docs/performance.md, "Serving model").
         pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else max(1, config.POSTGRES_POOL_SIZE // 2)
-        engine = get_engine(config.DATABASE_URL, busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S,
-                            synchronous=config.SQLITE_SYNCHRONOUS, pool_size=pool_size, purpose=purpose)
+        engine = get_engine(
+            config.DATABASE_URL,
+            busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S,
+            synchronous=config.SQLITE_SYNCHRONOUS,
+            pool_size=pool_size,
+            purpose=purpose,
+        )
         return SessionService(engine, limits=config.LIMITS, idempotency_ttl_s=config.IDEMPOTENCY_TTL_S)
 
-    def for_this_process(self) -> "Services":
+    def for_this_process(self) -> Services:
         """These services, built for the current process if they are not yet (gunicorn forks after import)."""
         if self._pid != os.getpid():
             self._build()

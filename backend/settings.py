@@ -47,7 +47,7 @@ class Limits:
     max_page_bytes: int = 1024 * 1024
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls) -> Limits:
         """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_PAGE_BYTES."""
         return cls(
             max_content_chars=_int("MAX_CONTENT_CHARS", cls.max_content_chars),
@@ -57,7 +57,8 @@ class Limits:
 
 
 def database_url_from_env() -> str:
-    """DATABASE_URL when set, else a SQLite file at SESSION_DB_PATH (default data/sessions.db, from the checkout's root)."""
+    """DATABASE_URL when set, else a SQLite file at SESSION_DB_PATH (default data/sessions.db, from the checkout's
+    root)."""
     url = os.environ.get("DATABASE_URL")
     if url:
         return url

@@ -32,9 +32,28 @@ class Size:
     stream_chunks: int = 40
 
 
-FULL = Size(rounds=5, seconds=1.0, repeats=200, big_session=1_000_000, other_messages=2_000_000, many_sessions=1_000_000, http_seconds=10)
-SMOKE = Size(rounds=1, seconds=0.05, repeats=5, big_session=3_000, other_messages=2_000, many_sessions=2_000, http_seconds=1,
-             turn_chats=10, slow_idle=2, slow_trickling=2, stream_chunks=5)
+FULL = Size(
+    rounds=5,
+    seconds=1.0,
+    repeats=200,
+    big_session=1_000_000,
+    other_messages=2_000_000,
+    many_sessions=1_000_000,
+    http_seconds=10,
+)
+SMOKE = Size(
+    rounds=1,
+    seconds=0.05,
+    repeats=5,
+    big_session=3_000,
+    other_messages=2_000,
+    many_sessions=2_000,
+    http_seconds=1,
+    turn_chats=10,
+    slow_idle=2,
+    slow_trickling=2,
+    stream_chunks=5,
+)
 
 
 def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only_turns: bool = False) -> list[dict]:
@@ -42,6 +61,7 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         for kind in kinds:
+
             def fresh():
                 return BenchDatabase(kind, Path(workdir), postgres_url)
 
@@ -79,7 +99,10 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
                     from bench.durability import sync_levels_over_http
 
                     rounds = 3 if size.rounds > 1 else 1
-                    rows += [{"database": kind, **row} for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))]
+                    rows += [
+                        {"database": kind, **row}
+                        for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))
+                    ]
                 db = fresh()
                 try:
                     rows += [{"database": kind, **row} for row in turn_cases(db.url, size)]
@@ -102,13 +125,18 @@ def render(rows: list[dict]) -> str:
                 cand += f" (p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms)"
         if "detail" in row:
             cand += f" ({row['detail']})"
-        lines.append(f"| {row['database']} | {row['case']} | {cand} | {ref} | {row['ratio']} | {row['target']} | {'yes' if row['ok'] else 'NO'} |")
+        lines.append(
+            f"| {row['database']} | {row['case']} | {cand} | {ref} | {row['ratio']} | {row['target']} "
+            f"| {'yes' if row['ok'] else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run on small data (what the test suite runs)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="seconds-long run on small data (what the test suite runs)"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows and the machine as JSON here")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--no-http", action="store_true")

@@ -21,12 +21,14 @@ def service_vs_raw(db: BenchDatabase, size) -> list[dict]:
         append = compare_rates(
             lambda: service.save_message("svc-00000000", "user", "hello there"),
             lambda: raw.append("svc-00000001", "user", "hello there"),
-            rounds=size.rounds, seconds=size.seconds,
+            rounds=size.rounds,
+            seconds=size.seconds,
         )
         read = compare_rates(
             lambda: service.get_chat_history("svc-00000000", limit=50),
             lambda: raw.history("svc-00000001", 50),
-            rounds=size.rounds, seconds=size.seconds,
+            rounds=size.rounds,
+            seconds=size.seconds,
         )
     finally:
         raw.close()
@@ -49,12 +51,14 @@ def flat_history(db: BenchDatabase, size) -> list[dict]:
     newest = compare_latencies(
         lambda: service.get_chat_history("big-00000000", limit=50),
         lambda: service.get_chat_history("small-00000000", limit=50),
-        rounds=size.rounds, repeats=size.repeats,
+        rounds=size.rounds,
+        repeats=size.repeats,
     )
     paged = compare_latencies(
         lambda: service.get_chat_history("big-00000000", limit=50, before=big_middle),
         lambda: service.get_chat_history("small-00000000", limit=50, before=small_middle),
-        rounds=size.rounds, repeats=size.repeats,
+        rounds=size.rounds,
+        repeats=size.repeats,
     )
     label = f"{size.big_session:,} msgs vs 1,000 ({size.big_session + 1000 + others * 1000:,} rows)"
     return [
@@ -73,18 +77,22 @@ def operator_paths(big: BenchDatabase, small: BenchDatabase, size) -> list[dict]
     cursor_big = big_service.list_sessions(limit=50).next_cursor
     cursor_small = small_service.list_sessions(limit=50).next_cursor
     first_page = compare_latencies(
-        lambda: big_service.list_sessions(limit=50), lambda: small_service.list_sessions(limit=50),
-        rounds=size.rounds, repeats=size.repeats,
+        lambda: big_service.list_sessions(limit=50),
+        lambda: small_service.list_sessions(limit=50),
+        rounds=size.rounds,
+        repeats=size.repeats,
     )
     next_page = compare_latencies(
         lambda: big_service.list_sessions(limit=50, cursor=cursor_big),
         lambda: small_service.list_sessions(limit=50, cursor=cursor_small),
-        rounds=size.rounds, repeats=size.repeats,
+        rounds=size.rounds,
+        repeats=size.repeats,
     )
     purge = compare_latencies(
         lambda: MaintenanceService(big.url).purge_idle_sessions(30, dry_run=True),
         lambda: MaintenanceService(small.url).purge_idle_sessions(30, dry_run=True),
-        rounds=size.rounds, repeats=max(3, size.repeats // 10),
+        rounds=size.rounds,
+        repeats=max(3, size.repeats // 10),
     )
     real = _compare_real_purges(big, small, idle_count, size.rounds)
     label = f"{size.many_sessions:,} vs 1,000 sessions"

@@ -25,14 +25,33 @@ LEVELS = ("NORMAL", "FULL")
 
 def _serve(directory: Path, level: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{directory / level.lower()}.db", "PORT": str(port),
-           "WEB_CONCURRENCY": "2", "APP_ENV": "production", "SQLITE_SYNCHRONOUS": level}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{directory / level.lower()}.db",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "APP_ENV": "production",
+        "SQLITE_SYNCHRONOUS": level,
+    }
     env.pop("ADMIN_TOKEN", None)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "--access-logfile", "/dev/null", "wsgi:app"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     _wait_ready(base)
@@ -59,13 +78,21 @@ def sync_levels_over_http(seconds: float, rounds: int, directory: Path | None = 
     p99 = {level: statistics.median(r["p99_ms"] for r in results[level]) for level in LEVELS}
     errors = sum(r["non_2xx"] for level in LEVELS for r in results[level])
     ratio = round(median["FULL"] / median["NORMAL"], 3)
-    return [{
-        "case": "HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL", "target": "report",
-        "candidate_per_s": round(median["FULL"]), "reference_per_s": round(median["NORMAL"]), "ratio": ratio,
-        "p50_ms": statistics.median(r["p50_ms"] for r in results["FULL"]), "p99_ms": p99["FULL"],
-        "reference_p99_ms": p99["NORMAL"], "rounds": {level: [round(r["rps"]) for r in results[level]] for level in LEVELS},
-        "non_2xx": errors, "ok": errors == 0,
-    }]
+    return [
+        {
+            "case": "HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL",
+            "target": "report",
+            "candidate_per_s": round(median["FULL"]),
+            "reference_per_s": round(median["NORMAL"]),
+            "ratio": ratio,
+            "p50_ms": statistics.median(r["p50_ms"] for r in results["FULL"]),
+            "p99_ms": p99["FULL"],
+            "reference_p99_ms": p99["NORMAL"],
+            "rounds": {level: [round(r["rps"]) for r in results[level]] for level in LEVELS},
+            "non_2xx": errors,
+            "ok": errors == 0,
+        }
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.store.engines import create_engine, dispose_engine
 from backend.store.migrations import upgrade_to_head
-from backend.models.types import STORED_TIMESTAMP_FORMAT
-
 
 
 class BenchDatabase:
@@ -49,21 +48,34 @@ class BenchDatabase:
     def _message_rows(messages_per_session, base):
         for session_id, count in messages_per_session.items():
             for i in range(count):
-                yield session_id, "user" if i % 2 == 0 else "assistant", f"message {i}", base + timedelta(microseconds=i)
+                yield (
+                    session_id,
+                    "user" if i % 2 == 0 else "assistant",
+                    f"message {i}",
+                    base + timedelta(microseconds=i),
+                )
 
     def _fill_sqlite(self, raw, sessions, messages_per_session):
         base = datetime(2026, 1, 1)
         raw.execute("BEGIN IMMEDIATE")
         raw.executemany(
-            "INSERT INTO sessions (session_id, created_at, last_active, message_count, metadata) VALUES (?, ?, ?, 0, '{}')",
-            ((sid, active.strftime(STORED_TIMESTAMP_FORMAT), active.strftime(STORED_TIMESTAMP_FORMAT)) for sid, active in sessions),
+            "INSERT INTO sessions (session_id, created_at, last_active, message_count, metadata) VALUES (?, ?, "
+            "?, 0, '{}')",
+            (
+                (sid, active.strftime(STORED_TIMESTAMP_FORMAT), active.strftime(STORED_TIMESTAMP_FORMAT))
+                for sid, active in sessions
+            ),
         )
         raw.executemany(
             "INSERT INTO chat_history (session_id, role, content, timestamp) VALUES (?, ?, ?, ?)",
-            ((sid, role, content, ts.strftime(STORED_TIMESTAMP_FORMAT)) for sid, role, content, ts in self._message_rows(messages_per_session, base)),
+            (
+                (sid, role, content, ts.strftime(STORED_TIMESTAMP_FORMAT))
+                for sid, role, content, ts in self._message_rows(messages_per_session, base)
+            ),
         )
         raw.executemany(
-            "UPDATE sessions SET message_count = ? WHERE session_id = ?", ((n, sid) for sid, n in messages_per_session.items())
+            "UPDATE sessions SET message_count = ? WHERE session_id = ?",
+            ((n, sid) for sid, n in messages_per_session.items()),
         )
         raw.execute("COMMIT")
         raw.execute("ANALYZE")
@@ -71,7 +83,9 @@ class BenchDatabase:
     def _fill_postgres(self, raw, sessions, messages_per_session):
         base = datetime(2026, 1, 1)
         with raw.cursor() as cur:
-            with cur.copy("COPY sessions (session_id, created_at, last_active, message_count, metadata) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY sessions (session_id, created_at, last_active, message_count, metadata) FROM STDIN"
+            ) as copy:
                 for sid, active in sessions:
                     copy.write_row((sid, active.replace(tzinfo=None), active.replace(tzinfo=None), 0, "{}"))
             with cur.copy("COPY chat_history (session_id, role, content, timestamp) FROM STDIN") as copy:
@@ -106,4 +120,4 @@ def session_ids(prefix: str, count: int, newest: datetime, spacing: timedelta = 
     return [(f"{prefix}-{i:08d}", newest - i * spacing) for i in range(count)]
 
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)

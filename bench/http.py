@@ -51,7 +51,12 @@ def _wrk(wrk: str, url: str, seconds: float, script: str | None) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     percentile = lambda p: _ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": percentile(50), "p99_ms": percentile(99), "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": rps,
+        "p50_ms": percentile(50),
+        "p99_ms": percentile(99),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def _ms(text: str) -> float:
@@ -63,12 +68,32 @@ def http_cases(database_url: str, seconds: float) -> list[dict]:
     """POST/GET messages vs GET /healthz under the same gunicorn configuration."""
     wrk = ensure_wrk()
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(port), "WEB_CONCURRENCY": "2", "APP_ENV": "production"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "APP_ENV": "production",
+    }
     env.pop("ADMIN_TOKEN", None)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "--access-logfile", "/dev/null", "wsgi:app"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            "--access-logfile",
+            "/dev/null",
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -88,11 +113,19 @@ def http_cases(database_url: str, seconds: float) -> list[dict]:
     rows = []
     for name, result in (("POST .../messages", post), ("GET .../messages?limit=50", get)):
         ratio = round(result["rps"] / ceiling_rps, 3)
-        rows.append({
-            "case": f"HTTP {name} vs GET /healthz", "target": ">= 0.5",
-            "candidate_per_s": round(result["rps"]), "reference_per_s": round(ceiling_rps), "ratio": ratio,
-            "p50_ms": result["p50_ms"], "p99_ms": result["p99_ms"], "non_2xx": result["non_2xx"], "ok": ratio >= 0.5 and result["non_2xx"] == 0,
-        })
+        rows.append(
+            {
+                "case": f"HTTP {name} vs GET /healthz",
+                "target": ">= 0.5",
+                "candidate_per_s": round(result["rps"]),
+                "reference_per_s": round(ceiling_rps),
+                "ratio": ratio,
+                "p50_ms": result["p50_ms"],
+                "p99_ms": result["p99_ms"],
+                "non_2xx": result["non_2xx"],
+                "ok": ratio >= 0.5 and result["non_2xx"] == 0,
+            }
+        )
     return rows
 
 

@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -86,14 +86,19 @@ async def processes(url: str, sessions: list[str], count: int) -> dict:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    executor = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(url,))
+    executor = ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=(url,)
+    )
     loop = asyncio.get_running_loop()
-    await asyncio.gather(*(loop.run_in_executor(executor, _in_worker, "get_session", sessions[0]) for _ in range(count)))
+    await asyncio.gather(
+        *(loop.run_in_executor(executor, _in_worker, "get_session", sessions[0]) for _ in range(count))
+    )
 
     async def work(sid: str) -> None:
         for i in range(ROUNDS):
-            await loop.run_in_executor(executor, functools.partial(_in_worker, "save_message", sid, "user", f"message {i}"))
+            await loop.run_in_executor(
+                executor, functools.partial(_in_worker, "save_message", sid, "user", f"message {i}")
+            )
             await loop.run_in_executor(executor, functools.partial(_in_worker, "get_chat_history", sid, limit=50))
 
     try:
@@ -131,22 +136,35 @@ async def asyncio_driver(url: str, sessions: list[str]) -> dict:
 
     sqlite = sa.make_url(url).get_backend_name() == "sqlite"
     # The same 30 s busy timeout as our engines (aiosqlite's default is 5 s).
-    engine = create_async_engine(_async_url(url), pool_size=5, max_overflow=10,
-                                 connect_args={"timeout": 30} if sqlite else {})
-    increment = st.sessions.update().where(st.sessions.c.session_id == sa.bindparam("sid")).values(
-        message_count=st.sessions.c.message_count + 1, last_active=sa.bindparam("now", type_=st.sessions.c.last_active.type))
+    engine = create_async_engine(
+        _async_url(url), pool_size=5, max_overflow=10, connect_args={"timeout": 30} if sqlite else {}
+    )
+    increment = (
+        st.sessions.update()
+        .where(st.sessions.c.session_id == sa.bindparam("sid"))
+        .values(
+            message_count=st.sessions.c.message_count + 1,
+            last_active=sa.bindparam("now", type_=st.sessions.c.last_active.type),
+        )
+    )
     insert = st.messages.insert().returning(st.messages.c.id)
-    newest = st.MESSAGE.select().where(st.messages.c.session_id == sa.bindparam("sid")).order_by(
-        st.messages.c.id.desc()).limit(50)
+    newest = (
+        st.MESSAGE.select()
+        .where(st.messages.c.session_id == sa.bindparam("sid"))
+        .order_by(st.messages.c.id.desc())
+        .limit(50)
+    )
 
     async def work(sid: str) -> None:
         for i in range(ROUNDS):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             # The UPDATE comes first, so even SQLite's deferred BEGIN waits on busy_timeout, never fails.
             async with engine.begin() as conn:
                 await conn.execute(increment, {"sid": sid, "now": now})
-                await conn.execute(insert, {"session_id": sid, "role": "user", "content": f"message {i}",
-                                            "timestamp": now, "metadata": None})
+                await conn.execute(
+                    insert,
+                    {"session_id": sid, "role": "user", "content": f"message {i}", "timestamp": now, "metadata": None},
+                )
             async with engine.connect() as conn:
                 (await conn.execute(newest, {"sid": sid})).all()
 
@@ -169,8 +187,11 @@ def main() -> None:
         sys.setswitchinterval(args.switch_interval)
     kinds = ["sqlite"] + (["postgresql"] if args.postgres else [])
     baseline = asyncio.run(no_database([f"lag-{i:04d}" for i in range(COROUTINES)], 4))
-    print(f"| none | threads=4, no database | {baseline['ops_per_s']}/s | {baseline['lag_p50_ms']} | "
-          f"{baseline['lag_p99_ms']} | {baseline['lag_max_ms']} |", flush=True)
+    print(
+        f"| none | threads=4, no database | {baseline['ops_per_s']}/s | {baseline['lag_p50_ms']} | "
+        f"{baseline['lag_p99_ms']} | {baseline['lag_max_ms']} |",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="looplag-") as workdir:
         for kind in kinds:
             labels = [f"threads={t}" for t in args.threads.split(",") if t]
@@ -188,8 +209,11 @@ def main() -> None:
                         result = asyncio.run(offloaded(db.url, sessions, int(label.split("=")[1])))
                 finally:
                     db.drop()
-                print(f"| {kind} | {label} | {result['ops_per_s']}/s | {result['lag_p50_ms']} | "
-                      f"{result['lag_p99_ms']} | {result['lag_max_ms']} |", flush=True)
+                print(
+                    f"| {kind} | {label} | {result['ops_per_s']}/s | {result['lag_p50_ms']} | "
+                    f"{result['lag_p99_ms']} | {result['lag_max_ms']} |",
+                    flush=True,
+                )
     print("[done]", file=sys.stderr)
 
 

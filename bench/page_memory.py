@@ -29,11 +29,15 @@ def build(root: Path, path: Path) -> None:
     """Migrate an empty SQLite file with `root`'s Alembic, then fill one session with the worst case."""
     env = {**os.environ, "SESSION_DB_PATH": str(path)}
     env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=root, env=env, check=True, capture_output=True
+    )
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO sessions (session_id, message_count) VALUES ('worst', ?)", (MESSAGES,))
     content = "😀" * EMOJI_PER_MESSAGE
-    conn.executemany("INSERT INTO chat_history (session_id, role, content) VALUES ('worst', 'user', ?)", [(content,)] * MESSAGES)
+    conn.executemany(
+        "INSERT INTO chat_history (session_id, role, content) VALUES ('worst', 'user', ?)", [(content,)] * MESSAGES
+    )
     conn.commit()
     conn.close()
 
@@ -52,10 +56,21 @@ def main() -> None:
         path = Path(tmp) / "sessions.db"
         build(root, path)
         port = free_port()
-        env = {**os.environ, "SESSION_DB_PATH": str(path), "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1"}
+        env = {
+            **os.environ,
+            "SESSION_DB_PATH": str(path),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+        }
         env.pop("DATABASE_URL", None)
-        master = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
-                                  cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        master = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             for _ in range(300):
@@ -71,11 +86,20 @@ def main() -> None:
             elapsed = time.monotonic() - started
             after = memory(worker)
             body = response.json()
-            print(json.dumps({
-                "root": str(root), "status": response.status_code, "response_bytes": len(response.content),
-                "messages_in_page": len(body["messages"]), "next_before": body["next_before"], "seconds": round(elapsed, 2),
-                "worker_mb_before": before, "worker_mb_after": after,
-            }))
+            print(
+                json.dumps(
+                    {
+                        "root": str(root),
+                        "status": response.status_code,
+                        "response_bytes": len(response.content),
+                        "messages_in_page": len(body["messages"]),
+                        "next_before": body["next_before"],
+                        "seconds": round(elapsed, 2),
+                        "worker_mb_before": before,
+                        "worker_mb_after": after,
+                    }
+                )
+            )
         finally:
             master.terminate()
             master.wait(30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -14,8 +14,13 @@ from backend.store.statements import MESSAGE
 # The columns a record holds, by name from the models: the reference reads what the service reads.
 COLUMNS = [column.name for column in MESSAGE.columns]
 TIMESTAMP, METADATA = COLUMNS.index("timestamp"), COLUMNS.index("metadata")
-APPEND_UPDATE = "UPDATE sessions SET message_count = coalesce(message_count, 0) + 1, last_active = {p} WHERE session_id = {p}"
-APPEND_INSERT = "INSERT INTO chat_history (session_id, role, content, timestamp, metadata) VALUES ({p}, {p}, {p}, {p}, {p}) RETURNING id"
+APPEND_UPDATE = (
+    "UPDATE sessions SET message_count = coalesce(message_count, 0) + 1, last_active = {p} WHERE session_id = {p}"
+)
+APPEND_INSERT = (
+    "INSERT INTO chat_history (session_id, role, content, timestamp, metadata) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}) RETURNING id"
+)
 HISTORY = f"SELECT {', '.join(COLUMNS)} FROM chat_history WHERE session_id = {{p}} ORDER BY id DESC LIMIT {{p}}"
 
 
@@ -24,7 +29,7 @@ def _to_message(row):
     values = list(row)
     ts = values[TIMESTAMP]
     ts = datetime.fromisoformat(ts) if isinstance(ts, str) else ts
-    values[TIMESTAMP] = ts.replace(tzinfo=timezone.utc)
+    values[TIMESTAMP] = ts.replace(tzinfo=UTC)
     md = values[METADATA]
     values[METADATA] = json.loads(md) if isinstance(md, str) else (md or {})
     return tuple(values)
@@ -48,7 +53,10 @@ class RawStore:
 
             options = parsed.query.get("options")
             self.conn = psycopg.connect(
-                host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database,
+                host=parsed.host,
+                port=parsed.port,
+                user=parsed.username,
+                dbname=parsed.database,
                 **({"options": options} if options else {}),
             )
             placeholder = "%s"
@@ -58,7 +66,7 @@ class RawStore:
 
     def append(self, session_id: str, role: str, content: str) -> int:
         """Insert a message and count it, in one write transaction."""
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else now
         cur = self.conn.cursor()
         if self.sqlite:

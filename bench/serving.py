@@ -22,8 +22,13 @@ MODELS = (
 def measure_model(database_url: str, settings: dict, seconds: float, wrk: str) -> dict:
     """/healthz, POST and GET-50 messages under one worker class: {route: wrk result}."""
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as workdir:
-        server = Server(database_url, Path(workdir) / "server.log", workers=2, extra_args=("--access-logfile", "/dev/null"),
-                        **settings).start()
+        server = Server(
+            database_url,
+            Path(workdir) / "server.log",
+            workers=2,
+            extra_args=("--access-logfile", "/dev/null"),
+            **settings,
+        ).start()
         try:
             base = server.base_url
             session_id = requests.post(f"{base}/api/v1/sessions", json={}, timeout=10).json()["session_id"]
@@ -57,15 +62,21 @@ wrk.body = '{"role": "user", "content": "hello over http"}'
 # Appends spread over this many sessions: what many users do at once. "POST" appends to one
 # session, which serialises every write on one row.
 SPREAD_SESSIONS = 100
-SPREAD_POST_SCRIPT = POST_SCRIPT + f"""
+SPREAD_POST_SCRIPT = (
+    POST_SCRIPT
+    + f"""
 request = function()
   return wrk.format(nil, "/api/v1/sessions/spread-" .. math.random(0, {SPREAD_SESSIONS - 1}) .. "/messages")
 end
 """
+)
 
 
-ROUTE_NAMES = {"POST": "POST messages, one session", "POST-spread": f"POST messages, {SPREAD_SESSIONS} sessions",
-               "GET-50": "GET-50 messages"}
+ROUTE_NAMES = {
+    "POST": "POST messages, one session",
+    "POST-spread": f"POST messages, {SPREAD_SESSIONS} sessions",
+    "GET-50": "GET-50 messages",
+}
 
 
 def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[list[dict], dict]:
@@ -76,23 +87,35 @@ def serving_cases(database_url: str, seconds: float, rounds: int = 1) -> tuple[l
     """
     migrate(database_url)
     wrk = ensure_wrk()
-    runs = [{label: measure_model(database_url, settings, seconds, wrk) for label, settings in MODELS}
-            for _ in range(rounds)]
-    figures = {label: {route: _median([run[label][route] for run in runs]) for route in runs[0][label]}
-               for label, _ in MODELS}
+    runs = [
+        {label: measure_model(database_url, settings, seconds, wrk) for label, settings in MODELS}
+        for _ in range(rounds)
+    ]
+    figures = {
+        label: {route: _median([run[label][route] for run in runs]) for route in runs[0][label]} for label, _ in MODELS
+    }
     rows = []
     for route in ("POST", "POST-spread", "GET-50"):
         gevent, sync = figures["gevent"][route], figures["sync"][route]
         ratio = round(gevent["rps"] / sync["rps"], 3)
-        rows.append({
-            "case": f"serving: gevent vs sync, HTTP {ROUTE_NAMES[route]} (wrk -c16)", "target": ">= 1.0 (no slower)",
-            "candidate_per_s": round(gevent["rps"]), "reference_per_s": round(sync["rps"]), "ratio": ratio,
-            "p50_ms": gevent["p50_ms"], "p99_ms": gevent["p99_ms"], "non_2xx": gevent["non_2xx"] + sync["non_2xx"],
-            "ok": ratio >= 1.0 and gevent["non_2xx"] == 0,
-            "detail": "; ".join(f"{label} {round(figures[label][route]['rps'])}/s p99 {figures[label][route]['p99_ms']} ms"
-                                for label, _ in MODELS),
-            "models": {label: figures[label][route] for label, _ in MODELS},
-        })
+        rows.append(
+            {
+                "case": f"serving: gevent vs sync, HTTP {ROUTE_NAMES[route]} (wrk -c16)",
+                "target": ">= 1.0 (no slower)",
+                "candidate_per_s": round(gevent["rps"]),
+                "reference_per_s": round(sync["rps"]),
+                "ratio": ratio,
+                "p50_ms": gevent["p50_ms"],
+                "p99_ms": gevent["p99_ms"],
+                "non_2xx": gevent["non_2xx"] + sync["non_2xx"],
+                "ok": ratio >= 1.0 and gevent["non_2xx"] == 0,
+                "detail": "; ".join(
+                    f"{label} {round(figures[label][route]['rps'])}/s p99 {figures[label][route]['p99_ms']} ms"
+                    for label, _ in MODELS
+                ),
+                "models": {label: figures[label][route] for label, _ in MODELS},
+            }
+        )
     return rows, figures
 
 

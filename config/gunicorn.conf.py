@@ -100,7 +100,9 @@ def _listen_in_each_worker_where_possible(server) -> None:
             try:
                 probe.bind((host.strip("[]"), port))
             except OSError as exc:
-                raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)") from None
+                raise SystemExit(
+                    f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)"
+                ) from None
 
 
 def when_ready(server):

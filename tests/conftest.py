@@ -7,9 +7,10 @@ import os
 import pytest
 
 import backend.observability.metrics  # noqa: F401 - prometheus_client picks its value class when first imported:
+from backend.services.session import SessionService
+
 # before any test loads config/gunicorn.conf.py, which sets PROMETHEUS_MULTIPROC_DIR
 from backend.store.engines import get_engine
-from backend.services.session import SessionService
 from tests import factories
 from tests.databases import POSTGRES_MISSING, PostgresSchema, SqliteTemplate, postgres_url_or_skip
 
@@ -66,7 +67,11 @@ def pytest_collection_modifyitems(config, items):
     """Without TEST_DATABASE_URL (outside CI), the PostgreSQL variants are left out, and said so once."""
     if _postgres_configured():
         return
-    left_out = [item for item in items if getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"]
+    left_out = [
+        item
+        for item in items
+        if getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql"
+    ]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in set(left_out)]

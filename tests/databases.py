@@ -59,7 +59,9 @@ class PostgresSchema:
     def empty(self) -> None:
         """Remove every row and restart the id sequence."""
         with self.engine.begin() as conn:
-            conn.exec_driver_sql("TRUNCATE chat_history, sessions, idempotency_keys, turn_leases RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql(
+                "TRUNCATE chat_history, sessions, idempotency_keys, turn_leases RESTART IDENTITY CASCADE"
+            )
 
     def drop(self) -> None:
         """Drop the schema and everything in it."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import factory
 import sqlalchemy.orm as so
 from factory.alchemy import SQLAlchemyModelFactory
 
 from backend.models import ChatMessage, Session
-
 
 # The unit of work every factory uses; the `db` fixture binds it to the test's database.
 orm_session = so.scoped_session(so.sessionmaker(expire_on_commit=False))
@@ -32,7 +31,7 @@ class SessionFactory(BaseFactory):
 
     session_id = factory.Sequence(lambda n: f"session-{n}")
     device_fingerprint = factory.Sequence(lambda n: f"device-{n}")
-    created_at = factory.LazyFunction(lambda: datetime.now(timezone.utc))
+    created_at = factory.LazyFunction(lambda: datetime.now(UTC))
     last_active = factory.SelfAttribute("created_at")
     message_count = 0
     metadata_ = factory.LazyFunction(lambda: {"client": "web"})
@@ -47,5 +46,5 @@ class ChatMessageFactory(BaseFactory):
     session = factory.SubFactory(SessionFactory)
     role = "user"
     content = factory.Sequence(lambda n: f"message {n}")
-    timestamp = factory.LazyFunction(lambda: datetime.now(timezone.utc))
+    timestamp = factory.LazyFunction(lambda: datetime.now(UTC))
     metadata_ = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 LEGACY_DDL = """
 CREATE TABLE sessions (
@@ -28,7 +28,6 @@ CREATE INDEX idx_chat_history_session ON chat_history(session_id);
 CREATE INDEX idx_chat_history_timestamp ON chat_history(timestamp);
 """
 
-UTC = timezone.utc
 
 # (stored created_at, what it must read as)
 ODD_TIMESTAMPS = {
@@ -75,10 +74,15 @@ def build_legacy_database(path) -> None:
             "INSERT INTO chat_history (session_id, role, content, metadata) VALUES (?, ?, ?, ?)",
             ("legacy-web", role, content, json.dumps({"source": "legacy"})),
         )
-        conn.execute("UPDATE sessions SET message_count = message_count + 1, last_active = CURRENT_TIMESTAMP WHERE session_id = ?", ("legacy-web",))
+        conn.execute(
+            "UPDATE sessions SET message_count = message_count + 1, last_active = CURRENT_TIMESTAMP WHERE "
+            "session_id = ?",
+            ("legacy-web",),
+        )
     for session_id, (stored, _) in ODD_TIMESTAMPS.items():
         conn.execute(
-            "INSERT INTO sessions (session_id, created_at, last_active, message_count, metadata) VALUES (?, ?, ?, NULL, NULL)",
+            "INSERT INTO sessions (session_id, created_at, last_active, message_count, metadata) VALUES (?, ?, "
+            "?, NULL, NULL)",
             (session_id, stored, stored),
         )
         conn.execute(
@@ -112,7 +116,8 @@ def dump(path) -> dict:
             selected = ", ".join(f"{c}, typeof({c})" for c in columns)
             result[table] = conn.execute(f"SELECT {selected} FROM {table} ORDER BY rowid").fetchall()
         result["schema"] = conn.execute(
-            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name NOT LIKE 'alembic%' AND name != 'sqlite_sequence' AND sql IS NOT NULL ORDER BY name"
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name NOT LIKE 'alembic%' "
+            "AND name != 'sqlite_sequence' AND sql IS NOT NULL ORDER BY name"
         ).fetchall()
         result["sequence"] = conn.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
         return result

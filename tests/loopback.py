@@ -1,4 +1,5 @@
-"""A tiny real HTTP server on a free loopback port: the stand-in for anything outside (an agent, an identity provider)."""
+"""A tiny real HTTP server on a free loopback port: the stand-in for anything outside (an agent, an identity
+provider)."""
 
 from __future__ import annotations
 

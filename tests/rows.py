@@ -17,5 +17,7 @@ def dump_rows(engine: sa.Engine) -> dict[str, list[tuple]]:
     """Every row of both tables with every value as the database returns it, in a fixed order."""
     order = {"sessions": "session_id", "chat_history": "id"}
     with engine.connect() as conn:
-        return {table: [tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY {order[table]}")]
-                for table in TABLES}
+        return {
+            table: [tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY {order[table]}")]
+            for table in TABLES
+        }

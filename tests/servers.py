@@ -1,4 +1,5 @@
-"""Real gunicorn servers on loopback for the end-to-end and reliability tests: migrate as an operator would, start, kill, stop."""
+"""Real gunicorn servers on loopback for the end-to-end and reliability tests: migrate as an operator would, start,
+kill, stop."""
 
 from __future__ import annotations
 
@@ -15,13 +16,45 @@ import requests
 from backend.settings import PROJECT_ROOT
 
 # Settings a developer's shell may carry that would change what the server does.
-_SCRUBBED = ("DATABASE_URL", "SESSION_DB_PATH", "ADMIN_TOKEN", "CORS_ORIGINS", "CHAT_AGENT", "CHAT_AGENT_URL",
-             "AGENT_TIMEOUT_S", "MAX_CONTENT_LENGTH", "APP_ENV", "WEB_CONCURRENCY", "HOST", "PORT", "AUTH_MODE",
-             "JWT_SECRET", "JWT_PUBLIC_KEY", "JWT_JWKS_URL", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_ADMIN_SCOPE",
-             "RATE_LIMIT_READS", "RATE_LIMIT_WRITES", "RATE_LIMIT_TURNS", "RATE_LIMIT_STORAGE_URL",
-             "RATE_LIMIT_KEY_PREFIX", "MAX_PAGE_BYTES", "LOG_FORMAT", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR",
-             "SQLITE_SYNCHRONOUS", "MIN_FREE_DISK_MB", "IDEMPOTENCY_TTL_S", "TURN_LEASE_MARGIN_S",
-             "MAX_AGENT_CALLS", "CLIENT_TIMEOUT_S", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "WORKER_CONNECTIONS")
+_SCRUBBED = (
+    "DATABASE_URL",
+    "SESSION_DB_PATH",
+    "ADMIN_TOKEN",
+    "CORS_ORIGINS",
+    "CHAT_AGENT",
+    "CHAT_AGENT_URL",
+    "AGENT_TIMEOUT_S",
+    "MAX_CONTENT_LENGTH",
+    "APP_ENV",
+    "WEB_CONCURRENCY",
+    "HOST",
+    "PORT",
+    "AUTH_MODE",
+    "JWT_SECRET",
+    "JWT_PUBLIC_KEY",
+    "JWT_JWKS_URL",
+    "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "JWT_ADMIN_SCOPE",
+    "RATE_LIMIT_READS",
+    "RATE_LIMIT_WRITES",
+    "RATE_LIMIT_TURNS",
+    "RATE_LIMIT_STORAGE_URL",
+    "RATE_LIMIT_KEY_PREFIX",
+    "MAX_PAGE_BYTES",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "SQLITE_SYNCHRONOUS",
+    "MIN_FREE_DISK_MB",
+    "IDEMPOTENCY_TTL_S",
+    "TURN_LEASE_MARGIN_S",
+    "MAX_AGENT_CALLS",
+    "CLIENT_TIMEOUT_S",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_THREADS",
+    "WORKER_CONNECTIONS",
+)
 
 
 def free_port() -> int:
@@ -42,7 +75,11 @@ def migrate(database_url: str) -> None:
     """`python -m alembic upgrade head` in a subprocess, as an operator runs it before starting the server."""
     result = subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=PROJECT_ROOT, env=server_env(database_url), capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT,
+        env=server_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, f"alembic upgrade head failed:\n{result.stdout}\n{result.stderr}"
 
@@ -50,25 +87,43 @@ def migrate(database_url: str) -> None:
 class Server:
     """One gunicorn master and its workers, in a process group of their own."""
 
-    def __init__(self, database_url: str, log_path: Path, *, workers: int = 2, port: int | None = None,
-                 extra_args: tuple[str, ...] = (), **settings: str):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        workers: int = 2,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        **settings: str,
+    ):
         self.database_url = database_url
         self.log_path = log_path
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args
-        self.env = server_env(database_url, HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers),
-                              **settings)
+        self.env = server_env(
+            database_url, HOST="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers), **settings
+        )
         self.workers = workers
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 30.0) -> "Server":
+    def start(self, timeout_s: float = 30.0) -> Server:
         """Start gunicorn and wait until every worker can answer /healthz."""
-        command = [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", *self.extra_args, "wsgi:app"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "config/gunicorn.conf.py",
+            *self.extra_args,
+            "wsgi:app",
+        ]
         log = open(self.log_path, "ab")
         try:
-            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             log.close()
         self.wait_until_serving(timeout_s)
@@ -81,8 +136,10 @@ class Server:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200 and \
-                        len(self.worker_pids()) >= self.workers:
+                if (
+                    requests.get(self.base_url + "/healthz", timeout=2).status_code == 200
+                    and len(self.worker_pids()) >= self.workers
+                ):
                     return
             except requests.RequestException:
                 pass

@@ -16,7 +16,7 @@ from backend.store.migrations import upgrade_to_head
 pytestmark = pytest.mark.slow
 
 # The README's Python snippet, as an agent process in another repository would run it.
-SNIPPET = textwrap.dedent('''
+SNIPPET = textwrap.dedent("""
     import backend
     from backend.services.session import SessionService
 
@@ -26,7 +26,7 @@ SNIPPET = textwrap.dedent('''
     history = service.get_chat_history(session_id="abc123", limit=50)
     stats = service.get_session_stats(session_id="abc123")
     print(backend.__file__, message_id, [m.content for m in history], stats.message_count)
-''')
+""")
 
 
 def test_an_installed_package_serves_the_readme_snippet_from_another_directory(tmp_path):
@@ -38,8 +38,10 @@ def test_an_installed_package_serves_the_readme_snippet_from_another_directory(t
         shutil.copy(PROJECT_ROOT / name, source / name)
     # With build isolation pip brings the setuptools that pyproject.toml asks for (a new venv's own is too old).
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(source)], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
     # Only the package's own name is installed: no generic top-level module such as `config`.
@@ -48,7 +50,11 @@ def test_an_installed_package_serves_the_readme_snippet_from_another_directory(t
     database = tmp_path / "agent.db"
     upgrade_to_head(create_engine(f"sqlite:///{database}"))
     run = subprocess.run(
-        [sys.executable, "-c", SNIPPET], cwd=elsewhere, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", SNIPPET],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PYTHONPATH": str(target), "DATABASE_URL": f"sqlite:///{database}", "PATH": "/usr/bin:/bin"},
     )
     assert run.returncode == 0, run.stderr

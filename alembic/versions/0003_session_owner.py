@@ -10,6 +10,7 @@ Create Date: 2026-11-25
 """
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0003"

@@ -5,9 +5,9 @@ Revises: 0002 (for now: it follows the owner migration 0003 once both are merged
 Create Date: 2026-11-25
 """
 
-from alembic import op
 import sqlalchemy as sa
 
+from alembic import op
 from backend.models.types import MetadataJSON, UTCTimestamp
 
 revision = "0004"

@@ -71,7 +71,9 @@ class StoreSession(SessionABC):
     ):
         self.session_id = session_id
         self.session_settings = session_settings
-        self.service = service if isinstance(service, AsyncSessionService) else async_service_for(service or SessionService())
+        self.service = (
+            service if isinstance(service, AsyncSessionService) else async_service_for(service or SessionService())
+        )
         self._opened = False
 
     async def get_items(self, limit: int | None = None) -> list[Any]:

@@ -37,9 +37,14 @@ class Authenticator:
         if self.mode == "jwt":
             # Built now, so that a missing or unusable key stops the app at start.
             self.verifier = TokenVerifier(
-                secret=config.JWT_SECRET, public_key=config.JWT_PUBLIC_KEY, jwks_url=config.JWT_JWKS_URL,
-                audience=config.JWT_AUDIENCE, issuer=config.JWT_ISSUER, admin_scope=config.JWT_ADMIN_SCOPE,
-                jwks_cooldown_s=config.JWT_JWKS_COOLDOWN_S, limits=config.LIMITS,
+                secret=config.JWT_SECRET,
+                public_key=config.JWT_PUBLIC_KEY,
+                jwks_url=config.JWT_JWKS_URL,
+                audience=config.JWT_AUDIENCE,
+                issuer=config.JWT_ISSUER,
+                admin_scope=config.JWT_ADMIN_SCOPE,
+                jwks_cooldown_s=config.JWT_JWKS_COOLDOWN_S,
+                limits=config.LIMITS,
             )
         self.rate_limits = RateLimits(config)
 

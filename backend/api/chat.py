@@ -16,13 +16,34 @@ from backend.schemas.headers import IdempotencyHeaders
 blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversation with the agent")
 
 TURN_RESPONSES = (
-    (409, dict(schema=ErrorSchema, headers=RETRY_AFTER_HEADER,
-               description="Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)")),
+    (
+        409,
+        dict(
+            schema=ErrorSchema,
+            headers=RETRY_AFTER_HEADER,
+            description=(
+                "Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)"
+            ),
+        ),
+    ),
     (404, dict(response="NOT_FOUND")),
     (502, dict(response="BAD_GATEWAY")),
-    (503, dict(schema=ErrorSchema, headers=RETRY_AFTER_HEADER,
-               description="The worker's agent calls are all in use, or the database is unavailable: nothing was stored")),
-    (507, dict(schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")),
+    (
+        503,
+        dict(
+            schema=ErrorSchema,
+            headers=RETRY_AFTER_HEADER,
+            description="The worker's agent calls are all in use, or the database is unavailable: nothing was stored",
+        ),
+    ),
+    (
+        507,
+        dict(
+            schema=ErrorSchema,
+            headers=RETRY_AFTER_HEADER,
+            description="The database's disk is full: nothing was stored",
+        ),
+    ),
 )
 
 

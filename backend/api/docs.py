@@ -14,7 +14,13 @@ DOCS_SETTINGS = {
     # package, served by this app (a deployment may have no internet, and no CDN is trusted).
     "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
 }
-_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png", "favicon-16x16.png")
+_ASSETS = (
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "favicon-16x16.png",
+)
 OPERATOR_ONLY = "session_store_operator_only"  # set on a view by backend.api.auth.listing_access
 
 blp = flask.Blueprint("docs_assets", __name__)

@@ -43,11 +43,19 @@ def error_response(code: int, message: str, errors: dict | None = None, headers:
 def _log_cause(code: int, message: str, errors: dict | None) -> None:
     # The client's mistakes at INFO; refused credentials at WARNING (someone may be probing);
     # an agent or database that failed us at WARNING / ERROR. The request id comes with the record.
-    level = logging.ERROR if code >= 500 and code != 502 else logging.WARNING if code in (401, 403, 502) else logging.INFO
+    level = (
+        logging.ERROR if code >= 500 and code != 502 else logging.WARNING if code in (401, 403, 502) else logging.INFO
+    )
     detail = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in sorted(errors.items())) if errors else ""
     # A message may quote the session id (a credential in AUTH_MODE=none): logged by its reference.
-    log.log(level, "%s %s%s", code, redacted(message), f" ({redacted(detail)})" if detail else "",
-            extra={"event": "error", "status": code, "errors": errors or None})
+    log.log(
+        level,
+        "%s %s%s",
+        code,
+        redacted(message),
+        f" ({redacted(detail)})" if detail else "",
+        extra={"event": "error", "status": code, "errors": errors or None},
+    )
 
 
 def _status_name(code: int) -> str:

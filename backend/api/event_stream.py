@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import select
 import socket
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import Callable, Iterator
 
 import flask
 from werkzeug.wsgi import ClosingIterator
 
+from backend.schemas.messages import MessageSchema
 from backend.services.agents import AgentFailed
 from backend.services.errors import StoreUnavailable
 from backend.services.turns import StreamedTurn, never_gone
-from backend.schemas.messages import MessageSchema
 
 EVENT_STREAM = "text/event-stream"
 _MESSAGE = MessageSchema()
@@ -60,8 +60,6 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
             return True
 
     return gone
-
-
 
 
 def _frames(turn: StreamedTurn, gone: Callable[[], bool]) -> Iterator[bytes]:

@@ -23,7 +23,8 @@ class Messages(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.response(200, HistoryPageSchema)
     def get(self, args, session_id):
-        """The newest `limit` messages before `before` (at most MAX_PAGE_BYTES of them), oldest first, and where the page before starts."""
+        """The newest `limit` messages before `before` (at most MAX_PAGE_BYTES of them), oldest first, and where the
+        page before starts."""
         return services().sessions.get_history_page(
             session_id, limit=args["limit"], before=args.get("before"), owner=owner_scope()
         )
@@ -31,18 +32,37 @@ class Messages(MethodView):
     @blp.arguments(MessageCreateSchema)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
-    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="A request with this Idempotency-Key is in progress (Retry-After)",
+    )
+    @blp.alt_response(
+        507,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="The database's disk is full: nothing was stored",
+    )
     @blp.response(201, MessageSchema)
     def post(self, body, headers, session_id):
         """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
         return services().sessions.add_message(
-            session_id, body["role"], body["content"], body.get("metadata"),
-            owner=owner_scope(), idempotency_key=headers.get("idempotency_key"),
+            session_id,
+            body["role"],
+            body["content"],
+            body.get("metadata"),
+            owner=owner_scope(),
+            idempotency_key=headers.get("idempotency_key"),
         )
 
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+    @blp.alt_response(
+        507,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="The database's disk is full: nothing was stored",
+    )
     @blp.response(204)
     def delete(self, session_id):
         """Clear the history; the session stays, its count back to 0."""

@@ -8,8 +8,12 @@ from backend.services.etags import session_etag
 from backend.store.records import SessionRecord
 
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
-ETAG_HEADER = {"ETag": {"description": "Changes whenever the session's metadata or device fingerprint changes",
-                        "schema": {"type": "string"}}}
+ETAG_HEADER = {
+    "ETag": {
+        "description": "Changes whenever the session's metadata or device fingerprint changes",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def with_etag(session: SessionRecord, status: int | None = None):

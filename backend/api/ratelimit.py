@@ -56,7 +56,8 @@ class RateLimits:
         return self._limiter
 
     def check(self, request: flask.Request, key: str) -> None:
-        """Count `request` for `key`; 429 with Retry-After when it is over its limit, 503 when the counts are unreachable."""
+        """Count `request` for `key`; 429 with Retry-After when it is over its limit, 503 when the counts are
+        unreachable."""
         name = category(request)
         item = self.items.get(name)
         if item is None:

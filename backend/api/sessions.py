@@ -38,22 +38,36 @@ class Sessions(MethodView):
         if scope is not None and wanted not in (None, scope):
             return {"sessions": [], "next_cursor": None}  # another owner's sessions: as if there were none
         return services().sessions.list_sessions(
-            limit=args["limit"], cursor=args.get("cursor"), device_fingerprint=args.get("device_fingerprint"),
+            limit=args["limit"],
+            cursor=args.get("cursor"),
+            device_fingerprint=args.get("device_fingerprint"),
             owner=scope if scope is not None else wanted,
         )
 
     @blp.arguments(SessionCreateSchema)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.alt_response(200, schema=SessionSchema, description="The session existed", success=True, headers=ETAG_HEADER)
-    @blp.alt_response(409, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="A request with this Idempotency-Key is in progress (Retry-After)")
-    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="A request with this Idempotency-Key is in progress (Retry-After)",
+    )
+    @blp.alt_response(
+        507,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="The database's disk is full: nothing was stored",
+    )
     @blp.response(201, SessionSchema, description="The session was created", headers=ETAG_HEADER)
     def post(self, body, headers):
         """Get or create a session (jwt mode: created with a generated id; a given id reopens one's own);
         with Idempotency-Key, a repeat answers as the first request did."""
         caller = current_caller()
         record, created = services().sessions.open_session(
-            body.get("session_id"), body.get("metadata"), body.get("device_fingerprint"),
+            body.get("session_id"),
+            body.get("metadata"),
+            body.get("device_fingerprint"),
             owner=None if caller.operator and body.get("session_id") else caller.owner,
             idempotency_key=headers.get("idempotency_key"),
         )
@@ -77,20 +91,33 @@ class SessionById(MethodView):
     @blp.arguments(IfMatchHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(412, response="PRECONDITION_FAILED", description="If-Match does not name the current ETag")
-    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+    @blp.alt_response(
+        507,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="The database's disk is full: nothing was stored",
+    )
     @blp.response(200, SessionSchema, headers=ETAG_HEADER)
     def patch(self, body, _headers, session_id):
-        """Merge metadata into a session (null removes a key) and set its device fingerprint; If-Match makes it conditional."""
+        """Merge metadata into a session (null removes a key) and set its device fingerprint; If-Match makes it
+        conditional."""
         # device_fingerprint absent leaves it alone; present and null clears it.
         fingerprint = {"device_fingerprint": body["device_fingerprint"]} if "device_fingerprint" in body else {}
-        return with_etag(services().sessions.update_session(
-            session_id, metadata=body.get("metadata"), owner=owner_scope(), if_match=if_match(), **fingerprint
-        ))
+        return with_etag(
+            services().sessions.update_session(
+                session_id, metadata=body.get("metadata"), owner=owner_scope(), if_match=if_match(), **fingerprint
+            )
+        )
 
     @blp.arguments(IfMatchHeaders, location="headers")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(412, response="PRECONDITION_FAILED", description="If-Match does not name the current ETag")
-    @blp.alt_response(507, schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description="The database's disk is full: nothing was stored")
+    @blp.alt_response(
+        507,
+        schema=ErrorSchema,
+        headers=RETRY_AFTER_HEADER,
+        description="The database's disk is full: nothing was stored",
+    )
     @blp.response(204)
     def delete(self, _headers, session_id):
         """Delete a session and all its messages; If-Match makes it conditional."""

@@ -1,4 +1,5 @@
-"""Slow clients are cut off: a request body must arrive within CLIENT_TIMEOUT_S (gunicorn's keepalive bounds the headers)."""
+"""Slow clients are cut off: a request body must arrive within CLIENT_TIMEOUT_S (gunicorn's keepalive bounds the
+headers)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 import logging
 import socket
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ class BodyDeadline:
 
     def _timed_out(self, environ, start_response):
         sock = environ.get("gunicorn.socket")
-        log.warning("slow_client outcome=timeout phase=body path=%s timeout_s=%g", environ.get("PATH_INFO"),
-                    self.timeout_s)
+        log.warning(
+            "slow_client outcome=timeout phase=body path=%s timeout_s=%g", environ.get("PATH_INFO"), self.timeout_s
+        )
         if sock is not None:
             # The rest of the body will never be read: ending the read side makes the server close
             # the connection after this answer instead of draining a trickle.
@@ -51,10 +53,16 @@ class BodyDeadline:
                 sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
-        payload = json.dumps({"code": 408, "status": "Request Timeout",
-                              "message": f"the request body did not arrive within {self.timeout_s:g} s"}).encode()
-        start_response("408 Request Timeout", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(payload)))])
+        payload = json.dumps(
+            {
+                "code": 408,
+                "status": "Request Timeout",
+                "message": f"the request body did not arrive within {self.timeout_s:g} s",
+            }
+        ).encode()
+        start_response(
+            "408 Request Timeout", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
         return [payload]
 
 
@@ -90,7 +98,7 @@ def _deadline(timeout_s: float, sock) -> Iterator[None]:
         sock.settimeout(timeout_s)
     try:
         yield
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _DeadlineExceeded() from None
     finally:
         if sock is not None:

@@ -30,9 +30,7 @@ class ChatMessage(Base):
     session_id: so.Mapped[str] = so.mapped_column(sa.Text, sa.ForeignKey("sessions.session_id"))
     role: so.Mapped[str] = so.mapped_column(sa.Text)
     content: so.Mapped[str] = so.mapped_column(sa.Text)
-    timestamp: so.Mapped[datetime | None] = so.mapped_column(
-        UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
-    )
+    timestamp: so.Mapped[datetime | None] = so.mapped_column(UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP"))
     metadata_: so.Mapped[dict | None] = so.mapped_column("metadata", MetadataJSON)
 
     session: so.Mapped[Session] = so.relationship(back_populates="messages")

@@ -25,9 +25,7 @@ class Session(Base):
 
     session_id: so.Mapped[str] = so.mapped_column(sa.Text, primary_key=True)
     device_fingerprint: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    created_at: so.Mapped[datetime | None] = so.mapped_column(
-        UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
-    )
+    created_at: so.Mapped[datetime | None] = so.mapped_column(UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP"))
     last_active: so.Mapped[datetime | None] = so.mapped_column(
         UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP")
     )
@@ -36,6 +34,6 @@ class Session(Base):
     # The `sub` of the client that created it (jwt mode); NULL for legacy and none-mode sessions.
     owner: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
-    messages: so.WriteOnlyMapped["ChatMessage"] = so.relationship(  # noqa: F821
+    messages: so.WriteOnlyMapped[ChatMessage] = so.relationship(  # noqa: F821
         back_populates="session", passive_deletes=True
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ def take_unreadable() -> list[str]:
     if values:
         unreadable.values = []
     return values
+
 
 # Same shape as CURRENT_TIMESTAMP, plus fixed-width microseconds: SQLite's date functions and
 # Python's sqlite3 timestamp converter parse it, and it sorts as time against legacy values.
@@ -68,9 +69,9 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _as_utc(parsed: datetime, original: Any) -> datetime | None:
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
+        return parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:  # an offset that crosses year 1 or 9999
         note_unreadable(f"unreadable timestamp {_short(original)} read as null")
         return None
@@ -81,7 +82,7 @@ def _parse_unusual_timestamp(value: Any) -> datetime | None:
         return None
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         text = value.decode() if isinstance(value, bytes) else str(value)
         parsed = datetime.fromisoformat(text.strip())
     except (ValueError, TypeError, OverflowError, OSError, UnicodeDecodeError):
@@ -114,7 +115,7 @@ def parse_metadata(value: Any) -> dict:
 def stored_timestamp(value: datetime, dialect_name: str) -> datetime | str:
     """What a time is stored as: naive UTC (a naive value is taken as UTC); on SQLite, text."""
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return value.strftime(STORED_TIMESTAMP_FORMAT) if dialect_name == "sqlite" else value
 
 

@@ -77,9 +77,20 @@ def _finish(response: flask.Response) -> flask.Response:
     record_request(route, method, status, seconds)
     session = session_ref(request_session_id())
     access_log.info(
-        "%s %s %s %.1f ms session_id=%s", method, route, status, seconds * 1000, session,
-        extra={"event": "access", "route": route, "method": method, "status": status,
-               "duration_ms": round(seconds * 1000, 2), "session_id": None if session == "-" else session},
+        "%s %s %s %.1f ms session_id=%s",
+        method,
+        route,
+        status,
+        seconds * 1000,
+        session,
+        extra={
+            "event": "access",
+            "route": route,
+            "method": method,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "session_id": None if session == "-" else session,
+        },
     )
     return response
 

@@ -82,9 +82,13 @@ def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
     install_request_id()
     fmt = fmt or log_format()
     formatter = (
-        {"()": "pythonjsonlogger.json.JsonFormatter", "format": JSON_FIELDS,
-         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
-        if fmt == "json" else {"format": TEXT_FORMAT}
+        {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": JSON_FIELDS,
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+        if fmt == "json"
+        else {"format": TEXT_FORMAT}
     )
     return {
         "version": 1,
@@ -92,8 +96,12 @@ def logging_config(fmt: str | None = None, level: str | None = None) -> dict:
         "filters": {"request_id": {"()": RequestIdFilter}},
         "formatters": {"main": formatter},
         "handlers": {
-            "main": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "main",
-                     "filters": ["request_id"]},
+            "main": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "main",
+                "filters": ["request_id"],
+            },
         },
         "root": {"level": level or log_level(), "handlers": ["main"]},
         # gunicorn's own loggers write through ours, in the same format; its access log is replaced by ours.

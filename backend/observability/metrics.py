@@ -13,8 +13,16 @@ import functools
 import logging
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import REGISTRY, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 AGENT_OUTCOMES = ("ok", "failed", "timeout", "refused")
 TURN_OUTCOMES = ("completed", "interrupted", "failed", "refused")
@@ -23,23 +31,39 @@ _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 HTTP_REQUESTS = Counter(
-    "session_store_http_requests", "HTTP requests answered, by route template, method and status", ("route", "method", "status")
+    "session_store_http_requests",
+    "HTTP requests answered, by route template, method and status",
+    ("route", "method", "status"),
 )
 HTTP_LATENCY = Histogram(
-    "session_store_http_request_duration_seconds", "Time to answer an HTTP request", ("route", "method"), buckets=_SLOW_BUCKETS
+    "session_store_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ("route", "method"),
+    buckets=_SLOW_BUCKETS,
 )
 AGENT_CALLS = Counter("session_store_agent_calls", "Agent calls, by outcome (ok|failed|timeout|refused)", ("outcome",))
 AGENT_LATENCY = Histogram(
-    "session_store_agent_call_duration_seconds", "Time an agent call took, by outcome", ("outcome",), buckets=_SLOW_BUCKETS
+    "session_store_agent_call_duration_seconds",
+    "Time an agent call took, by outcome",
+    ("outcome",),
+    buckets=_SLOW_BUCKETS,
 )
-TURNS = Counter("session_store_turns", "Chat and voice turns, by outcome (completed|interrupted|failed|refused)", ("outcome",))
+TURNS = Counter(
+    "session_store_turns", "Chat and voice turns, by outcome (completed|interrupted|failed|refused)", ("outcome",)
+)
 TURNS_IN_FLIGHT = Gauge("session_store_turns_in_flight", "Turns being served right now", multiprocess_mode="livesum")
 TRANSACTION_LATENCY = Histogram(
-    "session_store_db_transaction_duration_seconds", "Time a database transaction was open, by kind (read|write)",
-    ("kind",), buckets=_FAST_BUCKETS,
+    "session_store_db_transaction_duration_seconds",
+    "Time a database transaction was open, by kind (read|write)",
+    ("kind",),
+    buckets=_FAST_BUCKETS,
 )
-SQLITE_BUSY_WAITS = Counter("session_store_sqlite_busy_waits", "SQLite write transactions that waited for the write lock")
-SQLITE_BUSY_WAIT_SECONDS = Counter("session_store_sqlite_busy_wait_seconds", "Time SQLite writers spent waiting for the write lock")
+SQLITE_BUSY_WAITS = Counter(
+    "session_store_sqlite_busy_waits", "SQLite write transactions that waited for the write lock"
+)
+SQLITE_BUSY_WAIT_SECONDS = Counter(
+    "session_store_sqlite_busy_wait_seconds", "Time SQLite writers spent waiting for the write lock"
+)
 
 # An uncontended BEGIN IMMEDIATE takes microseconds; longer than this, it waited for another writer.
 BUSY_WAIT_THRESHOLD_S = 0.001
@@ -114,7 +138,10 @@ def record_request(route: str, method: str, status: int, seconds: float) -> None
     key = (route, method, status)
     children = _request_children.get(key)
     if children is None:  # bounded: routes are templates, methods and statuses few
-        children = _request_children[key] = (HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method))
+        children = _request_children[key] = (
+            HTTP_REQUESTS.labels(route, method, str(status)),
+            HTTP_LATENCY.labels(route, method),
+        )
     children[0].inc()
     children[1].observe(seconds)
 

@@ -1,4 +1,5 @@
-"""What gunicorn's master does for us (config/gunicorn.conf.py): check settings once before forking, keep metrics' files."""
+"""What gunicorn's master does for us (config/gunicorn.conf.py): check settings once before forking, keep metrics'
+files."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ or option it does not know leaves the schema on marshmallow's own dump.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields

@@ -27,21 +27,28 @@ class IdempotencyHeaders(_Headers):
     RULES = {"idempotency_key": "idempotency_key"}
     idempotency_key = StructuredString(
         data_key="Idempotency-Key",
-        metadata={"description": (
-            "A unique key (1 to 255 printable ASCII characters, e.g. a UUID), quoted or bare. A repeat with the same "
-            "key and request returns the stored status and body without a new effect; with another request 422; "
-            "while the first is still in progress 409 with Retry-After. Keys are kept IDEMPOTENCY_TTL_S (24 h)."
-        )},
+        metadata={
+            "description": (
+                "A unique key (1 to 255 printable ASCII characters, e.g. a UUID), quoted or bare. A repeat "
+                "with the same "
+                "key and request returns the stored status and body without a new effect; with another request 422; "
+                "while the first is still in progress 409 with Retry-After. Keys are kept IDEMPOTENCY_TTL_S (24 h)."
+            )
+        },
     )
 
 
 class IfMatchHeaders(_Headers):
     """If-Match: act only while the session is at one of these ETags (else 412)."""
 
-    if_match = fields.String(data_key="If-Match", metadata={"description": "ETags of the session, or *; 412 when none is current"})
+    if_match = fields.String(
+        data_key="If-Match", metadata={"description": "ETags of the session, or *; 412 when none is current"}
+    )
 
 
 class IfNoneMatchHeaders(_Headers):
     """If-None-Match: 304 when the session is still at one of these ETags."""
 
-    if_none_match = fields.String(data_key="If-None-Match", metadata={"description": "ETags of the session; 304 when one is current"})
+    if_none_match = fields.String(
+        data_key="If-None-Match", metadata={"description": "ETags of the session; 304 when one is current"}
+    )

@@ -6,7 +6,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from backend import context
 from backend.observability.logs import session_ref
@@ -54,14 +55,28 @@ class AgentGate:
             return sum(1 for deadline in self._deadlines.values() if deadline < now)
 
 
-def log_agent_call(outcome: str, session_id: str, reason: str = "", *, level: int = logging.WARNING,
-                   request_id: str | None = None, **extra) -> None:
+def log_agent_call(
+    outcome: str,
+    session_id: str,
+    reason: str = "",
+    *,
+    level: int = logging.WARNING,
+    request_id: str | None = None,
+    **extra,
+) -> None:
     """One line per agent call: event agent_call, outcome ok|failed|timeout|refused, session and request ids,
     then any figures, then the reason (free text, last so that it may hold spaces)."""
     record_agent_call(outcome, extra.get("duration_ms", 0) / 1000)
     details = "".join(f" {name}={value}" for name, value in extra.items())
-    log.log(level, "agent_call outcome=%s session_id=%s request_id=%s%s reason=%s",
-            outcome, session_ref(session_id), request_id or context.request_id.get(), details, reason or "-")
+    log.log(
+        level,
+        "agent_call outcome=%s session_id=%s request_id=%s%s reason=%s",
+        outcome,
+        session_ref(session_id),
+        request_id or context.request_id.get(),
+        details,
+        reason or "-",
+    )
 
 
 END = object()  # next_chunk's answer once the reply is complete
@@ -74,8 +89,9 @@ class AgentCall:
     the agent for no more: a generator is closed once it yields again, an HTTP stream once it sends again.
     """
 
-    def __init__(self, agent: Agent, request: AgentRequest, gate: AgentGate, slot: int, deadline: float,
-                 timeout_s: float):
+    def __init__(
+        self, agent: Agent, request: AgentRequest, gate: AgentGate, slot: int, deadline: float, timeout_s: float
+    ):
         self.request = request
         self.metadata: dict = {}
         self.deadline = deadline
@@ -160,7 +176,6 @@ def _as_failure(error: BaseException) -> AgentFailed:
     failure = AgentFailed(f"the agent failed ({type(error).__name__})")
     failure.__cause__ = error
     return failure
-
 
 
 def call_agent(agent: Agent, request: AgentRequest, timeout_s: float, gate: AgentGate | None = None) -> AgentReply:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError as TransportTimeout
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as TransportTimeout
 
 from backend.services.event_stream import read_events
-
 from backend.store.records import MessageRecord, SessionRecord
 
 
@@ -68,8 +69,9 @@ class HttpAgent:
         # urllib3 itself, with kept-alive connections to the agent. A new TCP connection per turn cost
         # about as much CPU as the rest of the turn; requests' own per-call machinery on top of urllib3
         # cost about as much again (docs/performance.md, "Serving model").
-        self.http = urllib3.PoolManager(maxsize=max_connections, retries=False,
-                                        timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s))
+        self.http = urllib3.PoolManager(
+            maxsize=max_connections, retries=False, timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s)
+        )
 
     def __call__(self, request: AgentRequest):
         """Ask the endpoint: an AgentReply, or a generator of text chunks for a streamed answer;
@@ -81,8 +83,12 @@ class HttpAgent:
         }
         try:
             response = self.http.request(
-                "POST", self.url, body=json.dumps(body, allow_nan=False).encode(), preload_content=False,
-                headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+                "POST",
+                self.url,
+                body=json.dumps(body, allow_nan=False).encode(),
+                preload_content=False,
+                headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+            )
         except HTTPError as exc:
             raise AgentFailed(_transport_failure(exc, self.timeout_s, "the agent could not be reached")) from None
         if response.status != 200:

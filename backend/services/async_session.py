@@ -64,7 +64,7 @@ class AsyncSessionService:
         """Stop the worker threads (calls already running finish first)."""
         self._executor.shutdown(wait=True)
 
-    async def __aenter__(self) -> "AsyncSessionService":
+    async def __aenter__(self) -> AsyncSessionService:
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
@@ -85,7 +85,7 @@ for _name in METHODS:
     setattr(AsyncSessionService, _name, _awaitable(_name))
 
 
-_shared: "weakref.WeakKeyDictionary[SessionService, AsyncSessionService]" = weakref.WeakKeyDictionary()
+_shared: weakref.WeakKeyDictionary[SessionService, AsyncSessionService] = weakref.WeakKeyDictionary()
 
 
 def async_service_for(service: SessionService) -> AsyncSessionService:

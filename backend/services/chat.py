@@ -14,7 +14,12 @@ from backend.services.session import SessionService
 from backend.services.turn_guard import TurnGuard
 from backend.services.turns import ReplayedTurn, StreamedTurn, log_turn_refused
 from backend.services.validation import (
-    Problems, check_audio, check_content, check_idempotency_key, check_lookup_id, check_metadata,
+    Problems,
+    check_audio,
+    check_content,
+    check_idempotency_key,
+    check_lookup_id,
+    check_metadata,
 )
 from backend.store.records import MessageRecord
 
@@ -48,8 +53,16 @@ class ChatService:
     RequestInFlight while it still runs).
     """
 
-    def __init__(self, sessions: SessionService, agent: Agent, *, timeout_s: float = 30.0, history_limit: int = 20,
-                 lease_margin_s: float = 10.0, max_agent_calls: int = 256):
+    def __init__(
+        self,
+        sessions: SessionService,
+        agent: Agent,
+        *,
+        timeout_s: float = 30.0,
+        history_limit: int = 20,
+        lease_margin_s: float = 10.0,
+        max_agent_calls: int = 256,
+    ):
         self.sessions = sessions
         self.agent = agent
         self.timeout_s = timeout_s
@@ -58,24 +71,57 @@ class ChatService:
         # A turn whose worker died holds its session for at most the agent timeout plus the margin.
         self.guard = TurnGuard(sessions.engine, sessions.keys, lease_s=timeout_s + lease_margin_s)
 
-    def chat(self, session_id: str, text: str, metadata: dict | None = None,
-             *, owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
+    def chat(
+        self,
+        session_id: str,
+        text: str,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ChatExchange:
         """One text turn; AgentFailed when the agent fails (the user's message, and any partial reply, stay stored)."""
-        return self._complete(self.chat_stream(session_id, text, metadata, owner=owner, idempotency_key=idempotency_key))
+        return self._complete(
+            self.chat_stream(session_id, text, metadata, owner=owner, idempotency_key=idempotency_key)
+        )
 
-    def voice(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None,
-              *, owner: str | None = None, idempotency_key: str | None = None) -> ChatExchange:
+    def voice(
+        self,
+        session_id: str,
+        transcript: str,
+        audio: dict | None = None,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> ChatExchange:
         """One voice turn: as chat, both messages marked modality=voice, the user's with its audio details."""
         turn = self.voice_stream(session_id, transcript, audio, metadata, owner=owner, idempotency_key=idempotency_key)
         return self._complete(turn)
 
-    def chat_stream(self, session_id: str, text: str, metadata: dict | None = None,
-                    *, owner: str | None = None, idempotency_key: str | None = None) -> StreamedTurn | ReplayedTurn:
-        """Start a text turn: the user's message is stored and the agent asked; AgentsBusy (nothing stored) at capacity."""
+    def chat_stream(
+        self,
+        session_id: str,
+        text: str,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> StreamedTurn | ReplayedTurn:
+        """Start a text turn: the user's message is stored and the agent asked; AgentsBusy (nothing stored) at
+        capacity."""
         return self._begin(session_id, text, metadata, {}, owner, idempotency_key)
 
-    def voice_stream(self, session_id: str, transcript: str, audio: dict | None = None, metadata: dict | None = None,
-                     *, owner: str | None = None, idempotency_key: str | None = None) -> StreamedTurn | ReplayedTurn:
+    def voice_stream(
+        self,
+        session_id: str,
+        transcript: str,
+        audio: dict | None = None,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> StreamedTurn | ReplayedTurn:
         """Start a voice turn, as chat_stream with the voice marks."""
         problems = Problems()
         check_audio(problems, audio, self.sessions.limits)
@@ -92,8 +138,15 @@ class ChatService:
                 raise value
         return ChatExchange(turn.session_id, turn.message, turn.reply)
 
-    def _begin(self, session_id: str, text: str, metadata: dict | None, reply_marks: dict,
-               owner: str | None, idempotency_key: str | None) -> StreamedTurn | ReplayedTurn:
+    def _begin(
+        self,
+        session_id: str,
+        text: str,
+        metadata: dict | None,
+        reply_marks: dict,
+        owner: str | None,
+        idempotency_key: str | None,
+    ) -> StreamedTurn | ReplayedTurn:
         # The slot is taken before anything is stored: a refused turn leaves no orphan message and
         # can simply be retried. Then one write takes the turn's lease, stores the user's message and
         # reads what the agent needs (each round trip counts at a few hundred turns at once); none is
@@ -108,8 +161,12 @@ class ChatService:
         request_id = context.request_id.get()
         slot = self.gate.try_acquire(time.monotonic() + self.timeout_s)
         if slot is None:
-            log_agent_call("refused", session_id, f"all {self.gate.limit} agent calls of this worker are in use",
-                           request_id=request_id)
+            log_agent_call(
+                "refused",
+                session_id,
+                f"all {self.gate.limit} agent calls of this worker are in use",
+                request_id=request_id,
+            )
             log_turn_refused(session_id, request_id)
             raise AgentsBusy(self.gate.limit)
         fingerprint = request_hash("turn", session_id=session_id, text=text, metadata=metadata, reply_marks=reply_marks)
@@ -125,9 +182,16 @@ class ChatService:
             exchange = exchange_from_json(guard.replay)
             return ReplayedTurn(exchange.session_id, exchange.message, exchange.reply)
         try:
-            start = self.sessions.open_turn(session_id, text, metadata, hold=guard.hold, also=guard.note_message,
-                                            reuse_message_id=guard.message_id, history_limit=self.history_limit,
-                                            owner=owner)  # TurnInProgress, SessionNotFound
+            start = self.sessions.open_turn(
+                session_id,
+                text,
+                metadata,
+                hold=guard.hold,
+                also=guard.note_message,
+                reuse_message_id=guard.message_id,
+                history_limit=self.history_limit,
+                owner=owner,
+            )  # TurnInProgress, SessionNotFound
         except BaseException as exc:
             self.gate.release(slot)
             guarding.__exit__(type(exc), exc, exc.__traceback__)

@@ -5,8 +5,17 @@ from __future__ import annotations
 from backend.store.errors import SessionStoreError, StoreFull, StoreUnavailable
 
 __all__ = [
-    "SessionStoreError", "SessionNotFound", "InvalidInput", "StoreUnavailable", "StoreFull", "IdempotencyKeyReused",
-    "RequestInFlight", "ReservationLost", "TurnInProgress", "PreconditionFailed", "AgentsBusy",
+    "SessionStoreError",
+    "SessionNotFound",
+    "InvalidInput",
+    "StoreUnavailable",
+    "StoreFull",
+    "IdempotencyKeyReused",
+    "RequestInFlight",
+    "ReservationLost",
+    "TurnInProgress",
+    "PreconditionFailed",
+    "AgentsBusy",
 ]
 
 
@@ -65,6 +74,8 @@ class PreconditionFailed(SessionStoreError):
     def __init__(self, current_etag: str):
         super().__init__("the session changed since you read it (If-Match does not match its ETag)")
         self.current_etag = current_etag
+
+
 class AgentsBusy(SessionStoreError):
     """Every agent slot of this process is taken: the turn was refused before anything was stored."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from backend.services.errors import PreconditionFailed
 from backend.store.records import SessionRecord
@@ -12,8 +12,13 @@ from backend.store.records import SessionRecord
 
 def session_etag(session: SessionRecord) -> str:
     """The session's entity tag, unquoted: changes whenever its metadata or device fingerprint changes."""
-    state = json.dumps([session.metadata, session.device_fingerprint], sort_keys=True, separators=(",", ":"),
-                       ensure_ascii=False, default=str)
+    state = json.dumps(
+        [session.metadata, session.device_fingerprint],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

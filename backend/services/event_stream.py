@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 MAX_EVENT_BYTES = 1024 * 1024  # an agent that never ends an event must not grow our memory without bound
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from backend.models.types import stored_timestamp
+from backend.services.errors import StoreUnavailable
 from backend.store import retry_statements as rs
 from backend.store.errors import DISK_FULL_REASON, disk_full_since
-from backend.store.transaction import transaction
 from backend.store.migrations import database_revision, head_revision
-from backend.services.errors import StoreUnavailable
+from backend.store.transaction import transaction
 
 
 @functools.cache
@@ -33,7 +33,8 @@ def check_agent_capacity(gate) -> None:
 
 
 def check_ready(engine: sa.Engine, min_free_disk_mb: float = 0.0) -> str:
-    """The database's revision when it is reachable, at head and writable with room to spare; StoreUnavailable with the reason otherwise."""
+    """The database's revision when it is reachable, at head and writable with room to spare; StoreUnavailable with
+    the reason otherwise."""
     try:
         with transaction(engine, write=False) as tx:
             current = database_revision(tx.connection)
@@ -52,14 +53,15 @@ def check_ready(engine: sa.Engine, min_free_disk_mb: float = 0.0) -> str:
     free_mb = free_disk_mb(engine)
     if free_mb is not None and free_mb < min_free_disk_mb:
         raise StoreUnavailable(
-            f"free space on the database's filesystem is {free_mb:.1f} MB, below MIN_FREE_DISK_MB ({min_free_disk_mb:g} MB)"
+            f"free space on the database's filesystem is {free_mb:.1f} MB, below MIN_FREE_DISK_MB "
+            f"({min_free_disk_mb:g} MB)"
         )
     return current
 
 
 def _write_probe_succeeds(engine: sa.Engine) -> bool:
     """After a write was refused for lack of space: does one small write commit now? (Only then: a probe writes.)"""
-    now = stored_timestamp(datetime.now(timezone.utc), engine.dialect.name)
+    now = stored_timestamp(datetime.now(UTC), engine.dialect.name)
     probe = {"sid": " readiness probe ", "token": "probe", "now": now, "expires_at": now}
     try:
         with transaction(engine, write=True) as tx:

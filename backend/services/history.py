@@ -62,9 +62,7 @@ def history_page(
     return HistoryPage(session_id, messages, messages[0].id if more else None)
 
 
-def recent_messages(
-    engine: sa.Engine, session_id: str, limit: int, before: int | None, owner: str | None
-) -> list:
+def recent_messages(engine: sa.Engine, session_id: str, limit: int, before: int | None, owner: str | None) -> list:
     """The newest `limit` messages before `before`, oldest first (no byte budget: the agent's context)."""
     params = {"sid": session_id, "limit": limit, "before": _bound(before), "scope": owner}
     statement = st.newest_messages if params["before"] is None else st.newest_messages_before

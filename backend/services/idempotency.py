@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -34,7 +34,7 @@ def key_scope(session_id: str | None, owner: str | None = None) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +73,13 @@ class IdempotencyKeys:
         token = secrets.token_urlsafe(16)
         base = {"k_scope": scope, "k_key": key, "now": now}
         tx.execute(rs.delete_expired_key, base)
-        values = {**base, "k_hash": request_hash, "token": token, "k_held_until": now + timedelta(seconds=hold_s),
-                  "k_expires_at": now + timedelta(seconds=self.ttl_s)}
+        values = {
+            **base,
+            "k_hash": request_hash,
+            "token": token,
+            "k_held_until": now + timedelta(seconds=hold_s),
+            "k_expires_at": now + timedelta(seconds=self.ttl_s),
+        }
         if tx.execute(self._insert, values).first() is not None:
             return Claim(scope, key, token)
         # PostgreSQL: the insert waited for a concurrent first attempt to commit, so this sees it.
@@ -93,7 +98,8 @@ class IdempotencyKeys:
             raise ReservationLost()
 
     def complete(self, tx: Transaction, claim: Claim, status: int, outcome: dict) -> None:
-        """Store the outcome in `tx`, the transaction of the effect; ReservationLost (rolling it back) when taken over."""
+        """Store the outcome in `tx`, the transaction of the effect; ReservationLost (rolling it back) when taken
+        over."""
         if tx.execute(rs.complete_key, claim.params(k_status=status, k_outcome=outcome)).rowcount != 1:
             raise ReservationLost()
 

@@ -48,6 +48,8 @@ def list_sessions(
     next_cursor = None
     if more:
         last = rows[-1]
-        next_cursor = encode_cursor([UNDATED if last.raw_last_active is None else DATED, last.raw_last_active, last.session_id])
+        next_cursor = encode_cursor(
+            [UNDATED if last.raw_last_active is None else DATED, last.raw_last_active, last.session_id]
+        )
     width = len(st.SESSION.columns)
     return SessionPage([SessionSummary(*row[:width], row.last_message_preview) for row in rows], next_cursor)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 import sqlalchemy as sa
 
-from backend.store.engines import engine_for
 from backend.models.types import STORED_TIMESTAMP_FORMAT
 from backend.services.errors import InvalidInput
+from backend.settings import Config
 from backend.store import retry_statements as rs
+from backend.store.engines import engine_for
 from backend.store.statements import messages, sessions
 from backend.store.transaction import transaction
-from backend.settings import Config
 
 PURGE_BATCH = 500
 BACKUP_STEP_PAGES = 4096  # 16 MiB of 4 KiB pages per step of a backup, between progress reports
@@ -57,7 +57,7 @@ def _idle_condition(dialect_name: str, cutoff: datetime):
     # active legacy session is purged.
     as_text, as_number = sa.type_coerce(last_active, sa.Text), sa.type_coerce(last_active, sa.Float)
     return sa.or_(
-        sa.and_(as_text >= "", as_text < cutoff.astimezone(timezone.utc).strftime(STORED_TIMESTAMP_FORMAT)),
+        sa.and_(as_text >= "", as_text < cutoff.astimezone(UTC).strftime(STORED_TIMESTAMP_FORMAT)),
         as_number < cutoff.timestamp(),
     )
 
@@ -73,10 +73,11 @@ class MaintenanceService:
     def purge_idle_sessions(
         self, idle_days: float, *, dry_run: bool = False, now: datetime | None = None, progress: Progress | None = None
     ) -> PurgeReport:
-        """Delete sessions (and their messages) whose last activity is older than `idle_days`; progress(sessions, total) per batch."""
+        """Delete sessions (and their messages) whose last activity is older than `idle_days`; progress(sessions,
+        total) per batch."""
         if isinstance(idle_days, bool) or not isinstance(idle_days, (int, float)) or idle_days < 0:
             raise InvalidInput({"idle_days": ["must be a number of days, 0 or more"]})
-        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=idle_days)
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=idle_days)
         idle = _idle_condition(self.engine.dialect.name, cutoff)
         if dry_run:
             return self._count_idle(idle, cutoff)
@@ -86,20 +87,24 @@ class MaintenanceService:
             with transaction(self.engine, write=True) as tx:
                 # FOR UPDATE: PostgreSQL waits for, then re-checks, a session being written to right
                 # now, so one that just became active is not purged with its new message.
-                batch = tx.execute(
-                    sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH).with_for_update()
-                ).scalars().all()
+                batch = (
+                    tx.execute(sa.select(sessions.c.session_id).where(idle).limit(PURGE_BATCH).with_for_update())
+                    .scalars()
+                    .all()
+                )
                 if not batch:
                     break
                 total_messages += tx.execute(messages.delete().where(messages.c.session_id.in_(batch))).rowcount
                 total_sessions += tx.execute(sessions.delete().where(sessions.c.session_id.in_(batch))).rowcount
             if progress:
                 progress(total_sessions, max(expected, total_sessions))
-        return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False, expired_keys=self.purge_expired_keys(now))
+        return PurgeReport(
+            cutoff, total_sessions, total_messages, dry_run=False, expired_keys=self.purge_expired_keys(now)
+        )
 
     def purge_expired_keys(self, now: datetime | None = None) -> int:
         """Delete idempotency keys past their time, and turn leases whose holder died; how many keys."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         with transaction(self.engine, write=True) as tx:
             tx.execute(rs.purge_expired_leases, {"now": now})
             return tx.execute(rs.purge_expired_keys, {"now": now}).rowcount
@@ -128,7 +133,9 @@ class MaintenanceService:
                 _backup(conn.connection.driver_connection, target, progress)
                 # The copy is one file: not in WAL mode, which would want -wal/-shm files beside it.
                 target.execute("PRAGMA journal_mode = DELETE").fetchone()
-                counts = {t: target.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("sessions", "chat_history")}
+                counts = {
+                    t: target.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("sessions", "chat_history")
+                }
             finally:
                 target.close()
         return counts
@@ -156,8 +163,9 @@ class MaintenanceService:
             path = Path(self.engine.url.database)
             return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
         with transaction(self.engine, write=False) as tx:
-            return tx.execute(sa.text(
-                "SELECT pg_total_relation_size('sessions') + pg_total_relation_size('chat_history')")).scalar_one()
+            return tx.execute(
+                sa.text("SELECT pg_total_relation_size('sessions') + pg_total_relation_size('chat_history')")
+            ).scalar_one()
 
 
 def _backup(source: sqlite3.Connection, target: sqlite3.Connection, progress: Progress | None) -> None:

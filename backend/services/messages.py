@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -43,13 +44,29 @@ class MessageOperations:
     limits: Limits
     keys: IdempotencyKeys
 
-    def save_message(self, session_id: str, role: str, content: str, metadata: dict | None = None,
-                     *, owner: str | None = None, idempotency_key: str | None = None) -> int:
+    def save_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
         """Append a message, count it and refresh last_active in one transaction; return its id."""
         return self.add_message(session_id, role, content, metadata, owner=owner, idempotency_key=idempotency_key).id
 
-    def add_message(self, session_id: str, role: str, content: str, metadata: dict | None = None,
-                    *, owner: str | None = None, idempotency_key: str | None = None) -> MessageRecord:
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> MessageRecord:
         """As save_message, returning the stored message (as a later read would return it).
 
         With an idempotency key, a repeat returns the first call's message and stores nothing; its
@@ -60,7 +77,9 @@ class MessageOperations:
             with transaction(self.engine, write=True, one_statement=True) as tx:  # one on PostgreSQL (_append)
                 return self._append(tx, values, owner)
         with transaction(self.engine, write=True) as tx:
-            fingerprint = request_hash("add_message", session_id=session_id, role=role, content=content, metadata=metadata)
+            fingerprint = request_hash(
+                "add_message", session_id=session_id, role=role, content=content, metadata=metadata
+            )
             claim = self.keys.claim(tx, key_scope(session_id, owner), idempotency_key, fingerprint)
             if claim.replay is not None:
                 return record_from_json(MessageRecord, claim.replay.outcome)
@@ -68,9 +87,17 @@ class MessageOperations:
             self.keys.complete(tx, claim, 201, record_to_json(message))
             return message
 
-    def append_with(self, session_id: str, role: str, content: str, metadata: dict | None,
-                    also: Callable[[Transaction, MessageRecord], None], *, owner: str | None = None,
-                    first: Callable[[Transaction], None] | None = None) -> MessageRecord:
+    def append_with(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        metadata: dict | None,
+        also: Callable[[Transaction, MessageRecord], None],
+        *,
+        owner: str | None = None,
+        first: Callable[[Transaction], None] | None = None,
+    ) -> MessageRecord:
         """As add_message, with `first(tx)` before the append and `also(tx, message)` after it, in the same
         transaction (a turn gives its lease back and stores its outcome)."""
         values = self._message_values(session_id, role, content, metadata, None)
@@ -81,9 +108,18 @@ class MessageOperations:
             also(tx, message)
             return message
 
-    def open_turn(self, session_id: str, content: str, metadata: dict | None, *,
-                  hold: Callable[[Transaction], None], also: Callable[[Transaction, MessageRecord], None],
-                  reuse_message_id: int | None = None, history_limit: int = 20, owner: str | None = None) -> TurnStart:
+    def open_turn(
+        self,
+        session_id: str,
+        content: str,
+        metadata: dict | None,
+        *,
+        hold: Callable[[Transaction], None],
+        also: Callable[[Transaction, MessageRecord], None],
+        reuse_message_id: int | None = None,
+        history_limit: int = 20,
+        owner: str | None = None,
+    ) -> TurnStart:
         """A turn's first write, one transaction: `hold(tx)` (the turn's lease), then the user's message stored
         with `also(tx, message)`, or the one `reuse_message_id` names if an earlier attempt stored it; and what
         the agent needs, the session and the `history_limit` messages before that message."""
@@ -118,7 +154,7 @@ class MessageOperations:
         stored_meta = check_metadata(problems, metadata, self.limits)  # encoded once, stored as it is
         check_idempotency_key(problems, idempotency_key)
         problems.raise_if_any()
-        stamp = stored_timestamp(datetime.now(timezone.utc), self.engine.dialect.name)
+        stamp = stored_timestamp(datetime.now(UTC), self.engine.dialect.name)
         return {"session_id": session_id, "role": role, "content": content, "timestamp": stamp, "metadata": stored_meta}
 
     def _append(self, tx: Transaction, values: dict, owner: str | None) -> MessageRecord:
@@ -134,7 +170,9 @@ class MessageOperations:
             raise SessionNotFound(values["session_id"])
         return self._insert(tx, values)
 
-    def _append_returning_session(self, tx: Transaction, values: dict, owner: str | None) -> tuple[SessionRecord, MessageRecord]:
+    def _append_returning_session(
+        self, tx: Transaction, values: dict, owner: str | None
+    ) -> tuple[SessionRecord, MessageRecord]:
         params = {"sid": values["session_id"], "now": values["timestamp"], "scope": owner}
         row = tx.run(st.count_and_read_session[owner is not None], params).fetchone()
         if row is None:

@@ -1,4 +1,5 @@
-"""Records as the JSON an idempotency key stores, and back: a replay rebuilds the very records the first request returned."""
+"""Records as the JSON an idempotency key stores, and back: a replay rebuilds the very records the first request
+returned."""
 
 from __future__ import annotations
 

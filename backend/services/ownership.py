@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, TextIO
+from typing import TextIO
 
 import sqlalchemy as sa
 
@@ -41,8 +42,9 @@ def read_assignments(stream: TextIO) -> tuple[str, Iterable[tuple[int, str, str]
     return header[0], ((reader.line_num, *row) if len(row) == 2 else (reader.line_num, None, None) for row in reader)
 
 
-def assign_owners(engine: sa.Engine, limits: Limits, key: str, rows: Iterable[tuple[int, str, str]],
-                  batch_rows: int = BATCH_ROWS) -> AssignmentReport:
+def assign_owners(
+    engine: sa.Engine, limits: Limits, key: str, rows: Iterable[tuple[int, str, str]], batch_rows: int = BATCH_ROWS
+) -> AssignmentReport:
     """Give each session that has no owner the owner of its row; one short transaction per batch of rows.
     A session that already has an owner keeps it (the row counts as unmatched)."""
     report = AssignmentReport(key)

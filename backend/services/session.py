@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -33,7 +34,7 @@ _UNSET: Any = object()
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_session_id() -> str:
@@ -48,8 +49,13 @@ class SessionService(MessageOperations):
     exactly a missing one. The agent process is trusted and leaves it out.
     """
 
-    def __init__(self, url_or_engine: str | sa.Engine | None = None, *, limits: Limits | None = None,
-                 idempotency_ttl_s: float | None = None):
+    def __init__(
+        self,
+        url_or_engine: str | sa.Engine | None = None,
+        *,
+        limits: Limits | None = None,
+        idempotency_ttl_s: float | None = None,
+    ):
         if url_or_engine is None:
             config = Config()
             url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
@@ -62,15 +68,27 @@ class SessionService(MessageOperations):
     # -- sessions -----------------------------------------------------------------------
 
     def get_or_create_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
-        *, owner: str | None = None, idempotency_key: str | None = None,
+        self,
+        session_id: str | None = None,
+        metadata: dict | None = None,
+        device_fingerprint: str | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
     ) -> SessionRecord:
         """The session with this id (last_active refreshed), created when absent (see open_session)."""
-        return self.open_session(session_id, metadata, device_fingerprint, owner=owner, idempotency_key=idempotency_key)[0]
+        return self.open_session(
+            session_id, metadata, device_fingerprint, owner=owner, idempotency_key=idempotency_key
+        )[0]
 
     def open_session(
-        self, session_id: str | None = None, metadata: dict | None = None, device_fingerprint: str | None = None,
-        *, owner: str | None = None, idempotency_key: str | None = None,
+        self,
+        session_id: str | None = None,
+        metadata: dict | None = None,
+        device_fingerprint: str | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
     ) -> tuple[SessionRecord, bool]:
         """As get_or_create_session, and whether the session was created by this call.
 
@@ -97,8 +115,9 @@ class SessionService(MessageOperations):
         with transaction(self.engine, write=True) as tx:
             if idempotency_key is None:
                 return self._open(tx, session_id, metadata, device_fingerprint, owner, problems)
-            fingerprint = request_hash("open_session", session_id=session_id, metadata=metadata,
-                                       device_fingerprint=device_fingerprint)
+            fingerprint = request_hash(
+                "open_session", session_id=session_id, metadata=metadata, device_fingerprint=device_fingerprint
+            )
             claim = self.keys.claim(tx, key_scope(session_id, owner), idempotency_key, fingerprint)
             if claim.replay is not None:
                 return record_from_json(SessionRecord, claim.replay.outcome), claim.replay.status == 201
@@ -106,7 +125,9 @@ class SessionService(MessageOperations):
             self.keys.complete(tx, claim, 201 if created else 200, record_to_json(record))
             return record, created
 
-    def _open(self, tx: Transaction, session_id, metadata, device_fingerprint, owner, problems) -> tuple[SessionRecord, bool]:
+    def _open(
+        self, tx: Transaction, session_id, metadata, device_fingerprint, owner, problems
+    ) -> tuple[SessionRecord, bool]:
         now = _now()
         if owner is not None and session_id is not None:
             if not tx.execute(st.touch_owned_session, {"sid": session_id, "scope": owner, "now": now}).rowcount:
@@ -119,7 +140,13 @@ class SessionService(MessageOperations):
         if id_problem:
             problems.add("session_id", id_problem)
             problems.raise_if_any()
-        values = {"sid": session_id, "fingerprint": device_fingerprint, "now": now, "meta": metadata or {}, "new_owner": owner}
+        values = {
+            "sid": session_id,
+            "fingerprint": device_fingerprint,
+            "now": now,
+            "meta": metadata or {},
+            "new_owner": owner,
+        }
         created = tx.execute(self._insert_session_if_absent, values).first() is not None
         if not created:
             tx.execute(st.touch_session, {"sid": session_id, "now": now})
@@ -133,8 +160,13 @@ class SessionService(MessageOperations):
         return reachable(row, session_id, owner)
 
     def update_session(
-        self, session_id: str, metadata: dict | None = None, device_fingerprint: str | None = _UNSET,
-        *, owner: str | None = None, if_match: str | Iterable[str] | None = None,
+        self,
+        session_id: str,
+        metadata: dict | None = None,
+        device_fingerprint: str | None = _UNSET,
+        *,
+        owner: str | None = None,
+        if_match: str | Iterable[str] | None = None,
     ) -> SessionRecord:
         """Merge `metadata` into the session's (a key set to None is removed); set device_fingerprint when given.
 
@@ -147,7 +179,9 @@ class SessionService(MessageOperations):
             check_fingerprint(problems, device_fingerprint, self.limits)
         problems.raise_if_any()
         with transaction(self.engine, write=True) as tx:
-            current = reachable(tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner)
+            current = reachable(
+                tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner
+            )
             check_if_match(current, if_match)  # under the row lock: no update slips in between
             merged = current.metadata
             if metadata:
@@ -169,7 +203,9 @@ class SessionService(MessageOperations):
         with transaction(self.engine, write=True) as tx:
             # Lock the row first (PostgreSQL): an append racing in would otherwise insert a message
             # between the two deletes and fail the second on the foreign key.
-            current = reachable(tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner)
+            current = reachable(
+                tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner
+            )
             check_if_match(current, if_match)
             tx.execute(st.delete_messages, {"sid": session_id})
             tx.execute(st.delete_session, {"sid": session_id})
@@ -184,13 +220,22 @@ class SessionService(MessageOperations):
             first = tx.execute(st.first_message_time, params).scalar()
             last = tx.execute(st.last_message_time, params).scalar()
         return SessionStats(
-            session_id=session.session_id, message_count=session.message_count, created_at=session.created_at,
-            last_active=session.last_active, first_message_at=first, last_message_at=last, messages_by_role=by_role,
+            session_id=session.session_id,
+            message_count=session.message_count,
+            created_at=session.created_at,
+            last_active=session.last_active,
+            first_message_at=first,
+            last_message_at=last,
+            messages_by_role=by_role,
         )
 
     def list_sessions(
-        self, limit: int = 50, cursor: str | None = None, device_fingerprint: str | None = None,
-        *, owner: str | None = None,
+        self,
+        limit: int = 50,
+        cursor: str | None = None,
+        device_fingerprint: str | None = None,
+        *,
+        owner: str | None = None,
     ) -> SessionPage:
         """Sessions (only `owner`'s when given), most recently active first (ties by session_id), keyset-paged
         by an opaque cursor; each with a preview of its last message."""

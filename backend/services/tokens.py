@@ -87,13 +87,27 @@ class TokenVerifier:
     """Checks bearer tokens: signature by the one configured key source, exp required, aud/iss when set, sub."""
 
     def __init__(
-        self, *, secret: str | None = None, public_key: str | None = None, jwks_url: str | None = None,
-        audience: str | None = None, issuer: str | None = None, admin_scope: str = "sessions:admin",
-        jwks_cooldown_s: float = 30.0, jwks_timeout_s: float = 5.0, limits: Limits | None = None,
+        self,
+        *,
+        secret: str | None = None,
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+        audience: str | None = None,
+        issuer: str | None = None,
+        admin_scope: str = "sessions:admin",
+        jwks_cooldown_s: float = 30.0,
+        jwks_timeout_s: float = 5.0,
+        limits: Limits | None = None,
     ):
-        given = [name for name, value in (("JWT_SECRET", secret), ("JWT_PUBLIC_KEY", public_key), ("JWT_JWKS_URL", jwks_url)) if value]
+        given = [
+            name
+            for name, value in (("JWT_SECRET", secret), ("JWT_PUBLIC_KEY", public_key), ("JWT_JWKS_URL", jwks_url))
+            if value
+        ]
         if len(given) != 1:
-            raise ValueError(f"jwt mode needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got {given or 'none'})")
+            raise ValueError(
+                f"jwt mode needs exactly one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL (got {given or 'none'})"
+            )
         self.audience, self.issuer, self.admin_scope = audience, issuer, admin_scope
         self.limits = limits or Limits()
         self._jwks: jwt.PyJWKClient | None = None
@@ -108,7 +122,10 @@ class TokenVerifier:
             # PyJWKClient caches the key set; a kid it does not know refetches it, at most once per
             # cooldown, so tokens with made-up kids cannot make us hammer the identity provider.
             self._jwks = jwt.PyJWKClient(
-                jwks_url, cache_keys=False, lifespan=JWKS_CACHE_S, timeout=jwks_timeout_s,
+                jwks_url,
+                cache_keys=False,
+                lifespan=JWKS_CACHE_S,
+                timeout=jwks_timeout_s,
                 cooldown_duration=jwks_cooldown_s,
             )
 
@@ -119,8 +136,13 @@ class TokenVerifier:
         key, algorithms = self._key_for(token)
         try:
             claims = jwt.decode(
-                token, key, algorithms=list(algorithms), audience=self.audience, issuer=self.issuer,
-                leeway=LEEWAY_S, options={"require": ["exp", "sub"]},
+                token,
+                key,
+                algorithms=list(algorithms),
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "sub"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None

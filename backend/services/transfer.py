@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg
@@ -89,7 +89,9 @@ def copy_sqlite_to_postgres(
             raise InvalidInput({"source": [BEING_WRITTEN]})
         upgrade_to_head(target)
         with target.begin() as conn:
-            if conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM chat_history)").scalar():
+            if conn.exec_driver_sql(
+                "SELECT EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM chat_history)"
+            ).scalar():
                 raise InvalidInput({"target": ["already holds sessions; copy only into an empty database"]})
             cursor = conn.connection.driver_connection.cursor()
             _copy_sessions(source, cursor, report, progress)
@@ -118,12 +120,14 @@ def _copy_table(source, cursor, table: sa.Table, report: CopyReport, progress: P
     while batch := rows.fetchmany(BATCH):
         values = []
         for row in batch:
-            record = dict(zip(names, row))
+            record = dict(zip(names, row, strict=True))
             where = f"{table.name}[{record[key]}]"
-            values.append({
-                name: value if convert[name] is None else convert[name](value, f"{where}.{name}", report)
-                for name, value in record.items()
-            })
+            values.append(
+                {
+                    name: value if convert[name] is None else convert[name](value, f"{where}.{name}", report)
+                    for name, value in record.items()
+                }
+            )
         cursor.executemany(insert, values)
         copied += len(batch)
         if progress:
@@ -138,7 +142,10 @@ def _copy_sessions(source, cursor, report: CopyReport, progress: Progress | None
     ).fetchall()
     for (sid,) in orphans:
         # The FK is enforced on PostgreSQL: give the orphaned messages an empty session row.
-        cursor.execute("INSERT INTO sessions (session_id, created_at, last_active, message_count) VALUES (%s, NULL, NULL, NULL)", (sid,))
+        cursor.execute(
+            "INSERT INTO sessions (session_id, created_at, last_active, message_count) VALUES (%s, NULL, NULL, NULL)",
+            (sid,),
+        )
         report.sessions_created_for_orphans.append(sid)
 
 

@@ -1,4 +1,5 @@
-"""A turn's guard: one turn at a time per session (TurnLeases) and, with an Idempotency-Key, exactly once (IdempotencyKeys).
+"""A turn's guard: one turn at a time per session (TurnLeases) and, with an Idempotency-Key, exactly once
+(IdempotencyKeys).
 
     with guard.begin(session_id, idempotency_key, request_hash(...)) as turn:
         if turn.replay is not None: return the stored outcome
@@ -14,9 +15,9 @@ the agent again. The lease is given back in every case.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -76,15 +77,17 @@ class TurnGuard:
         self.leases = TurnLeases(engine, lease_s=lease_s)
 
     @contextmanager
-    def begin(self, session_id: str, idempotency_key: str | None, request_hash: str,
-              owner: str | None = None) -> Iterator[Turn]:
+    def begin(
+        self, session_id: str, idempotency_key: str | None, request_hash: str, owner: str | None = None
+    ) -> Iterator[Turn]:
         """Reserve the key (RequestInFlight, IdempotencyKeyReused), or yield the replay of a finished turn
         with this key. The lease is taken and given back by the turn's own writes (hold, end_lease); a turn
         that ends otherwise gives it back here."""
         claim = None
         if idempotency_key is not None:
-            claim = self.keys.reserve(key_scope(session_id, owner), idempotency_key, request_hash,
-                                      hold_s=self.leases.lease_s)
+            claim = self.keys.reserve(
+                key_scope(session_id, owner), idempotency_key, request_hash, hold_s=self.leases.lease_s
+            )
             if claim.replay is not None:
                 yield Turn(session_id, replay=claim.replay.outcome)
                 return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -41,11 +41,15 @@ class TurnLeases:
 
     def take(self, tx: Transaction, session_id: str) -> Lease:
         """In `tx`: the lease on `session_id`; TurnInProgress (with seconds to wait) while another holds it."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         token = secrets.token_urlsafe(16)
         dialect = tx.dialect.name
-        values = {"sid": session_id, "token": token, "now": stored_timestamp(now, dialect),
-                  "expires_at": stored_timestamp(now + timedelta(seconds=self.lease_s), dialect)}
+        values = {
+            "sid": session_id,
+            "token": token,
+            "now": stored_timestamp(now, dialect),
+            "expires_at": stored_timestamp(now + timedelta(seconds=self.lease_s), dialect),
+        }
         if tx.run(self._take, values).fetchone() is not None:
             return Lease(session_id, token)
         held = tx.execute(rs.select_lease, {"sid": session_id}).first()
@@ -66,4 +70,4 @@ class TurnLeases:
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete leases whose holder died and nobody took over; how many."""
         with transaction(self.engine, write=True) as tx:
-            return tx.execute(rs.purge_expired_leases, {"now": now or datetime.now(timezone.utc)}).rowcount
+            return tx.execute(rs.purge_expired_leases, {"now": now or datetime.now(UTC)}).rowcount

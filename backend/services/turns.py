@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from backend.observability.logs import session_ref
 from backend.observability.metrics import record_turn, record_turn_in_flight
@@ -25,7 +26,9 @@ CLIENT_CHECK_S = 0.2
 def log_turn_refused(session_id: str, request_id: str | None) -> None:
     """The one line of a turn refused at capacity (nothing was stored)."""
     record_turn("refused")
-    log.warning("turn outcome=refused session_id=%s request_id=%s reason=at capacity", session_ref(session_id), request_id)
+    log.warning(
+        "turn outcome=refused session_id=%s request_id=%s reason=at capacity", session_ref(session_id), request_id
+    )
 
 
 class ReplayedTurn:
@@ -59,8 +62,17 @@ class StreamedTurn:
     transaction; none is open while the agent or the client is waited on.
     """
 
-    def __init__(self, sessions: SessionService, message: MessageRecord, call: AgentCall, reply_marks: dict,
-                 request_id: str | None, guard: Turn, guarding, owner: str | None = None):
+    def __init__(
+        self,
+        sessions: SessionService,
+        message: MessageRecord,
+        call: AgentCall,
+        reply_marks: dict,
+        request_id: str | None,
+        guard: Turn,
+        guarding,
+        owner: str | None = None,
+    ):
         self.sessions = sessions
         self._guard, self._guarding, self._owner = guard, guarding, owner  # the lease and key (turn_guard)
         self.session_id = message.session_id
@@ -105,8 +117,14 @@ class StreamedTurn:
             return
         self._call.close()
         self._store_partial("interrupted")
-        log_agent_call("ok", self.session_id, "the client left", level=logging.INFO, request_id=self._request_id,
-                       duration_ms=self._elapsed_ms())
+        log_agent_call(
+            "ok",
+            self.session_id,
+            "the client left",
+            level=logging.INFO,
+            request_id=self._request_id,
+            duration_ms=self._elapsed_ms(),
+        )
         self._log_turn("interrupted")
 
     def _complete(self) -> MessageRecord:
@@ -114,14 +132,28 @@ class StreamedTurn:
         if not text:
             self._finish_failed(AgentFailed("the agent's answer has no reply text"))
             raise AgentFailed("the agent's answer has no reply text")
+
         # The outcome is stored under the turn's key in the reply's own transaction.
         def finish(tx, reply: MessageRecord) -> None:
-            self._guard.finish(tx, {"session_id": self.session_id, "message": record_to_json(self.message),
-                                    "reply": record_to_json(reply)})
+            self._guard.finish(
+                tx,
+                {
+                    "session_id": self.session_id,
+                    "message": record_to_json(self.message),
+                    "reply": record_to_json(reply),
+                },
+            )
 
         try:
-            self.reply = self.sessions.append_with(self.session_id, "assistant", text, {**self._call.metadata, **self._marks},
-                                                   finish, owner=self._owner, first=self._guard.end_lease)
+            self.reply = self.sessions.append_with(
+                self.session_id,
+                "assistant",
+                text,
+                {**self._call.metadata, **self._marks},
+                finish,
+                owner=self._owner,
+                first=self._guard.end_lease,
+            )
         except InvalidInput as exc:
             # The client's request was fine; the agent's answer is what the store refused.
             failure = AgentFailed(f"the agent's reply was refused: {exc}")
@@ -131,8 +163,9 @@ class StreamedTurn:
             self.outcome = "failed"
             self._log_turn("failed")
             raise
-        log_agent_call("ok", self.session_id, level=logging.INFO, request_id=self._request_id,
-                       duration_ms=self._elapsed_ms())
+        log_agent_call(
+            "ok", self.session_id, level=logging.INFO, request_id=self._request_id, duration_ms=self._elapsed_ms()
+        )
         self.outcome = "completed"
         self._log_turn("completed")
         return self.reply
@@ -145,8 +178,9 @@ class StreamedTurn:
 
     def _finish_failed(self, failure: AgentFailed) -> None:
         outcome = "timeout" if isinstance(failure, AgentTimeout) else "failed"
-        log_agent_call(outcome, self.session_id, failure.reason, request_id=self._request_id,
-                       duration_ms=self._elapsed_ms())
+        log_agent_call(
+            outcome, self.session_id, failure.reason, request_id=self._request_id, duration_ms=self._elapsed_ms()
+        )
         self.outcome = "failed"
         self._log_turn("failed")
 
@@ -156,12 +190,20 @@ class StreamedTurn:
         if not text:
             return
         try:
-            self.reply = self.sessions.add_message(self.session_id, "assistant", text,
-                                                   {**self._call.metadata, **self._marks, "status": status},
-                                                   owner=self._owner)
+            self.reply = self.sessions.add_message(
+                self.session_id,
+                "assistant",
+                text,
+                {**self._call.metadata, **self._marks, "status": status},
+                owner=self._owner,
+            )
         except Exception as exc:  # noqa: BLE001 - the turn is ending anyway; say why the partial is lost
-            log.warning("turn partial_lost session_id=%s request_id=%s reason=%s",
-                        session_ref(self.session_id), self._request_id, type(exc).__name__)
+            log.warning(
+                "turn partial_lost session_id=%s request_id=%s reason=%s",
+                session_ref(self.session_id),
+                self._request_id,
+                type(exc).__name__,
+            )
 
     def _log_turn(self, outcome: str) -> None:
         # The turn has ended, however: its lease (and its key, unless finished) go back.
@@ -169,9 +211,16 @@ class StreamedTurn:
         record_turn_in_flight(-1)
         self._guarding.__exit__(None, None, None)
         level = logging.INFO if outcome in ("completed", "interrupted") else logging.WARNING
-        log.log(level, "turn outcome=%s session_id=%s request_id=%s chunks=%d chars=%d duration_ms=%.1f",
-                outcome, session_ref(self.session_id), self._request_id, len(self._said), sum(map(len, self._said)),
-                self._elapsed_ms())
+        log.log(
+            level,
+            "turn outcome=%s session_id=%s request_id=%s chunks=%d chars=%d duration_ms=%.1f",
+            outcome,
+            session_ref(self.session_id),
+            self._request_id,
+            len(self._said),
+            sum(map(len, self._said)),
+            self._elapsed_ms(),
+        )
 
     def _elapsed_ms(self) -> float:
         return round((time.monotonic() - self._started) * 1000, 1)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from backend.services.errors import InvalidInput
 from backend.settings import Limits
@@ -56,7 +57,9 @@ def _check_text(problems: Problems, name: str, value: str, max_chars: int) -> No
         problems.add(name, NOT_UNICODE)
 
 
-def check_lookup_id(problems: Problems, session_id: Any, limits: Limits | None = None, name: str = "session_id") -> None:
+def check_lookup_id(
+    problems: Problems, session_id: Any, limits: Limits | None = None, name: str = "session_id"
+) -> None:
     """An id used to find a session: any non-empty string, so legacy ids keep working."""
     if not isinstance(session_id, str) or not session_id:
         problems.add(name, "must be a non-empty string")
@@ -178,7 +181,9 @@ Rule = Callable[..., Any]
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
-def check_idempotency_key(problems: Problems, key: Any, limits: Limits | None = None, name: str = "idempotency_key") -> None:
+def check_idempotency_key(
+    problems: Problems, key: Any, limits: Limits | None = None, name: str = "idempotency_key"
+) -> None:
     """None, or 1 to 255 printable ASCII characters (the draft's key is a structured-field string)."""
     if key is None:
         return

@@ -11,8 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from backend.store import sqlite_writes
 from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, postgres_pool_size_from_env, sqlite_synchronous_from_env
+from backend.store import sqlite_writes
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,14 @@ _engines_lock = threading.Lock()
 BEGIN_READ = "BEGIN"
 
 
-def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
-               pool_size: int | None = None, purpose: str = "requests") -> sa.Engine:
+def get_engine(
+    url: str,
+    *,
+    busy_timeout_s: float = 30.0,
+    synchronous: str | None = None,
+    pool_size: int | None = None,
+    purpose: str = "requests",
+) -> sa.Engine:
     """The engine for `url` in this process, one per `purpose` (each its own pool: a burst of one
     kind of work cannot take every connection); a forked child builds its own instead of sharing sockets."""
     key = (os.getpid(), url, purpose)
@@ -32,15 +38,18 @@ def get_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | Non
         with _engines_lock:
             engine = _engines.get(key)
             if engine is None:
-                engine = _engines[key] = create_engine(url, busy_timeout_s=busy_timeout_s, synchronous=synchronous,
-                                                       pool_size=pool_size)
+                engine = _engines[key] = create_engine(
+                    url, busy_timeout_s=busy_timeout_s, synchronous=synchronous, pool_size=pool_size
+                )
     return engine
 
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 
-def engine_for(url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0, synchronous: str | None = None) -> sa.Engine:
+def engine_for(
+    url_or_engine: str | sa.Engine, *, busy_timeout_s: float = 30.0, synchronous: str | None = None
+) -> sa.Engine:
     """The engine itself, or this process's engine for a URL of a supported database."""
     if isinstance(url_or_engine, sa.Engine):
         engine = url_or_engine
@@ -67,8 +76,14 @@ def dispose_engine(url: str) -> None:
 POOL_TIMEOUT_S = 10.0
 
 
-def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | None = None,
-                  pool_size: int | None = None, pool_timeout_s: float = POOL_TIMEOUT_S) -> sa.Engine:
+def create_engine(
+    url: str,
+    *,
+    busy_timeout_s: float = 30.0,
+    synchronous: str | None = None,
+    pool_size: int | None = None,
+    pool_timeout_s: float = POOL_TIMEOUT_S,
+) -> sa.Engine:
     """A new engine set up for several processes sharing one database.
 
     `synchronous` is SQLite's level (default SQLITE_SYNCHRONOUS, else FULL: each commit syncs the WAL);
@@ -85,8 +100,9 @@ def create_engine(url: str, *, busy_timeout_s: float = 30.0, synchronous: str | 
         return engine
     # No pre-ping (a round trip per checkout, measured ~0.7x on reads): a connection that
     # fails is invalidated instead, and the next checkout connects afresh.
-    engine = sa.create_engine(parsed, pool_size=pool_size or postgres_pool_size_from_env(), max_overflow=0,
-                              pool_timeout=pool_timeout_s)
+    engine = sa.create_engine(
+        parsed, pool_size=pool_size or postgres_pool_size_from_env(), max_overflow=0, pool_timeout=pool_timeout_s
+    )
     _discard_closed_connections(engine)
     _warn_when_commits_are_not_durable(engine)
     return engine

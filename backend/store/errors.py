@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import sqlalchemy as sa
 
@@ -45,8 +45,11 @@ def note_write_succeeded() -> None:
 
 def is_disk_full(exc: BaseException) -> bool:
     """SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100)."""
-    return getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL" or getattr(exc, "sqlstate", None) == "53100" \
+    return (
+        getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL"
+        or getattr(exc, "sqlstate", None) == "53100"
         or "database or disk is full" in str(exc)
+    )
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -68,8 +69,13 @@ class RecordMapping(Generic[R]):
         _warned.add(key)
         # A sessions row is keyed by its session id, named in logs by its reference (a credential in none mode).
         row = session_ref(str(key[1])) if self.table_name == "sessions" else key[1]
-        log.warning("legacy value in %s row %r: %s", self.table_name, row, "; ".join(problems),
-                    extra={"event": "legacy_value", "table": self.table_name, "row": row})
+        log.warning(
+            "legacy value in %s row %r: %s",
+            self.table_name,
+            row,
+            "; ".join(problems),
+            extra={"event": "legacy_value", "table": self.table_name, "row": row},
+        )
 
 
 def _reader(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
@@ -83,8 +89,9 @@ def _reader(column: sa.Column, dialect: sa.Dialect) -> Callable[[Any], Any] | No
     return column_type.dialect_impl(dialect).result_processor(dialect, None)
 
 
-def _compile(record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dialect,
-             warn: Callable[[Any], None]) -> Callable[[Any], Any]:
+def _compile(
+    record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dialect, warn: Callable[[Any], None]
+) -> Callable[[Any], Any]:
     # Generated once, like dataclasses' own __init__: the generic per-value loop cost ~23% of a 50-message read.
     # A reader notes a legacy value it read leniently; `warn` then names the row.
     readers = [_reader(column, dialect) for column in columns]
@@ -96,7 +103,9 @@ def _compile(record_type: type, columns: tuple[sa.Column, ...], dialect: sa.Dial
         else:
             namespace[f"read{i}"] = reader
             arguments.append(f"read{i}(row[{i}])")
-    source = (f"def convert(row):\n    made = record({', '.join(arguments)})\n"
-              "    if unreadable.values:\n        warn(made)\n    return made")
+    source = (
+        f"def convert(row):\n    made = record({', '.join(arguments)})\n"
+        "    if unreadable.values:\n        warn(made)\n    return made"
+    )
     exec(source, namespace)  # noqa: S102 - our own text
     return namespace["convert"]

@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ COOPERATIVE_C_BUSY_MS = 2
 FIRST_RETRY_S, LONGEST_RETRY_S = 0.0002, 0.005
 
 # Each SQLite engine: (busy timeout in seconds, whether its waits must yield to other greenlets).
-_engines: "weakref.WeakKeyDictionary[sa.Engine, tuple[float, bool]]" = weakref.WeakKeyDictionary()
+_engines: weakref.WeakKeyDictionary[sa.Engine, tuple[float, bool]] = weakref.WeakKeyDictionary()
 _writers: dict[tuple[int, str], threading.Lock] = {}  # (process, file): its one writer
 _writers_lock = threading.Lock()
 

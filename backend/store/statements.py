@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -126,8 +127,10 @@ increment_owned_message_count = Precompiled(sessions.update().where(_owned_by(se
 # A turn's first write: the count, and the session as it now is (the agent's context) in the same statement.
 count_and_read_session = {
     owned: Precompiled(
-        sessions.update().where(_owned_by(sessions) if owned else _by_id(sessions))
-        .values(**_count_one_more).returning(*SESSION.columns)
+        sessions.update()
+        .where(_owned_by(sessions) if owned else _by_id(sessions))
+        .values(**_count_one_more)
+        .returning(*SESSION.columns)
     )
     for owned in (False, True)
 }
@@ -138,17 +141,25 @@ insert_message = Precompiled(
 )
 
 
-
 def _count_and_insert(owned: bool) -> Precompiled:
     # The append as one statement (PostgreSQL; SQLite has no UPDATE inside WITH): the session row is
     # locked for one round trip and the commit instead of three, which is what appends to one
     # session queue on. No session (or not the owner's): nothing counted, nothing inserted, no id.
-    bump = (sessions.update().where(_owned_by(sessions) if owned else _by_id(sessions)).values(**_count_one_more)
-            .returning(sessions.c.session_id).cte("bump"))
+    bump = (
+        sessions.update()
+        .where(_owned_by(sessions) if owned else _by_id(sessions))
+        .values(**_count_one_more)
+        .returning(sessions.c.session_id)
+        .cte("bump")
+    )
     values = [column for column in MESSAGE.columns if not column.primary_key and column.key != "session_id"]
     stored = sa.select(bump.c.session_id, *(sa.cast(sa.bindparam(column.key), column.type) for column in values))
-    return Precompiled(messages.insert().from_select(["session_id", *(column.key for column in values)], stored)
-                       .add_cte(bump).returning(messages.c.id))
+    return Precompiled(
+        messages.insert()
+        .from_select(["session_id", *(column.key for column in values)], stored)
+        .add_cte(bump)
+        .returning(messages.c.id)
+    )
 
 
 count_and_insert_message = {owned: _count_and_insert(owned) for owned in (False, True)}
@@ -160,8 +171,8 @@ newest_messages_before = Precompiled(
 )
 # The byte budget of a page is decided on sizes alone, before any content is loaded.
 _sizes = sa.select(
-    messages.c.id, octet_length(messages.c.content)
-    + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0)
+    messages.c.id,
+    octet_length(messages.c.content) + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0),
 ).where(_by_id(messages))
 newest_sizes = Precompiled(_sizes.order_by(messages.c.id.desc()).limit(sa.bindparam("limit")))
 newest_sizes_before = Precompiled(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from time import perf_counter
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
 from backend.models.types import take_unreadable, unreadable
 from backend.observability.metrics import record_begin, record_transaction
 from backend.store.engines import BEGIN_READ, invalidate_if_unusable
-from backend.store.sqlite_writes import begin_write, one_writer
 from backend.store.errors import note_write_succeeded, translating_errors
+from backend.store.sqlite_writes import begin_write, one_writer
 
 
 class Transaction:

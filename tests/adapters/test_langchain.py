@@ -18,7 +18,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:RunnableWithMessageHistory is de
 
 
 def _chain(service, prompts, limit=50):
-    model = FakeMessagesListChatModel(responses=[AIMessage(f"answer {i}", additional_kwargs={"turn": i}) for i in range(1, 4)])
+    model = FakeMessagesListChatModel(
+        responses=[AIMessage(f"answer {i}", additional_kwargs={"turn": i}) for i in range(1, 4)]
+    )
     prompt = ChatPromptTemplate.from_messages(
         [("system", "You are terse."), MessagesPlaceholder("history"), ("human", "{question}")]
     )
@@ -38,8 +40,12 @@ def test_a_three_turn_conversation_stores_exactly_its_messages_and_feeds_them_ba
     answers = [chain.invoke({"question": q}, config=config) for q in ("one?", "two?", "three?")]
     stored = service.get_chat_history("lc-1", limit=50)
     assert [(m.role, m.content) for m in stored] == [
-        ("user", "one?"), ("assistant", "answer 1"), ("user", "two?"),
-        ("assistant", "answer 2"), ("user", "three?"), ("assistant", "answer 3"),
+        ("user", "one?"),
+        ("assistant", "answer 1"),
+        ("user", "two?"),
+        ("assistant", "answer 2"),
+        ("user", "three?"),
+        ("assistant", "answer 3"),
     ]
     assert service.get_session("lc-1").message_count == 6
     # The third prompt carried the first two turns, read back from the store.
@@ -70,14 +76,23 @@ def test_human_ai_system_and_tool_messages_round_trip_with_their_metadata(servic
     sent = [
         SystemMessage("be kind", id="sys-1"),
         HumanMessage("weather in Oslo?", additional_kwargs={"lang": "en"}, name="ann"),
-        AIMessage("", tool_calls=[{"name": "weather", "args": {"city": "Oslo"}, "id": "call-1", "type": "tool_call"}],
-                  response_metadata={"model": "fake"}),
+        AIMessage(
+            "",
+            tool_calls=[{"name": "weather", "args": {"city": "Oslo"}, "id": "call-1", "type": "tool_call"}],
+            response_metadata={"model": "fake"},
+        ),
         ToolMessage("4 degrees", tool_call_id="call-1", artifact={"raw": 4}),
         AIMessage([{"type": "text", "text": "It is 4 degrees."}], id="ai-2"),
     ]
     history.add_messages(sent)
     assert history.messages == sent
-    assert [m.role for m in service.get_chat_history("lc-kinds")] == ["system", "user", "assistant", "tool", "assistant"]
+    assert [m.role for m in service.get_chat_history("lc-kinds")] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
     assert asyncio.run(history.aget_messages()) == sent
 
 
@@ -93,7 +108,10 @@ def test_a_message_stored_by_another_client_reads_by_its_role(service):
     service.get_or_create_session("lc-rest")
     service.save_message("lc-rest", "user", "from curl")
     service.save_message("lc-rest", "assistant", "from the agent")
-    assert SessionChatMessageHistory("lc-rest", service).messages == [HumanMessage("from curl"), AIMessage("from the agent")]
+    assert SessionChatMessageHistory("lc-rest", service).messages == [
+        HumanMessage("from curl"),
+        AIMessage("from the agent"),
+    ]
 
 
 def test_clear_empties_the_session_and_keeps_it(service):

@@ -18,12 +18,28 @@ class StubModel(Model):
     def __init__(self):
         self.inputs = []
 
-    async def get_response(self, system_instructions, input, model_settings, tools, output_schema, handoffs, tracing,
-                           *, previous_response_id=None, conversation_id=None, prompt=None, **kwargs):
+    async def get_response(
+        self,
+        system_instructions,
+        input,
+        model_settings,
+        tools,
+        output_schema,
+        handoffs,
+        tracing,
+        *,
+        previous_response_id=None,
+        conversation_id=None,
+        prompt=None,
+        **kwargs,
+    ):
         self.inputs.append(list(input) if isinstance(input, list) else input)
         text = f"reply {len(self.inputs)}"
         message = ResponseOutputMessage(
-            id=f"msg_{len(self.inputs)}", type="message", role="assistant", status="completed",
+            id=f"msg_{len(self.inputs)}",
+            type="message",
+            role="assistant",
+            status="completed",
             content=[ResponseOutputText(type="output_text", text=text, annotations=[])],
         )
         return ModelResponse(output=[message], usage=Usage(), response_id=None)
@@ -49,7 +65,9 @@ def test_runner_run_over_three_turns_with_one_session_reads_back_what_it_stored(
     async def talk():
         results = []
         for question in ("first?", "second?", "third?"):
-            results.append(await Runner.run(agent, question, session=session, run_config=RunConfig(tracing_disabled=True)))
+            results.append(
+                await Runner.run(agent, question, session=session, run_config=RunConfig(tracing_disabled=True))
+            )
         return results, await session.get_items()
 
     results, items = asyncio.run(talk())
@@ -69,7 +87,7 @@ def test_items_round_trip_and_pop_and_clear_keep_the_count(service):
     session = StoreSession("oa-2", service)
     items = [
         {"role": "user", "content": "weather?"},
-        {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": "{\"city\": \"Oslo\"}"},
+        {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": '{"city": "Oslo"}'},
         {"type": "function_call_output", "call_id": "c1", "output": "4 degrees"},
         {"role": "developer", "content": [{"type": "input_text", "text": "answer in Celsius"}]},
     ]

@@ -1,4 +1,5 @@
-"""Agent calls and turns are counted by outcome, in the words the logs use (ok, failed, timeout, refused; completed, failed)."""
+"""Agent calls and turns are counted by outcome, in the words the logs use (ok, failed, timeout, refused; completed,
+failed)."""
 
 import threading
 

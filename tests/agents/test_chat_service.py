@@ -1,9 +1,9 @@
 """ChatService without Flask: the agent is asked with no database connection held."""
 
+import pytest
+
 from backend.services.agents import AgentFailed
 from backend.services.chat import ChatService
-
-import pytest
 
 
 def test_the_agent_runs_with_no_connection_checked_out(service):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from backend.services.agent_calls import call_agent
-from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, load_agent, echo_agent
+from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, echo_agent, load_agent
 from backend.store.records import MessageRecord, SessionRecord
 
-NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 REQUEST = AgentRequest(
     SessionRecord("s1", None, NOW, NOW, 2, {}),
     [MessageRecord(1, "s1", "user", "earlier", NOW, {})],
@@ -37,7 +37,9 @@ class Handler(BaseHTTPRequestHandler):
             "/garbage": (200, b"<html>not json"),
             "/not-object": (200, b"[1, 2]"),
             "/no-reply": (200, b'{"answer": "hi"}'),
-        }.get(self.path, (200, json.dumps({"reply": f"got {body['message']['content']}", "metadata": {"m": 1}}).encode()))
+        }.get(
+            self.path, (200, json.dumps({"reply": f"got {body['message']['content']}", "metadata": {"m": 1}}).encode())
+        )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -67,7 +69,11 @@ def test_a_good_endpoint_gets_session_history_and_message_and_its_reply_is_used(
     assert sent["session_id"] == "s1"
     assert [m["content"] for m in sent["history"]] == ["earlier"]
     assert sent["message"] == {
-        "id": 2, "session_id": "s1", "role": "user", "content": "now", "timestamp": "2024-05-06T07:08:09+00:00",
+        "id": 2,
+        "session_id": "s1",
+        "role": "user",
+        "content": "now",
+        "timestamp": "2024-05-06T07:08:09+00:00",
         "metadata": {"modality": "voice"},
     }
 

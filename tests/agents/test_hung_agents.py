@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,10 +10,8 @@ from backend.services.agent_calls import AgentGate, call_agent
 from backend.services.agents import AgentFailed, AgentRequest
 from backend.store.records import MessageRecord, SessionRecord
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
-REQUEST = AgentRequest(
-    SessionRecord("s1", None, NOW, NOW, 1, {}), [], MessageRecord(1, "s1", "user", "hello", NOW, {})
-)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+REQUEST = AgentRequest(SessionRecord("s1", None, NOW, NOW, 1, {}), [], MessageRecord(1, "s1", "user", "hello", NOW, {}))
 
 
 def test_hung_calls_hold_their_slots_so_further_calls_are_refused_at_once_until_they_end():

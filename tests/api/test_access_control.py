@@ -12,8 +12,11 @@ KEY = rsa_key()
 ALICE = {"Authorization": f"Bearer {sign(KEY, claims('alice'))}"}
 BOB = {"Authorization": f"Bearer {sign(KEY, claims('bob'))}"}
 OPERATOR = {"Authorization": f"Bearer {sign(KEY, claims('ops', scope=f'openid {ADMIN_SCOPE}'))}"}
-INTRUDERS = {**{name: {"Authorization": f"Bearer {token}"} for name, token in hostile_tokens(KEY).items()},
-             "no header": {}, "basic scheme": {"Authorization": "Basic YWxpY2U6cHc="}}
+INTRUDERS = {
+    **{name: {"Authorization": f"Bearer {token}"} for name, token in hostile_tokens(KEY).items()},
+    "no header": {},
+    "basic scheme": {"Authorization": "Basic YWxpY2U6cHc="},
+}
 
 
 @pytest.fixture
@@ -32,7 +35,12 @@ def alices(http, service):
     created = http.post("/api/v1/sessions", json={"metadata": {"mail": "alice@example.com"}}, headers=ALICE)
     assert created.status_code == 201, created.get_json()
     sid = created.get_json()["session_id"]
-    assert http.post(f"/api/v1/sessions/{sid}/messages", json={"role": "user", "content": "hello"}, headers=ALICE).status_code == 201
+    assert (
+        http.post(
+            f"/api/v1/sessions/{sid}/messages", json={"role": "user", "content": "hello"}, headers=ALICE
+        ).status_code
+        == 201
+    )
     service.get_or_create_session("legacy-1")
     service.save_message("legacy-1", "user", "from before")
     return sid
@@ -45,7 +53,11 @@ def call(client, method, path, body, headers):
 def answer(response):
     """Everything a client sees of a response."""
     # X-Request-ID is new for every request, whoever asks.
-    return response.status_code, response.get_data(), sorted(h for h in response.headers.items() if h[0] != "X-Request-ID")
+    return (
+        response.status_code,
+        response.get_data(),
+        sorted(h for h in response.headers.items() if h[0] != "X-Request-ID"),
+    )
 
 
 def test_every_route_refuses_every_intruder_with_401_and_changes_nothing(http, alices, service):
@@ -55,7 +67,11 @@ def test_every_route_refuses_every_intruder_with_401_and_changes_nothing(http, a
             response = call(http, method, path, body, headers)
             assert response.status_code == 401, (name, method, path, response.get_json())
             assert response.headers["WWW-Authenticate"] == "Bearer"
-            assert response.get_json() == {"code": 401, "status": "Unauthorized", "message": "a valid bearer token is required"}
+            assert response.get_json() == {
+                "code": 401,
+                "status": "Unauthorized",
+                "message": "a valid bearer token is required",
+            }
     assert dump_rows(service.engine) == before
 
 
@@ -63,7 +79,9 @@ def test_every_route_refuses_every_intruder_with_401_and_changes_nothing(http, a
 def test_another_owners_session_answers_exactly_as_a_missing_one(http, alices, service, victim):
     sid = alices if victim == "alice's" else "legacy-1"
     before = dump_rows(service.engine)
-    for (method, path, body), (_, missing_path, missing_body) in zip(session_routes(sid), session_routes(MISSING_ID)):
+    for (method, path, body), (_, missing_path, missing_body) in zip(
+        session_routes(sid), session_routes(MISSING_ID), strict=True
+    ):
         seen = answer(call(http, method, path, body, BOB))
         missing = answer(call(http, method, missing_path, missing_body, BOB))
         assert seen[0] == 404, (method, path, seen)
@@ -74,16 +92,19 @@ def test_another_owners_session_answers_exactly_as_a_missing_one(http, alices, s
 def test_a_client_lists_only_its_own_sessions_with_count_activity_and_preview(http, alices):
     assert http.post("/api/v1/sessions", headers=BOB).status_code == 201
     listing = http.get("/api/v1/sessions", headers=ALICE).get_json()
-    assert [(s["session_id"], s["owner"], s["message_count"], s["last_message_preview"]) for s in listing["sessions"]] == [
-        (alices, "alice", 1, "hello")
-    ]
+    assert [
+        (s["session_id"], s["owner"], s["message_count"], s["last_message_preview"]) for s in listing["sessions"]
+    ] == [(alices, "alice", 1, "hello")]
     assert listing["sessions"][0]["last_active"] is not None
     assert http.get("/api/v1/sessions?owner=alice", headers=BOB).get_json() == {"sessions": [], "next_cursor": None}
 
 
 def test_an_operator_reaches_every_session_and_filters_the_listing_by_owner(http, alices):
     assert http.get(f"/api/v1/sessions/{alices}", headers=OPERATOR).get_json()["owner"] == "alice"
-    assert http.get("/api/v1/sessions/legacy-1/messages", headers=OPERATOR).get_json()["messages"][0]["content"] == "from before"
+    assert (
+        http.get("/api/v1/sessions/legacy-1/messages", headers=OPERATOR).get_json()["messages"][0]["content"]
+        == "from before"
+    )
     every = {s["session_id"] for s in http.get("/api/v1/sessions", headers=OPERATOR).get_json()["sessions"]}
     assert every == {alices, "legacy-1"}
     only = http.get("/api/v1/sessions?owner=alice", headers=OPERATOR).get_json()["sessions"]
@@ -92,7 +113,9 @@ def test_an_operator_reaches_every_session_and_filters_the_listing_by_owner(http
 
 def test_the_owner_does_everything_on_its_own_session(http, alices):
     assert http.post("/api/v1/sessions", json={"session_id": alices}, headers=ALICE).status_code == 200
-    assert http.patch(f"/api/v1/sessions/{alices}", json={"metadata": {"plan": "pro"}}, headers=ALICE).status_code == 200
+    assert (
+        http.patch(f"/api/v1/sessions/{alices}", json={"metadata": {"plan": "pro"}}, headers=ALICE).status_code == 200
+    )
     chat = http.post("/api/v1/chat", json={"session_id": alices, "message": "Hi"}, headers=ALICE)
     assert chat.status_code == 200 and chat.get_json()["reply"]["content"] == "echo: Hi"
     voice = http.post("/api/v1/voice", json={"session_id": alices, "transcript": "Yo"}, headers=ALICE)
@@ -114,7 +137,10 @@ def test_jwt_mode_with_a_shared_secret(make_app):
     client = make_app(AUTH_MODE="jwt", JWT_SECRET=secret, JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER).test_client()
     token = sign(secret, claims("alice"), algorithm="HS256")
     assert client.post("/api/v1/sessions", headers={"Authorization": f"Bearer {token}"}).status_code == 201
-    assert client.post("/api/v1/sessions", headers={"Authorization": f"Bearer {sign(KEY, claims('alice'))}"}).status_code == 401
+    assert (
+        client.post("/api/v1/sessions", headers={"Authorization": f"Bearer {sign(KEY, claims('alice'))}"}).status_code
+        == 401
+    )
 
 
 def test_jwt_mode_without_a_key_refuses_to_start(make_app):

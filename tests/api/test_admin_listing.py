@@ -1,6 +1,6 @@
 """The operator listing: bearer token in constant time, hidden without one, keyset-paged newest first."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from tests.api.conftest import ADMIN_TOKEN
 from tests.factories import SessionFactory
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def all_pages(client, query=""):
@@ -34,8 +34,13 @@ def test_the_listing_is_absent_without_an_admin_token(client):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}, {"Authorization": f"Basic {ADMIN_TOKEN}"},
-     {"Authorization": "Bearer ünïcode"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": ADMIN_TOKEN},
+        {"Authorization": f"Basic {ADMIN_TOKEN}"},
+        {"Authorization": "Bearer ünïcode"},
+    ],
 )
 def test_the_listing_needs_the_right_bearer_token(admin_client, headers):
     response = admin_client.get("/api/v1/sessions", headers=headers)
@@ -74,7 +79,12 @@ def test_sessions_without_last_active_come_last_and_are_not_skipped(admin_client
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # only SQLite holds such values
 def test_legacy_text_and_epoch_times_on_sqlite_are_each_listed_once(admin_client, db, engine):
-    values = {"iso-t": "2024-05-06T07:08:09Z", "space": "2024-05-06 07:08:10", "epoch": 1714979289, "junk": "not a date"}
+    values = {
+        "iso-t": "2024-05-06T07:08:09Z",
+        "space": "2024-05-06 07:08:10",
+        "epoch": 1714979289,
+        "junk": "not a date",
+    }
     for sid in values:
         SessionFactory(session_id=sid)
     with engine.begin() as conn:
@@ -103,8 +113,14 @@ def test_the_listing_returns_full_sessions(admin_client):
 
 @pytest.mark.parametrize(
     "query, field",
-    [("limit=0", "limit"), ("limit=501", "limit"), ("cursor=garbage!", "cursor"), ("cursor=WyJ4Il0", "cursor"),
-     ("cursor=" + "A" * 2000, "cursor"), ("cursor=eyJ0cyI6MX0", "cursor")],
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("cursor=garbage!", "cursor"),
+        ("cursor=WyJ4Il0", "cursor"),
+        ("cursor=" + "A" * 2000, "cursor"),
+        ("cursor=eyJ0cyI6MX0", "cursor"),
+    ],
 )
 def test_a_bad_limit_or_cursor_is_422(admin_client, query, field):
     response = admin_client.get(f"/api/v1/sessions?{query}", headers=AUTH)
@@ -124,7 +140,9 @@ def test_every_token_presented_is_compared_in_constant_time(admin_client, monkey
 
     monkeypatch.setattr(admin.hmac, "compare_digest", spy)
     presented = ["wrong-token-0123456789", ADMIN_TOKEN[:-1], ADMIN_TOKEN]
-    statuses = [admin_client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {t}"}).status_code for t in presented]
+    statuses = [
+        admin_client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {t}"}).status_code for t in presented
+    ]
     assert statuses == [401, 401, 200]
     # Every token presented was compared with the operator token, only through compare_digest.
     assert set(compared) == {(t.encode(), ADMIN_TOKEN.encode()) for t in presented}

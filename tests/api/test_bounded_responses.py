@@ -20,7 +20,13 @@ def test_json_responses_carry_non_ascii_as_utf8_not_escapes(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/sessions//messages", "/api/v1//sessions", "//api/v1/sessions", "/api/v1/sessions/s1//stats", "/api/v1/sessions/"],
+    [
+        "/api/v1/sessions//messages",
+        "/api/v1//sessions",
+        "//api/v1/sessions",
+        "/api/v1/sessions/s1//stats",
+        "/api/v1/sessions/",
+    ],
 )
 def test_a_double_slash_is_a_json_404_not_a_redirect(client, path):
     client.post("/api/v1/sessions", json={"session_id": "s1"})
@@ -32,8 +38,14 @@ def test_a_double_slash_is_a_json_404_not_a_redirect(client, path):
 
 def test_no_response_echoes_the_host_header(client):
     client.post("/api/v1/sessions", json={"session_id": "s1"})
-    for method, path in [("GET", "/api/v1/sessions//messages"), ("GET", "/nowhere"), ("POST", "/api/v1/sessions/s1"),
-                         ("GET", "/api/v1/sessions/s1"), ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/sessions/x/y/z")]:
+    for method, path in [
+        ("GET", "/api/v1/sessions//messages"),
+        ("GET", "/nowhere"),
+        ("POST", "/api/v1/sessions/s1"),
+        ("GET", "/api/v1/sessions/s1"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/sessions/x/y/z"),
+    ]:
         response = client.open(path, method=method, headers={"Host": HOSTILE_HOST})
         seen = response.get_data(as_text=True) + "".join(f"{k}: {v}" for k, v in response.headers.items())
         assert HOSTILE_HOST not in seen, (method, path)

@@ -27,7 +27,11 @@ def test_chat_stores_the_message_and_the_reply_and_returns_both(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["session_id"] == "s1"
-    assert (body["message"]["role"], body["message"]["content"], body["message"]["metadata"]) == ("user", "hello", {"client": "web"})
+    assert (body["message"]["role"], body["message"]["content"], body["message"]["metadata"]) == (
+        "user",
+        "hello",
+        {"client": "web"},
+    )
     assert (body["reply"]["role"], body["reply"]["content"]) == ("assistant", "echo: hello")
     assert history(client) == [("user", "hello"), ("assistant", "echo: hello")]
     assert client.get("/api/v1/sessions/s1").get_json()["message_count"] == 2
@@ -53,8 +57,12 @@ def test_chat_with_an_unknown_session_is_404_and_stores_nothing(chat_client, sto
 
 @pytest.mark.parametrize(
     "body, field",
-    [({"message": "hi"}, "session_id"), ({"session_id": "s1"}, "message"), ({"session_id": "s1", "message": ""}, "message"),
-     ({"session_id": "s1", "message": "hi", "mood": "x"}, "mood")],
+    [
+        ({"message": "hi"}, "session_id"),
+        ({"session_id": "s1"}, "message"),
+        ({"session_id": "s1", "message": ""}, "message"),
+        ({"session_id": "s1", "message": "hi", "mood": "x"}, "mood"),
+    ],
 )
 def test_a_bad_chat_request_is_422_and_stores_nothing(chat_client, stored, body, field):
     client = chat_client()
@@ -87,7 +95,8 @@ def test_voice_marks_both_messages_and_keeps_the_audio_details_on_the_users(chat
     client = chat_client()
     audio = {"format": "opus", "duration_ms": 1200, "language": "fr-FR"}
     response = client.post(
-        "/api/v1/voice", json={"session_id": "s1", "transcript": "bonjour", "audio": audio, "metadata": {"device": "car"}}
+        "/api/v1/voice",
+        json={"session_id": "s1", "transcript": "bonjour", "audio": audio, "metadata": {"device": "car"}},
     )
     assert response.status_code == 200
     body = response.get_json()

@@ -1,10 +1,11 @@
 """The compiled response dumping gives exactly what marshmallow's own dump gives."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 
 import marshmallow as ma
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from marshmallow import fields
 
 from backend.schemas.chat import ChatResponseSchema
@@ -18,9 +19,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
-times = st.none() | st.datetimes(timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=5, minutes=30))]))
+times = st.none() | st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
 metadata = st.dictionaries(st.text(), json_values, max_size=4)
-messages = st.builds(MessageRecord, st.integers(1, 2**62), st.text(), st.sampled_from(["user", "tool"]), st.text(), times, metadata)
+messages = st.builds(
+    MessageRecord, st.integers(1, 2**62), st.text(), st.sampled_from(["user", "tool"]), st.text(), times, metadata
+)
 sessions = st.builds(SessionRecord, st.text(), st.none() | st.text(), times, times, st.integers(0, 10**9), metadata)
 
 
@@ -29,7 +32,11 @@ def marshmallow_dump(schema, obj):
 
 
 @settings(max_examples=200, deadline=None)
-@given(page=st.fixed_dictionaries({"session_id": st.text(), "messages": st.lists(messages, max_size=5), "next_before": st.none() | st.integers(1)}))
+@given(
+    page=st.fixed_dictionaries(
+        {"session_id": st.text(), "messages": st.lists(messages, max_size=5), "next_before": st.none() | st.integers(1)}
+    )
+)
 def test_history_pages_dump_the_same(page):
     schema = HistoryPageSchema()
     assert schema.dump(page) == marshmallow_dump(schema, page)
@@ -86,7 +93,7 @@ def test_missing_keys_are_left_out_and_none_stays_none(obj):
 _kinds = {
     "int": (lambda **kw: fields.Integer(**kw), st.integers(-(2**40), 2**40)),
     "str": (lambda **kw: fields.String(**kw), st.text(max_size=5)),
-    "time": (lambda **kw: fields.DateTime(format="iso", **kw), st.datetimes(timezones=st.just(timezone.utc))),
+    "time": (lambda **kw: fields.DateTime(format="iso", **kw), st.datetimes(timezones=st.just(UTC))),
     "dict": (lambda **kw: fields.Dict(keys=fields.String(), **kw), metadata),
 }
 
@@ -123,5 +130,7 @@ def test_data_key_attribute_dump_default_and_none_dump_the_same(case):
 def test_options_it_cannot_honour_leave_the_schema_on_marshmallow():
     as_string = type("AsString", (ma.Schema,), {"n": fields.Integer(as_string=True)})()
     dotted = type("Dotted", (ma.Schema,), {"n": fields.Integer(attribute="a.b")})()
-    hooked = type("Hooked", (ma.Schema,), {"n": fields.Integer(), "hook": ma.post_dump(lambda self, data, **kw: data)})()
+    hooked = type(
+        "Hooked", (ma.Schema,), {"n": fields.Integer(), "hook": ma.post_dump(lambda self, data, **kw: data)}
+    )()
     assert [compile_dumper(s) for s in (as_string, dotted, hooked)] == [None, None, None]

@@ -19,8 +19,11 @@ def test_with_an_operator_credential_the_operator_listing_is_documented(admin_cl
 
 def test_every_documented_operation_is_served(client, app):
     spec = client.get("/api/v1/openapi.json").get_json()
-    served = {(re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), method.lower())
-              for rule in app.url_map.iter_rules() for method in rule.methods}
+    served = {
+        (re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods
+    }
     documented = {(path, method) for path, ops in spec["paths"].items() for method in ops if method != "parameters"}
     assert documented <= served
 
@@ -30,8 +33,11 @@ def test_the_docs_page_loads_its_assets_from_this_server(client):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert set(assets) == {"/api/v1/docs/assets/swagger-ui.css", "/api/v1/docs/assets/swagger-ui-standalone-preset.js",
-                           "/api/v1/docs/assets/swagger-ui-bundle.js"}
+    assert set(assets) == {
+        "/api/v1/docs/assets/swagger-ui.css",
+        "/api/v1/docs/assets/swagger-ui-standalone-preset.js",
+        "/api/v1/docs/assets/swagger-ui-bundle.js",
+    }
     for url in assets:
         response = client.get(url)
         size = len(response.data)

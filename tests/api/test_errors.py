@@ -4,7 +4,7 @@ import pytest
 
 from tests.api.conftest import ADMIN_TOKEN
 
-LEAKS = ("Traceback", "File \"", "/work/", ".py", "SELECT", "INSERT", "sqlalchemy", "psycopg")
+LEAKS = ("Traceback", 'File "', "/work/", ".py", "SELECT", "INSERT", "sqlalchemy", "psycopg")
 
 
 def assert_clean_json_error(response, status):
@@ -17,7 +17,9 @@ def assert_clean_json_error(response, status):
     return body
 
 
-@pytest.mark.parametrize("data", [b"{bad", b'{"a":', b"\xff\xfe\x00", b"[" * 100_000, b'{"metadata":' + b"[" * 5000 + b"]" * 5000 + b"}"])
+@pytest.mark.parametrize(
+    "data", [b"{bad", b'{"a":', b"\xff\xfe\x00", b"[" * 100_000, b'{"metadata":' + b"[" * 5000 + b"]" * 5000 + b"}"]
+)
 def test_malformed_or_too_deep_json_is_400_and_stores_nothing(client, stored, data):
     response = client.post("/api/v1/sessions", data=data, content_type="application/json")
     assert_clean_json_error(response, 400)
@@ -107,11 +109,13 @@ def test_unicode_and_metacharacters_are_stored_and_returned_exactly(client):
 
 
 def test_an_unreachable_database_is_503_with_a_reason(make_app):
-    from backend.settings import TestingConfig
     from backend import create_app
+    from backend.settings import TestingConfig
 
     down = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
-    client = create_app(TestingConfig(DATABASE_URL=down, ADMIN_TOKEN=ADMIN_TOKEN, CHAT_AGENT=None, CHAT_AGENT_URL=None)).test_client()
+    client = create_app(
+        TestingConfig(DATABASE_URL=down, ADMIN_TOKEN=ADMIN_TOKEN, CHAT_AGENT=None, CHAT_AGENT_URL=None)
+    ).test_client()
     for response in (
         client.get("/api/v1/sessions/s1"),
         client.post("/api/v1/sessions", json={}),

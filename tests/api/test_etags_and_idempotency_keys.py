@@ -1,4 +1,5 @@
-"""Over HTTP (in process): ETag / If-Match / If-None-Match on sessions, Idempotency-Key on POSTs, and their documentation."""
+"""Over HTTP (in process): ETag / If-Match / If-None-Match on sessions, Idempotency-Key on POSTs, and their
+documentation."""
 
 from __future__ import annotations
 
@@ -32,13 +33,19 @@ def test_a_patch_with_a_stale_if_match_is_refused_with_412_and_changes_nothing(c
 
 
 def test_a_patch_with_the_current_if_match_applies(client, session_etag):
-    response = client.patch("/api/v1/sessions/s1", json={"metadata": {"plan": "pro"}}, headers={"If-Match": session_etag})
+    response = client.patch(
+        "/api/v1/sessions/s1", json={"metadata": {"plan": "pro"}}, headers={"If-Match": session_etag}
+    )
     assert response.status_code == 200 and response.json["metadata"] == {"plan": "pro"}
-    assert client.patch("/api/v1/sessions/s1", json={"metadata": {"x": 1}}, headers={"If-Match": "*"}).status_code == 200
+    assert (
+        client.patch("/api/v1/sessions/s1", json={"metadata": {"x": 1}}, headers={"If-Match": "*"}).status_code == 200
+    )
 
 
 def test_a_weak_if_match_never_matches(client, session_etag):
-    weak = client.patch("/api/v1/sessions/s1", json={"metadata": {"plan": "pro"}}, headers={"If-Match": "W/" + session_etag})
+    weak = client.patch(
+        "/api/v1/sessions/s1", json={"metadata": {"plan": "pro"}}, headers={"If-Match": "W/" + session_etag}
+    )
     assert weak.status_code == 412
 
 
@@ -65,8 +72,11 @@ def test_a_get_with_the_current_if_none_match_answers_304_with_no_body(client, s
 
 def test_a_repeated_post_with_an_idempotency_key_answers_the_same_bytes_and_stores_once(client, stored):
     client.post("/api/v1/sessions", json={"session_id": "s1"})
-    send = lambda: client.post("/api/v1/sessions/s1/messages", json={"role": "user", "content": "hi"},
-                               headers={"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'})
+    send = lambda: client.post(
+        "/api/v1/sessions/s1/messages",
+        json={"role": "user", "content": "hi"},
+        headers={"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'},
+    )
     first, again = send(), send()
     assert (first.status_code, again.status_code) == (201, 201) and again.data == first.data
     assert stored() == (1, 1)
@@ -90,14 +100,17 @@ def test_the_same_key_with_another_body_answers_422_and_stores_nothing(client, s
 
 def test_a_key_that_is_not_printable_ascii_is_a_422_naming_it(client):
     client.post("/api/v1/sessions", json={"session_id": "s1"})
-    response = client.post("/api/v1/sessions/s1/messages", json={"role": "user", "content": "hi"},
-                           headers={"Idempotency-Key": "x" * 256})
+    response = client.post(
+        "/api/v1/sessions/s1/messages", json={"role": "user", "content": "hi"}, headers={"Idempotency-Key": "x" * 256}
+    )
     assert response.status_code == 422 and "idempotency_key" in response.json["errors"]
 
 
 def test_a_repeated_chat_with_a_key_replays_the_exchange(client, stored):
     client.post("/api/v1/sessions", json={"session_id": "s1"})
-    send = lambda: client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}, headers={"Idempotency-Key": "t1"})
+    send = lambda: client.post(
+        "/api/v1/chat", json={"session_id": "s1", "message": "hi"}, headers={"Idempotency-Key": "t1"}
+    )
     first, again = send(), send()
     assert (first.status_code, again.status_code) == (200, 200) and again.data == first.data
     assert stored() == (1, 2)

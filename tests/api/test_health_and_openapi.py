@@ -3,8 +3,7 @@
 import sqlalchemy as sa
 from openapi_spec_validator import validate
 
-from backend import create_app
-from backend import settings
+from backend import create_app, settings
 
 ROUTES = {
     "/api/v1/sessions": {"get", "post"},
@@ -75,7 +74,9 @@ def test_every_operation_documents_its_schemas_and_a_summary(admin_client):
             if method in ("post", "patch"):
                 assert "requestBody" in operation, (method, path)
     schemas = spec["components"]["schemas"]
-    assert {"Session", "Message", "ChatRequest", "VoiceRequest", "ChatResponse", "HistoryPage", "SessionPage"} <= set(schemas)
+    assert {"Session", "Message", "ChatRequest", "VoiceRequest", "ChatResponse", "HistoryPage", "SessionPage"} <= set(
+        schemas
+    )
     assert spec["paths"]["/api/v1/sessions"]["get"]["security"] == [{"bearerAuth": []}]
     assert "401" in spec["paths"]["/api/v1/sessions"]["get"]["responses"]
     assert "502" in spec["paths"]["/api/v1/chat"]["post"]["responses"]

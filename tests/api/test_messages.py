@@ -11,7 +11,9 @@ def session(client):
 
 def append(client, n, session_id="s1"):
     return [
-        client.post(f"/api/v1/sessions/{session_id}/messages", json={"role": "user", "content": f"m{i}"}).get_json()["id"]
+        client.post(f"/api/v1/sessions/{session_id}/messages", json={"role": "user", "content": f"m{i}"}).get_json()[
+            "id"
+        ]
         for i in range(n)
     ]
 
@@ -76,7 +78,11 @@ def test_history_that_fits_one_page_has_no_next_before(client, session):
 
 
 def test_history_of_an_empty_session_is_empty_and_of_an_unknown_one_404(client, session):
-    assert client.get("/api/v1/sessions/s1/messages").get_json() == {"session_id": "s1", "messages": [], "next_before": None}
+    assert client.get("/api/v1/sessions/s1/messages").get_json() == {
+        "session_id": "s1",
+        "messages": [],
+        "next_before": None,
+    }
     assert client.get("/api/v1/sessions/nope/messages").status_code == 404
 
 

@@ -32,7 +32,8 @@ def test_the_access_line_and_the_cause_of_a_404_carry_the_same_request_id(client
     access = [r for r in caplog.records if r.name == "backend.access"]
     causes = [r for r in caplog.records if r.name == "backend.api.errors"]
     assert [(r.request_id, r.route, r.status, r.session_id) for r in access] == [
-        ("trace-404", "/api/v1/sessions/<session_id>", 404, session_ref("nobody"))]
+        ("trace-404", "/api/v1/sessions/<session_id>", 404, session_ref("nobody"))
+    ]
     assert len(causes) == 1 and causes[0].levelno == logging.INFO and causes[0].getMessage() == "404 session not found"
 
 
@@ -81,7 +82,10 @@ def test_a_legacy_value_is_warned_about_once_per_row_naming_table_and_row(databa
     bad = service.save_message("legacy", "user", "odd time")
     if service.engine.dialect.name == "sqlite":  # PostgreSQL's typed columns cannot hold such values
         with service.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE chat_history SET timestamp = 'not a date', metadata = '{oops' WHERE id = :id"), {"id": bad})
+            conn.execute(
+                sa.text("UPDATE chat_history SET timestamp = 'not a date', metadata = '{oops' WHERE id = :id"),
+                {"id": bad},
+            )
     caplog.set_level(logging.WARNING)
     for _ in range(4):
         history = service.get_chat_history("legacy")
@@ -105,7 +109,10 @@ from backend.settings import TestingConfig
 app = create_app(TestingConfig(DATABASE_URL=sys.argv[1], ADMIN_TOKEN=None, CHAT_AGENT=None, CHAT_AGENT_URL=None))
 client = app.test_client()
 shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"])  # a /tmp cleaner took the workers' metric files
-codes = [client.post("/api/v1/sessions", json={"session_id": "m"}).status_code, client.get("/api/v1/sessions/m").status_code]
+codes = [
+    client.post("/api/v1/sessions", json={"session_id": "m"}).status_code,
+    client.get("/api/v1/sessions/m").status_code,
+]
 print(codes)
 """
 
@@ -113,8 +120,14 @@ print(codes)
 def test_requests_and_transactions_go_on_when_metrics_cannot_be_written(database_url, tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "PYTHONPATH": str(PROJECT_ROOT)}
     (tmp_path / "metrics").mkdir()
-    result = subprocess.run([sys.executable, "-c", _METRICS_GONE, database_url], cwd=PROJECT_ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _METRICS_GONE, database_url],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[201, 200]"
     assert result.stderr.count("metrics stop being recorded in this process") == 1

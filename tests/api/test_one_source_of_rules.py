@@ -2,8 +2,8 @@
 
 import pytest
 
-from backend.services.chat import ChatService
 from backend.services.agents import echo_agent
+from backend.services.chat import ChatService
 from backend.services.errors import InvalidInput
 
 
@@ -31,9 +31,11 @@ def test_a_bad_role_and_an_empty_content_are_named_together_in_the_service_words
     response = client.post("/api/v1/sessions/s1/messages", json={"role": "bot", "content": ""})
     assert response.status_code == 422
     from_python = problems_from_python(lambda: service.add_message("s1", "bot", ""))
-    assert response.get_json()["errors"] == from_python == {
-        "role": ["must be one of: user, assistant, system, tool"], "content": ["must not be empty"]
-    }
+    assert (
+        response.get_json()["errors"]
+        == from_python
+        == {"role": ["must be one of: user, assistant, system, tool"], "content": ["must not be empty"]}
+    )
     assert stored() == (1, 0)
 
 
@@ -46,15 +48,22 @@ def test_a_missing_field_and_a_bad_one_are_named_in_one_answer(client, service):
 def test_the_page_maximum_holds_from_python_and_over_http(client, service):
     service.get_or_create_session("s1")
     over_http = client.get("/api/v1/sessions/s1/messages?limit=10000").get_json()["errors"]
-    assert over_http == problems_from_python(lambda: service.get_chat_history("s1", limit=10000)) == {
-        "limit": ["must be at most 500"]
-    }
+    assert (
+        over_http
+        == problems_from_python(lambda: service.get_chat_history("s1", limit=10000))
+        == {"limit": ["must be at most 500"]}
+    )
 
 
 @pytest.mark.parametrize(
     "audio, field",
-    [({"duration_ms": -1}, "audio.duration_ms"), ({"duration_ms": True}, "audio.duration_ms"),
-     ({"format": 5}, "audio.format"), ({"codec": "opus"}, "audio.codec"), ("wav", "audio")],
+    [
+        ({"duration_ms": -1}, "audio.duration_ms"),
+        ({"duration_ms": True}, "audio.duration_ms"),
+        ({"format": 5}, "audio.format"),
+        ({"codec": "opus"}, "audio.codec"),
+        ("wav", "audio"),
+    ],
 )
 def test_the_voice_audio_rules_hold_from_python_as_over_http(client, service, audio, field, stored):
     service.get_or_create_session("s1")

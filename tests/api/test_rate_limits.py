@@ -16,14 +16,24 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def jwt_settings(**limits):
-    return dict(AUTH_MODE="jwt", JWT_PUBLIC_KEY=public_pem(KEY), JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER,
-                RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", **limits)
+    return dict(
+        AUTH_MODE="jwt",
+        JWT_PUBLIC_KEY=public_pem(KEY),
+        JWT_AUDIENCE=AUDIENCE,
+        JWT_ISSUER=ISSUER,
+        RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+        **limits,
+    )
 
 
 def assert_limited(response, what: str):
     assert response.status_code == 429
     assert 1 <= int(response.headers["Retry-After"]) <= 60
-    assert response.get_json() == {"code": 429, "status": "Too Many Requests", "message": f"too many {what}: at most 3 per 1 minute"}
+    assert response.get_json() == {
+        "code": 429,
+        "status": "Too Many Requests",
+        "message": f"too many {what}: at most 3 per 1 minute",
+    }
 
 
 def test_writes_over_the_limit_answer_429_per_owner(make_app, stored):
@@ -65,7 +75,9 @@ def test_the_counts_live_in_redis_under_the_key_prefix(make_app):
 
 
 def test_an_unreachable_rate_limit_store_is_503_and_stores_nothing(make_app, stored):
-    client = make_app(**jwt_settings(RATE_LIMIT_WRITES="3/minute", RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:9/0")).test_client()
+    client = make_app(
+        **jwt_settings(RATE_LIMIT_WRITES="3/minute", RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:9/0")
+    ).test_client()
     response = client.post("/api/v1/sessions", headers=ALICE)
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert stored() == (0, 0)

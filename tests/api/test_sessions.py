@@ -1,6 +1,6 @@
 """Sessions over HTTP: get-or-create, read, update, delete, stats; on SQLite and PostgreSQL."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,13 +12,28 @@ def parse_time(text):
 
 
 def test_post_creates_a_session_with_201_and_the_documented_shape(client):
-    response = client.post("/api/v1/sessions", json={"session_id": "s1", "device_fingerprint": "fp", "metadata": {"a": 1}})
+    response = client.post(
+        "/api/v1/sessions", json={"session_id": "s1", "device_fingerprint": "fp", "metadata": {"a": 1}}
+    )
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"session_id", "device_fingerprint", "created_at", "last_active", "message_count", "metadata", "owner"}
+    assert set(body) == {
+        "session_id",
+        "device_fingerprint",
+        "created_at",
+        "last_active",
+        "message_count",
+        "metadata",
+        "owner",
+    }
     assert body["owner"] is None  # none mode: sessions belong to no one
-    assert (body["session_id"], body["device_fingerprint"], body["metadata"], body["message_count"]) == ("s1", "fp", {"a": 1}, 0)
-    assert abs(parse_time(body["created_at"]) - datetime.now(timezone.utc)).total_seconds() < 30
+    assert (body["session_id"], body["device_fingerprint"], body["metadata"], body["message_count"]) == (
+        "s1",
+        "fp",
+        {"a": 1},
+        0,
+    )
+    assert abs(parse_time(body["created_at"]) - datetime.now(UTC)).total_seconds() < 30
     parse_time(body["last_active"])
 
 
@@ -73,8 +88,13 @@ def test_patch_merges_metadata_and_a_null_removes_a_key(client):
 def test_patch_sets_or_clears_the_fingerprint_only_when_present(client):
     client.post("/api/v1/sessions", json={"session_id": "s1", "device_fingerprint": "fp"})
     assert client.patch("/api/v1/sessions/s1", json={}).get_json()["device_fingerprint"] == "fp"
-    assert client.patch("/api/v1/sessions/s1", json={"device_fingerprint": "new"}).get_json()["device_fingerprint"] == "new"
-    assert client.patch("/api/v1/sessions/s1", json={"device_fingerprint": None}).get_json()["device_fingerprint"] is None
+    assert (
+        client.patch("/api/v1/sessions/s1", json={"device_fingerprint": "new"}).get_json()["device_fingerprint"]
+        == "new"
+    )
+    assert (
+        client.patch("/api/v1/sessions/s1", json={"device_fingerprint": None}).get_json()["device_fingerprint"] is None
+    )
 
 
 def test_patch_of_an_unknown_session_is_404_and_a_bad_body_422(client):
@@ -103,7 +123,13 @@ def test_stats_counts_per_role_with_first_and_last_message_times(client):
     assert body["message_count"] == 3 and body["messages_by_role"] == {"user": 2, "assistant": 1}
     assert parse_time(body["first_message_at"]) <= parse_time(body["last_message_at"])
     assert set(body) == {
-        "session_id", "message_count", "created_at", "last_active", "first_message_at", "last_message_at", "messages_by_role"
+        "session_id",
+        "message_count",
+        "created_at",
+        "last_active",
+        "first_message_at",
+        "last_message_at",
+        "messages_by_role",
     }
     assert client.get("/api/v1/sessions/nope/stats").status_code == 404
 

@@ -43,7 +43,9 @@ def test_a_valid_token_names_its_sub_as_the_owner(verifier):
     assert verifier.verify(sign(KEY, claims("alice"))) == Caller(owner="alice", operator=False)
 
 
-@pytest.mark.parametrize("grant", [{"scope": "openid sessions:admin"}, {"scp": ["read", "sessions:admin"]}, {"scp": "sessions:admin"}])
+@pytest.mark.parametrize(
+    "grant", [{"scope": "openid sessions:admin"}, {"scp": ["read", "sessions:admin"]}, {"scp": "sessions:admin"}]
+)
 def test_the_admin_scope_in_scope_or_scp_makes_an_operator(verifier, grant):
     caller = verifier.verify(sign(KEY, claims("ops", **grant)))
     assert caller == Caller(owner="ops", operator=True) and caller.scope is None

@@ -26,9 +26,11 @@ def rsa_key():
 
 def public_pem(private_key) -> str:
     """The PEM text of a private key's public half."""
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def jwk_of(private_key, kid: str) -> dict:
@@ -80,7 +82,9 @@ def hostile_tokens(key, kid: str | None = None) -> dict[str, str]:
         "wrong issuer": sign(key, claims("alice", iss="https://evil.test/"), kid),
         "no exp": sign(key, {k: v for k, v in claims("alice").items() if k != "exp"}, kid),
         "alg none": unsigned(claims("alice", scope=ADMIN_SCOPE)),
-        "HS256 with the public key as secret": hmac_with(public_pem(key).encode(), claims("alice", scope=ADMIN_SCOPE), kid),
+        "HS256 with the public key as secret": hmac_with(
+            public_pem(key).encode(), claims("alice", scope=ADMIN_SCOPE), kid
+        ),
         "no sub": sign(key, claims(None, scope=ADMIN_SCOPE), kid),
         "garbage": "garbage",
         "three garbage parts": "abc.def.ghi",

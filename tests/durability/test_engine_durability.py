@@ -45,7 +45,11 @@ def test_an_unknown_synchronous_level_is_refused_at_start(tmp_path, monkeypatch)
 
 def test_postgresql_with_synchronous_commit_off_is_warned_about_once(caplog):
     url = postgres_url_or_skip()
-    lax = sa.make_url(url).update_query_dict({"options": "-csynchronous_commit=off"}).render_as_string(hide_password=False)
+    lax = (
+        sa.make_url(url)
+        .update_query_dict({"options": "-csynchronous_commit=off"})
+        .render_as_string(hide_password=False)
+    )
     with caplog.at_level(logging.WARNING, logger="backend.store.engines"):
         engine = create_engine(lax)
         for _ in range(2):
@@ -69,7 +73,11 @@ def test_gunicorn_warns_at_start_when_postgresql_commits_are_not_durable(tmp_pat
     from tests.servers import Server
 
     url = postgres_url_or_skip()
-    lax = sa.make_url(url).update_query_dict({"options": "-csynchronous_commit=off"}).render_as_string(hide_password=False)
+    lax = (
+        sa.make_url(url)
+        .update_query_dict({"options": "-csynchronous_commit=off"})
+        .render_as_string(hide_password=False)
+    )
     server = Server(lax, tmp_path / "gunicorn.log", workers=1)
     try:
         server.start(timeout_s=60)

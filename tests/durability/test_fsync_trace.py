@@ -63,7 +63,8 @@ class Trace:
 
 
 def acknowledgements(lines: list[str], database: Path) -> list[dict]:
-    """For each 201 a worker sent: whether a database write, and a sync after it, came before it (since its last response)."""
+    """For each 201 a worker sent: whether a database write, and a sync after it, came before it (since its last
+    response)."""
     files = (str(database), f"{database}-wal")
     state: dict[str, dict] = {}
     found = []
@@ -77,7 +78,11 @@ def acknowledgements(lines: list[str], database: Path) -> list[dict]:
             seen.update(write=True, sync_after_write=False)
         elif target in files and call in ("fsync", "fdatasync") and seen["write"]:
             seen["sync_after_write"] = True
-        elif call in ("sendto", "sendmsg", "write", "writev") and target.startswith(("socket:", "TCP")) and '"HTTP/1.1 ' in rest:
+        elif (
+            call in ("sendto", "sendmsg", "write", "writev")
+            and target.startswith(("socket:", "TCP"))
+            and '"HTTP/1.1 ' in rest
+        ):
             if '"HTTP/1.1 201' in rest:
                 found.append({"pid": pid, **seen})
             state[pid] = {"write": False, "sync_after_write": False}
@@ -93,8 +98,10 @@ def traced_appends(launch, tmp_path, level: str) -> tuple[list[dict], int]:
     assert requests.post(api, json={"session_id": "s1"}, timeout=TIMEOUT).status_code == 201
     trace = Trace(server.worker_pids(), tmp_path / f"{level}.trace")
     try:
-        statuses = [requests.post(f"{api}/s1/messages", json={"role": "user", "content": f"m{i}"}, timeout=TIMEOUT).status_code
-                    for i in range(APPENDS)]
+        statuses = [
+            requests.post(f"{api}/s1/messages", json={"role": "user", "content": f"m{i}"}, timeout=TIMEOUT).status_code
+            for i in range(APPENDS)
+        ]
     finally:
         lines = trace.stop()
     assert statuses == [201] * APPENDS

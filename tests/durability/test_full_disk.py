@@ -29,10 +29,13 @@ def small_disk(tmp_path):
     """A DISK_MB tmpfs mounted for this test, unmounted afterwards."""
     mountpoint = tmp_path / "disk"
     mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(mountpoint)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(mountpoint)], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        missing(f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'}): run as root to test a full disk")
+        missing(
+            f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'}): run as root to test a full disk"
+        )
     yield mountpoint
     if subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode != 0:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)  # still busy: detach it anyway
@@ -63,8 +66,10 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers(small_disk
     api = f"{base}/api/v1/sessions/s1"
     assert requests.get(f"{base}/readyz", timeout=TIMEOUT).status_code == 200
     assert requests.post(f"{base}/api/v1/sessions", json={"session_id": "s1"}, timeout=TIMEOUT).status_code == 201
-    acknowledged = [requests.post(f"{api}/messages", json={"role": "user", "content": f"m{i}"}, timeout=TIMEOUT).json()["id"]
-                    for i in range(5)]
+    acknowledged = [
+        requests.post(f"{api}/messages", json={"role": "user", "content": f"m{i}"}, timeout=TIMEOUT).json()["id"]
+        for i in range(5)
+    ]
 
     # Below MIN_FREE_DISK_MB, writes still succeed but the server says it is not ready, and why.
     fill(small_disk / "filler", leave_bytes=512 * 1024)
@@ -75,7 +80,9 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers(small_disk
     fill(small_disk / "filler")
     refused = None
     for i in range(20000):
-        response = requests.post(f"{api}/messages", json={"role": "user", "content": f"{i}:" + "x" * 4000}, timeout=TIMEOUT)
+        response = requests.post(
+            f"{api}/messages", json={"role": "user", "content": f"{i}:" + "x" * 4000}, timeout=TIMEOUT
+        )
         if response.status_code != 201:
             refused = response
             break
@@ -102,8 +109,9 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers(small_disk
     # Nothing acknowledged was lost, the count matches the rows, and the file is sound.
     stored, before = [], None
     while True:
-        page = requests.get(f"{api}/messages", params={"limit": 500, **({"before": before} if before else {})},
-                            timeout=TIMEOUT).json()
+        page = requests.get(
+            f"{api}/messages", params={"limit": 500, **({"before": before} if before else {})}, timeout=TIMEOUT
+        ).json()
         stored = [m["id"] for m in page["messages"]] + stored
         before = page["next_before"]
         if before is None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.services.errors import IdempotencyKeyReused, InvalidInput, RequestInFlight, ReservationLost, SessionNotFound
+from backend.services.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    RequestInFlight,
+    ReservationLost,
+    SessionNotFound,
+)
 from backend.services.idempotency import IdempotencyKeys, key_scope
 from backend.services.maintenance import MaintenanceService
 from backend.services.session import SessionService
@@ -99,6 +105,7 @@ def test_a_retry_storm_of_20_threads_with_one_key_stores_one_message(service):
 
 # -- the turn primitives: reserve, record the user message, complete or release -----------------
 
+
 def test_a_reserved_key_is_in_flight_for_a_second_attempt(service):
     keys = IdempotencyKeys(service.engine)
     keys.reserve("scope", "k", "hash", hold_s=30)
@@ -141,7 +148,9 @@ def test_a_completed_reservation_replays_its_outcome_and_a_different_request_is_
     keys = IdempotencyKeys(service.engine)
     claim = keys.reserve("scope", "k", "hash", hold_s=30)
     service.get_or_create_session("s1")
-    done = service.append_with("s1", "assistant", "done", None, lambda tx, m: keys.complete(tx, claim, 200, {"id": m.id}))
+    done = service.append_with(
+        "s1", "assistant", "done", None, lambda tx, m: keys.complete(tx, claim, 200, {"id": m.id})
+    )
     replay = keys.reserve("scope", "k", "hash", hold_s=30).replay
     assert (replay.status, replay.outcome) == (200, {"id": done.id})
     with pytest.raises(IdempotencyKeyReused):
@@ -151,8 +160,8 @@ def test_a_completed_reservation_replays_its_outcome_and_a_different_request_is_
 def test_purging_expired_keys_keeps_the_live_ones(service):
     keys = IdempotencyKeys(service.engine, ttl_s=3600)
     keys.reserve("scope", "live", "hash", hold_s=1)
-    later = datetime.now(timezone.utc) + timedelta(hours=2)
-    assert keys.purge_expired(datetime.now(timezone.utc)) == 0
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert keys.purge_expired(datetime.now(UTC)) == 0
     assert keys.purge_expired(later) == 1
 
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.rows import row_counts
 from backend.store.engines import get_engine
+from tests.rows import row_counts
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 30
@@ -21,13 +21,17 @@ def history(server, sid="s1"):
 
 
 def create_session(server, sid="s1"):
-    assert requests.post(f"{server.base_url}/api/v1/sessions", json={"session_id": sid}, timeout=TIMEOUT).status_code == 201
+    assert (
+        requests.post(f"{server.base_url}/api/v1/sessions", json={"session_id": sid}, timeout=TIMEOUT).status_code
+        == 201
+    )
 
 
 def chat(server, text, key=None, sid="s1"):
     headers = {"Idempotency-Key": key} if key else {}
-    return requests.post(f"{server.base_url}/api/v1/chat", json={"session_id": sid, "message": text},
-                         headers=headers, timeout=TIMEOUT)
+    return requests.post(
+        f"{server.base_url}/api/v1/chat", json={"session_id": sid, "message": text}, headers=headers, timeout=TIMEOUT
+    )
 
 
 def test_two_turns_at_once_on_one_session_give_exactly_one_409(database_url, launch, slow_agent):
@@ -112,8 +116,12 @@ def test_a_retry_storm_of_20_appends_with_one_key_stores_one_message(database_ur
 
     def append(_):
         start.wait()
-        return requests.post(f"{server.base_url}/api/v1/sessions/s1/messages", json={"role": "user", "content": "tap"},
-                             headers={"Idempotency-Key": "append-storm"}, timeout=TIMEOUT)
+        return requests.post(
+            f"{server.base_url}/api/v1/sessions/s1/messages",
+            json={"role": "user", "content": "tap"},
+            headers={"Idempotency-Key": "append-storm"},
+            timeout=TIMEOUT,
+        )
 
     with ThreadPoolExecutor(20) as pool:
         responses = list(pool.map(append, range(20)))

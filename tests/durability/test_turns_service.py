@@ -1,4 +1,5 @@
-"""One turn at a time per session, and turns exactly once per key, through TurnLeases and ChatService on both databases."""
+"""One turn at a time per session, and turns exactly once per key, through TurnLeases and ChatService on both
+databases."""
 
 from __future__ import annotations
 

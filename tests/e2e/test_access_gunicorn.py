@@ -59,9 +59,18 @@ def launch(operator_database, jwks, tmp_path):
 
     def start(extra_args: tuple[str, ...] = (), **settings: str) -> Server:
         server = Server(
-            operator_database, tmp_path / f"gunicorn-{len(started)}.log", workers=2, extra_args=extra_args, AUTH_MODE="jwt",
-            JWT_JWKS_URL=jwks.url, JWT_AUDIENCE=AUDIENCE, JWT_ISSUER=ISSUER, JWT_JWKS_COOLDOWN_S="0.2",
-            RATE_LIMIT_STORAGE_URL=REDIS_URL, RATE_LIMIT_KEY_PREFIX=f"e2e-{uuid.uuid4().hex}", **settings,
+            operator_database,
+            tmp_path / f"gunicorn-{len(started)}.log",
+            workers=2,
+            extra_args=extra_args,
+            AUTH_MODE="jwt",
+            JWT_JWKS_URL=jwks.url,
+            JWT_AUDIENCE=AUDIENCE,
+            JWT_ISSUER=ISSUER,
+            JWT_JWKS_COOLDOWN_S="0.2",
+            RATE_LIMIT_STORAGE_URL=REDIS_URL,
+            RATE_LIMIT_KEY_PREFIX=f"e2e-{uuid.uuid4().hex}",
+            **settings,
         )
         started.append(server)
         return server.start(timeout_s=60)
@@ -73,19 +82,34 @@ def launch(operator_database, jwks, tmp_path):
 
 def seen(response: requests.Response):
     """Everything a client sees of an answer but its Date."""
-    return response.status_code, response.content, sorted(
-        (k, v) for k, v in response.headers.items() if k not in ("Date", "X-Request-ID")  # new for every request
+    return (
+        response.status_code,
+        response.content,
+        sorted(
+            (k, v)
+            for k, v in response.headers.items()
+            if k not in ("Date", "X-Request-ID")  # new for every request
+        ),
     )
 
 
 def test_every_intruder_gets_401_or_404_and_the_database_is_unchanged(launch, operator_database, jwks):
     base = launch().base_url
     http = requests.Session()
-    created = http.post(f"{base}/api/v1/sessions", json={"metadata": {"mail": "alice@example.com"}}, headers=ALICE, timeout=TIMEOUT)
+    created = http.post(
+        f"{base}/api/v1/sessions", json={"metadata": {"mail": "alice@example.com"}}, headers=ALICE, timeout=TIMEOUT
+    )
     assert created.status_code == 201, created.text
     sid = created.json()["session_id"]
-    http.post(f"{base}/api/v1/sessions/{sid}/messages", json={"role": "user", "content": "hello"}, headers=ALICE, timeout=TIMEOUT).raise_for_status()
-    SessionService(operator_database).save_message(SessionService(operator_database).get_or_create_session("legacy-1").session_id, "user", "old")
+    http.post(
+        f"{base}/api/v1/sessions/{sid}/messages",
+        json={"role": "user", "content": "hello"},
+        headers=ALICE,
+        timeout=TIMEOUT,
+    ).raise_for_status()
+    SessionService(operator_database).save_message(
+        SessionService(operator_database).get_or_create_session("legacy-1").session_id, "user", "old"
+    )
     engine = get_engine(operator_database)
     before = dump_rows(engine)
 
@@ -95,7 +119,9 @@ def test_every_intruder_gets_401_or_404_and_the_database_is_unchanged(launch, op
             assert response.status_code == 401, (name, method, path, response.text)
             assert response.headers["WWW-Authenticate"] == "Bearer" and response.json()["code"] == 401
     for target in (sid, "legacy-1"):
-        for (method, path, body), (_, missing_path, missing_body) in zip(session_routes(target), session_routes(MISSING_ID)):
+        for (method, path, body), (_, missing_path, missing_body) in zip(
+            session_routes(target), session_routes(MISSING_ID), strict=True
+        ):
             intruded = seen(http.request(method, base + path, json=body, headers=BOB, timeout=TIMEOUT))
             missing = seen(http.request(method, base + missing_path, json=missing_body, headers=BOB, timeout=TIMEOUT))
             assert intruded[0] == 404 and intruded == missing, (target, method, path)
@@ -112,7 +138,9 @@ def test_every_intruder_gets_401_or_404_and_the_database_is_unchanged(launch, op
     jwks.keys = [jwk_of(new_key, "k2")]
     time.sleep(0.5)
     rotated = bearer(sign(new_key, claims("alice"), kid="k2"))
-    answers = {requests.get(f"{base}/api/v1/sessions/{sid}", headers=rotated, timeout=TIMEOUT).status_code for _ in range(10)}
+    answers = {
+        requests.get(f"{base}/api/v1/sessions/{sid}", headers=rotated, timeout=TIMEOUT).status_code for _ in range(10)
+    }
     assert answers == {200}
 
 
@@ -129,8 +157,12 @@ def test_a_rate_limit_holds_across_two_workers_through_redis(launch, operator_da
         seen = len(server.log_text().splitlines())
 
         def append(i: int) -> requests.Response:
-            return requests.post(f"{base}/api/v1/sessions/{sid}/messages", json={"role": "user", "content": f"m{i}"},
-                                 headers=carol, timeout=TIMEOUT)
+            return requests.post(
+                f"{base}/api/v1/sessions/{sid}/messages",
+                json={"role": "user", "content": f"m{i}"},
+                headers=carol,
+                timeout=TIMEOUT,
+            )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(append, range(2 * limit)))
@@ -144,7 +176,9 @@ def test_a_rate_limit_holds_across_two_workers_through_redis(launch, operator_da
         if len(workers) == 2:
             break
     else:
-        raise AssertionError("in 5 bursts, one worker answered every request: sharing through Redis was never exercised")
+        raise AssertionError(
+            "in 5 bursts, one worker answered every request: sharing through Redis was never exercised"
+        )
     dave = bearer(sign(KEY, claims("dave"), kid="k1"))
     assert requests.post(f"{base}/api/v1/sessions", headers=dave, timeout=TIMEOUT).status_code == 201
 
@@ -156,8 +190,12 @@ def test_a_history_page_is_bounded_in_bytes_over_http(launch, operator_database)
     ids = [service.save_message(sid, "user", "😀" * 10_000) for _ in range(12)]  # 40,000 bytes each
     pages, before = [], None
     while True:
-        response = requests.get(f"{base}/api/v1/sessions/{sid}/messages", params={"limit": 500, **({"before": before} if before else {})},
-                                headers=ALICE, timeout=TIMEOUT)
+        response = requests.get(
+            f"{base}/api/v1/sessions/{sid}/messages",
+            params={"limit": 500, **({"before": before} if before else {})},
+            headers=ALICE,
+            timeout=TIMEOUT,
+        )
         assert response.status_code == 200 and b"\\u" not in response.content
         assert len(response.content) < 100_000 + 2_000
         pages.append([m["id"] for m in response.json()["messages"]])

@@ -72,8 +72,10 @@ def test_a_conversation_over_real_http(server):
     stats = http.get(f"{base}/api/v1/sessions/{sid}/stats", timeout=TIMEOUT).json()
     assert stats["message_count"] == 7 and stats["messages_by_role"] == {"user": 5, "assistant": 2}
     listing = http.get(
-        f"{base}/api/v1/sessions", params={"device_fingerprint": "phone-1"},
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=TIMEOUT,
+        f"{base}/api/v1/sessions",
+        params={"device_fingerprint": "phone-1"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=TIMEOUT,
     )
     assert [s["session_id"] for s in listing.json()["sessions"]] == [sid]
     assert http.get(f"{base}/api/v1/sessions", timeout=TIMEOUT).status_code == 401

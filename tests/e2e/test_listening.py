@@ -28,8 +28,7 @@ LISTEN = "0A"  # the TCP state LISTEN in /proc/net/tcp
 def listening_sockets(port: int) -> int:
     """How many sockets listen on `port` over IPv4 (one line each in /proc/net/tcp)."""
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return sum(1 for line in lines
-               if int(line.split()[1].rsplit(":", 1)[1], 16) == port and line.split()[3] == LISTEN)
+    return sum(1 for line in lines if int(line.split()[1].rsplit(":", 1)[1], 16) == port and line.split()[3] == LISTEN)
 
 
 @pytest.fixture
@@ -60,8 +59,14 @@ def test_each_worker_has_its_own_socket_and_a_burst_of_connections_reaches_both(
 
 def test_a_second_server_on_the_same_port_is_refused_and_the_first_keeps_serving(server, tmp_path):
     env = server_env(server.database_url, HOST="127.0.0.1", PORT=str(server.port))
-    second = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert second.returncode == 1
     assert f"cannot listen on 127.0.0.1:{server.port}: Address already in use" in second.stderr
     assert listening_sockets(server.port) == 2

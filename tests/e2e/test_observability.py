@@ -31,9 +31,15 @@ def served(database_url, tmp_path):
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left by an earlier run")
     agent = MisbehavingAgent("hang")
-    server = Server(database_url, tmp_path / "gunicorn.log", ADMIN_TOKEN=ADMIN_TOKEN, LOG_FORMAT="json",
-                    PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), CHAT_AGENT_URL=agent.url,
-                    AGENT_TIMEOUT_S="1").start(timeout_s=60)
+    server = Server(
+        database_url,
+        tmp_path / "gunicorn.log",
+        ADMIN_TOKEN=ADMIN_TOKEN,
+        LOG_FORMAT="json",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        CHAT_AGENT_URL=agent.url,
+        AGENT_TIMEOUT_S="1",
+    ).start(timeout_s=60)
     try:
         yield server, metrics_dir
     finally:
@@ -63,7 +69,10 @@ def test_a_scrape_adds_up_the_requests_agent_calls_and_turns_of_both_workers(ser
         held = pool.submit(_chat, base, "m-held")
         time.sleep(0.3)
         for i in range(19):
-            assert requests.post(f"{base}/api/v1/sessions", json={"session_id": f"m-{i}"}, timeout=TIMEOUT).status_code == 201
+            assert (
+                requests.post(f"{base}/api/v1/sessions", json={"session_id": f"m-{i}"}, timeout=TIMEOUT).status_code
+                == 201
+            )
         for i in range(6):
             assert requests.get(f"{base}/api/v1/sessions/missing-{i}", timeout=TIMEOUT).status_code == 404
         assert held.result().status_code == 502
@@ -96,8 +105,12 @@ def test_every_json_log_line_carries_the_request_id_and_the_access_line_its_fiel
     server, _ = served
     base = server.base_url
     requests.post(f"{base}/api/v1/sessions", json={"session_id": "log-1"}, timeout=TIMEOUT)
-    answer = requests.post(f"{base}/api/v1/chat", json={"session_id": "log-1", "message": "hi"},
-                           headers={"X-Request-ID": "client-chosen-42"}, timeout=TIMEOUT)
+    answer = requests.post(
+        f"{base}/api/v1/chat",
+        json={"session_id": "log-1", "message": "hi"},
+        headers={"X-Request-ID": "client-chosen-42"},
+        timeout=TIMEOUT,
+    )
     assert answer.status_code == 502 and answer.headers["X-Request-ID"] == "client-chosen-42"
     generated = requests.get(f"{base}/api/v1/sessions/log-1", timeout=TIMEOUT).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
@@ -107,7 +120,11 @@ def test_every_json_log_line_carries_the_request_id_and_the_access_line_its_fiel
     access = [line for line in mine if line["logger"] == "backend.access"]
     assert len(access) == 1
     assert {k: access[0][k] for k in ("route", "method", "status", "session_id")} == {
-        "route": "/api/v1/chat", "method": "POST", "status": 502, "session_id": session_ref("log-1")}
+        "route": "/api/v1/chat",
+        "method": "POST",
+        "status": 502,
+        "session_id": session_ref("log-1"),
+    }
     assert access[0]["duration_ms"] > 0
     cause = [line for line in mine if line["logger"] == "backend.api.errors"]
     assert len(cause) == 1 and cause[0]["level"] == "WARNING" and "did not answer within 1 s" in cause[0]["message"]
@@ -119,7 +136,11 @@ def test_a_bad_setting_stops_gunicorn_before_it_listens_with_one_line_and_status
     env = server_env(f"sqlite:///{tmp_path / 'x.db'}", ADMIN_TOKEN="short", PORT=str(free_port()))
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     output = (result.stdout + result.stderr).strip().splitlines()
     ours = [line for line in output if "session-store" in line]
@@ -129,8 +150,13 @@ def test_a_bad_setting_stops_gunicorn_before_it_listens_with_one_line_and_status
     assert "short" not in "\n".join(output)  # the credential itself is never echoed
 
 
-@pytest.mark.parametrize(("value", "line"), [("0", "POSTGRES_POOL_SIZE must be at least 1, not 0"),
-                                             ("abc", "POSTGRES_POOL_SIZE must be a whole number, not 'abc'")])
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ("0", "POSTGRES_POOL_SIZE must be at least 1, not 0"),
+        ("abc", "POSTGRES_POOL_SIZE must be a whole number, not 'abc'"),
+    ],
+)
 def test_a_bad_pool_size_is_named_before_gunicorn_forks(monkeypatch, value, line):
     from backend.observability.server import settings_problem
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import runpy
-import tempfile
 import subprocess
 import sys
+import tempfile
 from types import SimpleNamespace
 
 import pytest
@@ -48,7 +48,13 @@ def test_loopback_and_unix_sockets_need_nothing(monkeypatch, address):
 
 def test_gunicorn_exits_instead_of_listening_on_every_interface(tmp_path):
     env = server_env(f"sqlite:///{tmp_path / 'sessions.db'}", HOST="0.0.0.0", PORT=str(free_port()))
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
-                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "refusing to listen on 0.0.0.0" in result.stdout + result.stderr

@@ -4,11 +4,11 @@ import sqlite3
 
 import pytest
 
-from backend.store.engines import create_engine
-from backend.store.migrations import upgrade_to_head
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
 from backend.services.transfer import copy_sqlite_to_postgres
+from backend.store.engines import create_engine
+from backend.store.migrations import upgrade_to_head
 from tests.legacy import ODD_METADATA, ODD_TIMESTAMPS, ORPHAN_SESSION_ID, build_legacy_database
 
 
@@ -46,7 +46,11 @@ def test_the_report_names_every_value_that_could_not_be_kept(legacy_sqlite, empt
     assert "sessions[ts-garbage].created_at" in report.unreadable_timestamps
     unreadable = [k for k, (stored, expected) in ODD_TIMESTAMPS.items() if stored is not None and expected is None]
     assert len(report.unreadable_timestamps) == 3 * len(unreadable)  # created_at, last_active, one message each
-    not_json = {k for k, (stored, _) in ODD_METADATA.items() if stored in ("{not json", "{'a': 1}", "", "[" * 100_000 + "]" * 100_000)}
+    not_json = {
+        k
+        for k, (stored, _) in ODD_METADATA.items()
+        if stored in ("{not json", "{'a': 1}", "", "[" * 100_000 + "]" * 100_000)
+    }
     assert {w.split("[")[1].split("]")[0] for w in report.non_json_metadata if w.startswith("sessions")} == not_json
 
 

@@ -7,11 +7,11 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from backend.store.engines import create_engine
-from backend.store.migrations import alembic_config, head_revision, upgrade_to_head
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
 from backend.settings import PROJECT_ROOT
+from backend.store.engines import create_engine
+from backend.store.migrations import alembic_config, head_revision, upgrade_to_head
 from tests.legacy import LEGACY_DDL, ODD_METADATA, ODD_TIMESTAMPS, ORPHAN_SESSION_ID, build_legacy_database, dump
 
 
@@ -22,7 +22,9 @@ def upgraded_once(tmp_path_factory):
     build_legacy_database(path)
     before = dump(path)
     env = {"PATH": "", "SESSION_DB_PATH": str(path)}
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True
+    )
     return path, before
 
 
@@ -35,7 +37,9 @@ def upgraded(upgraded_once, tmp_path):
 
 
 ADDED_INDEXES = {
-    "ix_sessions_last_active_session_id", "ix_sessions_device_fingerprint_last_active", "ix_sessions_owner_last_active"
+    "ix_sessions_last_active_session_id",
+    "ix_sessions_device_fingerprint_last_active",
+    "ix_sessions_owner_last_active",
 }
 # Revision 0003 is the one change to a legacy table: ALTER TABLE ADD COLUMN appends this to its DDL.
 ADDED_TO_SESSIONS = ", owner TEXT)"
@@ -83,8 +87,11 @@ def test_upgrade_records_the_head_revision(upgraded):
 def test_models_match_the_upgraded_legacy_schema(upgraded):
     path, _ = upgraded
     result = subprocess.run(
-        [sys.executable, "-m", "alembic", "check"], cwd=PROJECT_ROOT, env={"PATH": "", "SESSION_DB_PATH": str(path)},
-        capture_output=True, text=True,
+        [sys.executable, "-m", "alembic", "check"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "", "SESSION_DB_PATH": str(path)},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "No new upgrade operations detected" in result.stdout + result.stderr

@@ -54,8 +54,13 @@ def figures(request, kind):
     yield recorded
     path = os.environ.get("RELIABILITY_REPORT")
     if path and recorded:
-        line = {"test": request.node.originalname, "module": request.node.module.__name__.rsplit(".", 1)[-1],
-                "doc": (request.node.function.__doc__ or "").strip(), "database": kind,
-                "outcome": request.node.stash.get(OUTCOME, "error"), **recorded}
+        line = {
+            "test": request.node.originalname,
+            "module": request.node.module.__name__.rsplit(".", 1)[-1],
+            "doc": (request.node.function.__doc__ or "").strip(),
+            "database": kind,
+            "outcome": request.node.stash.get(OUTCOME, "error"),
+            **recorded,
+        }
         with open(path, "a", encoding="utf-8") as report:
             report.write(json.dumps(line, default=str) + "\n")

@@ -40,8 +40,17 @@ class Tally:
 class Storm:
     """`clients` threads hitting `base_urls` (round robin) for `duration_s`; stop() ends it early."""
 
-    def __init__(self, base_urls: list[str], *, clients: int = 16, duration_s: float = 8.0, shared: str = "shared",
-                 own_sessions: int = 4, tag: str = "load", request_timeout_s: float = 15.0):
+    def __init__(
+        self,
+        base_urls: list[str],
+        *,
+        clients: int = 16,
+        duration_s: float = 8.0,
+        shared: str = "shared",
+        own_sessions: int = 4,
+        tag: str = "load",
+        request_timeout_s: float = 15.0,
+    ):
         self.base_urls = base_urls
         self.clients = clients
         self.duration_s = duration_s
@@ -59,11 +68,14 @@ class Storm:
         own = [f"{self.tag}-c{c}-s{s}" for c in range(self.clients) for s in range(self.own_sessions)]
         return [self.shared, *own]
 
-    def start(self) -> "Storm":
+    def start(self) -> Storm:
         """Create the sessions, then start the client threads."""
         base = self.base_urls[0]
         for sid in self.sessions():
-            assert requests.post(f"{base}{API}/sessions", json={"session_id": sid}, timeout=15).status_code in (200, 201)
+            assert requests.post(f"{base}{API}/sessions", json={"session_id": sid}, timeout=15).status_code in (
+                200,
+                201,
+            )
         self._started = time.monotonic()
         self._threads = [threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(self.clients)]
         for thread in self._threads:

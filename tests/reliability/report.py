@@ -16,14 +16,15 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from backend.settings import PROJECT_ROOT
 
 DOCUMENT = PROJECT_ROOT / "docs" / "reliability.md"
-COMMAND = ("TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test "
-           ".venv/bin/python -m tests.reliability.report")
+COMMAND = (
+    "TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python -m tests.reliability.report"
+)
 SKIP = {"test", "module", "doc", "database", "outcome"}
 
 INTRO = """# Reliability: figures from the last run
@@ -77,8 +78,13 @@ def run_suite(report_path: Path, pytest_args: list[str]) -> tuple[int, str, floa
     """Run pytest on tests/reliability with RELIABILITY_REPORT set; its exit code, last line and duration."""
     env = {**os.environ, "RELIABILITY_REPORT": str(report_path)}
     started = time.monotonic()
-    process = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/reliability",
-                              *pytest_args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/reliability", *pytest_args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     sys.stdout.write(process.stdout[-5000:])
     sys.stderr.write(process.stderr[-5000:])
     lines = [line for line in process.stdout.splitlines() if line.strip()]
@@ -95,12 +101,23 @@ def cell(value) -> str:
 
 def render(lines: list[dict], summary: str, seconds: float) -> str:
     """The whole document."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
-    parts = [INTRO.format(minutes=max(1, round(seconds / 60)), command=COMMAND, commit=commit,
-                          when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                          python=platform.python_version(),
-                          machine=f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}", summary=summary)]
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
+    parts = [
+        INTRO.format(
+            minutes=max(1, round(seconds / 60)),
+            command=COMMAND,
+            commit=commit,
+            when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            python=platform.python_version(),
+            machine=f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}",
+            summary=summary,
+        )
+    ]
     if not any(line["database"] == "postgresql" for line in lines):
         parts.append("\n**PostgreSQL was not part of this run** (TEST_DATABASE_URL unset).\n")
     grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -112,8 +129,9 @@ def render(lines: list[dict], summary: str, seconds: float) -> str:
         parts.append("| database | outcome | " + " | ".join(keys) + " |")
         parts.append("| --- | --- | " + " | ".join("---" for _ in keys) + " |")
         for row in rows:
-            parts.append(f"| {row['database']} | {row['outcome']} | "
-                         + " | ".join(cell(row.get(k, "")) for k in keys) + " |")
+            parts.append(
+                f"| {row['database']} | {row['outcome']} | " + " | ".join(cell(row.get(k, "")) for k in keys) + " |"
+            )
     parts.append(NOTES)
     return "\n".join(parts)
 

@@ -14,15 +14,18 @@ import sqlalchemy as sa
 from tests.reliability.agent_server import MisbehavingAgent
 from tests.reliability.load import Storm
 from tests.reliability.proxy import TcpProxy
-from tests.servers import migrate
 from tests.reliability.verify import inspect_store, sqlite_integrity
+from tests.servers import migrate
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
 
 
-def test_sigkill_of_a_worker_then_of_the_whole_server_loses_no_acknowledged_message(database_url, launch, kind, figures):
-    """16 clients, 9 s; one worker SIGKILLed at 2.5 s, master and workers SIGKILLed at 5 s, restarted on the same port."""
+def test_sigkill_of_a_worker_then_of_the_whole_server_loses_no_acknowledged_message(
+    database_url, launch, kind, figures
+):
+    """16 clients, 9 s; one worker SIGKILLed at 2.5 s, master and workers SIGKILLed at 5 s, restarted on the same
+    port."""
     server = launch(database_url)
     storm = Storm([server.base_url], clients=16, duration_s=9.0, tag="kill").start()
     time.sleep(2.5)
@@ -79,10 +82,16 @@ def _assert_outage_then_recovery(server, go_away, come_back, figures) -> None:
     contents = [m["content"] for m in page]
     assert not any(c.startswith("during") for c in contents)
     assert session["message_count"] == len(page)
-    figures.update(writes_during_outage=len(answers), answered_503=sum(a.status_code == 503 for a in answers),
-                   reads_during_outage=[r.status_code for r in reads], readyz_during_outage=ready.status_code,
-                   writes_after_recovery=len(after), answered_201_after=len(after),
-                   seconds_for_writes_after=round(recovered_in, 2), restarts=0)
+    figures.update(
+        writes_during_outage=len(answers),
+        answered_503=sum(a.status_code == 503 for a in answers),
+        reads_during_outage=[r.status_code for r in reads],
+        readyz_during_outage=ready.status_code,
+        writes_after_recovery=len(after),
+        answered_201_after=len(after),
+        seconds_for_writes_after=round(recovered_in, 2),
+        restarts=0,
+    )
 
 
 def test_database_going_away_answers_503_and_service_recovers_without_restart(database_url, launch, kind, figures):
@@ -98,8 +107,9 @@ def _postgresql_outage(database_url, launch, figures) -> None:
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     try:
         migrate(database_url)
-        server = launch(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
-                        migrate_first=False)
+        server = launch(
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), migrate_first=False
+        )
         _assert_outage_then_recovery(server, proxy.cut, proxy.restore, figures)
         figures["connections_refused_while_cut"] = proxy.refused
         # A blip nobody noticed: every pooled connection dies while idle. None may fail a request later.
@@ -160,15 +170,24 @@ def test_an_agent_that_hangs_or_dies_mid_chat_gives_502_in_time_and_the_message_
         timings, statuses = [], []
         for n in range(3):
             started = time.monotonic()
-            answer = requests.post(f"{base}{API}/chat", json={"session_id": "talk", "message": f"hello {n}"}, timeout=20)
+            answer = requests.post(
+                f"{base}{API}/chat", json={"session_id": "talk", "message": f"hello {n}"}, timeout=20
+            )
             timings.append(round(time.monotonic() - started, 2))
             statuses.append(answer.status_code)
             assert answer.status_code == 502, answer.text
             assert "the message was stored" in answer.json()["message"]
         page = requests.get(f"{base}{API}/sessions/talk/messages", timeout=10).json()["messages"]
         session = requests.get(f"{base}{API}/sessions/talk", timeout=10).json()
-        figures.update(mode=mode, agent_timeout_s=1, chats_sent=3, statuses=statuses, seconds_to_answer=timings,
-                       agent_calls=agent.calls, messages_stored=len(page))
+        figures.update(
+            mode=mode,
+            agent_timeout_s=1,
+            chats_sent=3,
+            statuses=statuses,
+            seconds_to_answer=timings,
+            agent_calls=agent.calls,
+            messages_stored=len(page),
+        )
         assert [(m["role"], m["content"]) for m in page] == [("user", f"hello {n}") for n in range(3)]
         assert session["message_count"] == 3
         # 502 within the timeout (1 s) plus the work around it, never the worker's 31 s kill.

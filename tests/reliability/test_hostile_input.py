@@ -15,8 +15,22 @@ pytestmark = pytest.mark.slow
 API = "/api/v1"
 SECRET = "victim-secret-7f3a9c"
 # What must never appear in an answer: traces, SQL, driver names, file paths, another session's data.
-LEAKS = ("Traceback", 'File "', ".py", "/work", "/tmp", "/root", "sqlite", "psycopg", "sqlalchemy", "SELECT ",
-         "INSERT ", "UPDATE ", "chat_history", SECRET)
+LEAKS = (
+    "Traceback",
+    'File "',
+    ".py",
+    "/work",
+    "/tmp",
+    "/root",
+    "sqlite",
+    "psycopg",
+    "sqlalchemy",
+    "SELECT ",
+    "INSERT ",
+    "UPDATE ",
+    "chat_history",
+    SECRET,
+)
 
 
 def snapshot(engine) -> tuple:
@@ -25,8 +39,9 @@ def snapshot(engine) -> tuple:
         return (
             conn.exec_driver_sql("SELECT count(*) FROM sessions").scalar(),
             conn.exec_driver_sql("SELECT count(*), max(id) FROM chat_history").one(),
-            conn.exec_driver_sql("SELECT session_id, device_fingerprint, message_count, metadata FROM sessions "
-                                 "ORDER BY session_id").all(),
+            conn.exec_driver_sql(
+                "SELECT session_id, device_fingerprint, message_count, metadata FROM sessions ORDER BY session_id"
+            ).all(),
         )
 
 
@@ -41,8 +56,11 @@ def test_every_hostile_request_gets_its_documented_4xx_and_stores_nothing(databa
     base = server.base_url
     for sid in ("target", "victim"):
         assert requests.post(f"{base}{API}/sessions", json={"session_id": sid}, timeout=10).status_code == 201
-        requests.post(f"{base}{API}/sessions/{sid}/messages", json={"role": "user", "content": f"{sid} {SECRET if sid == 'victim' else 'hello'}"},
-                      timeout=10).raise_for_status()
+        requests.post(
+            f"{base}{API}/sessions/{sid}/messages",
+            json={"role": "user", "content": f"{sid} {SECRET if sid == 'victim' else 'hello'}"},
+            timeout=10,
+        ).raise_for_status()
     engine = create_engine(database_url)
     failures, answered = [], {}
     try:
@@ -67,9 +85,12 @@ def test_every_hostile_request_gets_its_documented_4xx_and_stores_nothing(databa
                 failures.append(f"{case.kind}: {case.name}: {'; '.join(problems)}: {response.text[:200]}")
     finally:
         engine.dispose()
-    figures.update(cases_tried=len(CORPUS), answered_as_documented=len(CORPUS) - len(failures),
-                   stored_anything=sum("store changed" in f for f in failures),
-                   statuses={s: list(answered.values()).count(s) for s in sorted(set(answered.values()))})
+    figures.update(
+        cases_tried=len(CORPUS),
+        answered_as_documented=len(CORPUS) - len(failures),
+        stored_anything=sum("store changed" in f for f in failures),
+        statuses={s: list(answered.values()).count(s) for s in sorted(set(answered.values()))},
+    )
     assert not failures, "\n".join(failures)
 
 
@@ -78,17 +99,23 @@ def test_hostile_text_is_stored_and_returned_exactly(database_url, launch, figur
     server = launch(database_url)
     base = server.base_url
     fingerprint = "📱 device ' OR 1=1 -- ✓"
-    created = requests.post(f"{base}{API}/sessions", json={"session_id": "exact", "device_fingerprint": fingerprint,
-                                                            "metadata": EXACT_METADATA}, timeout=10)
+    created = requests.post(
+        f"{base}{API}/sessions",
+        json={"session_id": "exact", "device_fingerprint": fingerprint, "metadata": EXACT_METADATA},
+        timeout=10,
+    )
     assert created.status_code == 201, created.text
     assert created.json()["device_fingerprint"] == fingerprint and created.json()["metadata"] == EXACT_METADATA
     sent = []
     for name, content in EXACT_CONTENTS:
         body = {"role": "user", "content": content, "metadata": {"case": name, **EXACT_METADATA}}
         # Raw UTF-8, not \u escapes: 100,000 emoji escaped would pass MAX_CONTENT_LENGTH.
-        answer = requests.post(f"{base}{API}/sessions/exact/messages", timeout=30,
-                               data=json.dumps(body, ensure_ascii=False).encode(),
-                               headers={"Content-Type": "application/json; charset=utf-8"})
+        answer = requests.post(
+            f"{base}{API}/sessions/exact/messages",
+            timeout=30,
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
         assert answer.status_code == 201, (name, answer.text[:200])
         assert answer.json()["content"] == content, name
         sent.append((answer.json()["id"], content))
@@ -98,7 +125,9 @@ def test_hostile_text_is_stored_and_returned_exactly(database_url, launch, figur
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            stored = conn.exec_driver_sql("SELECT id, content FROM chat_history WHERE session_id = 'exact' ORDER BY id").all()
+            stored = conn.exec_driver_sql(
+                "SELECT id, content FROM chat_history WHERE session_id = 'exact' ORDER BY id"
+            ).all()
     finally:
         engine.dispose()
     assert [tuple(row) for row in stored] == sent

@@ -16,8 +16,9 @@ def test_every_acknowledged_message_is_stored_once_under_concurrent_load(databas
     storm = Storm([server.base_url], clients=16, duration_s=8.0)
     tally = storm.run()
     findings = inspect_store(database_url, tally.acknowledged)
-    figures.update(tally.figures(), **findings.figures(), racing_ids=len(tally.created),
-                   misordered_pages=tally.misordered_pages)
+    figures.update(
+        tally.figures(), **findings.figures(), racing_ids=len(tally.created), misordered_pages=tally.misordered_pages
+    )
 
     assert tally.server_errors == [], tally.server_errors[:5]
     assert not tally.transport_errors, tally.transport_errors

@@ -33,8 +33,14 @@ def test_two_servers_on_one_database_serve_the_same_sessions_consistently(databa
                 disagreements.append(f"{sid} on {server.base_url}: count {session['message_count']} != {len(messages)}")
         if views[0] != views[1]:
             disagreements.append(f"{sid}: the two servers disagree")
-    figures.update(tally.figures(), **findings.figures(), servers=2, workers_each=2,
-                   sessions_compared_on_both=len(sessions), disagreements=len(disagreements))
+    figures.update(
+        tally.figures(),
+        **findings.figures(),
+        servers=2,
+        workers_each=2,
+        sessions_compared_on_both=len(sessions),
+        disagreements=len(disagreements),
+    )
 
     assert tally.server_errors == [], tally.server_errors[:5]
     assert not tally.transport_errors

@@ -18,8 +18,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend import create_app
-from backend.services.session import SessionService
 from backend import settings as app_settings
+from backend.services.session import SessionService
 
 CASES_PER_OPERATION = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 100}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -41,8 +41,11 @@ def with_existing_sessions(strategy):
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_response(database_url, figures):
     """Every operation of /api/v1/openapi.json, positive and negative cases, against the WSGI app on this database."""
-    app = create_app(app_settings.TestingConfig(DATABASE_URL=database_url, ADMIN_TOKEN=TOKEN, CORS_ORIGINS=(),
-                                   CHAT_AGENT=None, CHAT_AGENT_URL=None))
+    app = create_app(
+        app_settings.TestingConfig(
+            DATABASE_URL=database_url, ADMIN_TOKEN=TOKEN, CORS_ORIGINS=(), CHAT_AGENT=None, CHAT_AGENT_URL=None
+        )
+    )
     service = SessionService(database_url)
     for sid in EXISTING:
         service.get_or_create_session(sid)
@@ -59,8 +62,14 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(databas
             tried[label] = 0
 
             @given(case=with_existing_sessions(operation.as_strategy(generation_mode=mode)))
-            @settings(max_examples=count, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=count,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case):
                 headers = {"Authorization": f"Bearer {TOKEN}"} if operation.path == "/api/v1/sessions" else None
                 response = case.call(headers=headers)
@@ -74,8 +83,14 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(databas
                 # Nothing to negate (no parameters, no body): /healthz, /readyz, the document itself.
                 assert mode is GenerationMode.NEGATIVE and tried[label] == 0, label
                 unsatisfiable.append(label)
-    figures.update(operations=len({label.rsplit(" ", 1)[0] for label in tried}), cases_tried=sum(tried.values()),
-                   responses_5xx=sum(n for code, n in statuses.items() if code >= 500),
-                   statuses=dict(sorted(statuses.items())), without_negative_cases=unsatisfiable, seconds=round(time.monotonic() - started, 1),
-                   hypothesis=hypothesis.__version__, schemathesis=schemathesis.SCHEMATHESIS_VERSION)
+    figures.update(
+        operations=len({label.rsplit(" ", 1)[0] for label in tried}),
+        cases_tried=sum(tried.values()),
+        responses_5xx=sum(n for code, n in statuses.items() if code >= 500),
+        statuses=dict(sorted(statuses.items())),
+        without_negative_cases=unsatisfiable,
+        seconds=round(time.monotonic() - started, 1),
+        hypothesis=hypothesis.__version__,
+        schemathesis=schemathesis.SCHEMATHESIS_VERSION,
+    )
     assert not [code for code in statuses if code >= 500]

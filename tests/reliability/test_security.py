@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from backend import create_app
-from backend.services.session import new_session_id
 from backend import settings as app_settings
+from backend.services.session import new_session_id
 from tests.reliability.rawhttp import send
 
 pytestmark = pytest.mark.slow
@@ -19,8 +19,21 @@ API = "/api/v1"
 TOKEN = "reliability-operator-token-0123456789"
 ORIGIN = "https://app.example"
 SECRET = "other-session-secret-4b1d"
-LEAKS = ("Traceback", 'File "', ".py", "/work", "/tmp", "/root", "sqlite", "psycopg", "sqlalchemy", "SELECT", "INSERT",
-         "chat_history", SECRET)
+LEAKS = (
+    "Traceback",
+    'File "',
+    ".py",
+    "/work",
+    "/tmp",
+    "/root",
+    "sqlite",
+    "psycopg",
+    "sqlalchemy",
+    "SELECT",
+    "INSERT",
+    "chat_history",
+    SECRET,
+)
 
 
 def leaks(text: str) -> list[str]:
@@ -43,14 +56,22 @@ def test_operator_listing_needs_the_token_and_is_absent_without_one(database_url
         "non-ASCII token": {"Authorization": "Bearer t\u00f6ken-\u00e9\u00e9\u00e9"},
         "empty bearer": {"Authorization": "Bearer "},
     }
-    answers = {name: send(guarded.port, "GET", listing, headers={k: v.encode("utf-8").decode("latin-1")
-                                                                    for k, v in headers.items()})
-               for name, headers in attempts.items()}
+    answers = {
+        name: send(
+            guarded.port, "GET", listing, headers={k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()}
+        )
+        for name, headers in attempts.items()
+    }
     good = requests.get(guarded.base_url + listing, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
-    hidden = {name: send(open_.port, "GET", listing, headers=headers) for name, headers in
-              {"no header": {}, "any token": {"Authorization": f"Bearer {TOKEN}"}}.items()}
-    figures.update(refused={k: v.status for k, v in answers.items()}, with_token=good.status_code,
-                   without_admin_token_configured={k: v.status for k, v in hidden.items()})
+    hidden = {
+        name: send(open_.port, "GET", listing, headers=headers)
+        for name, headers in {"no header": {}, "any token": {"Authorization": f"Bearer {TOKEN}"}}.items()
+    }
+    figures.update(
+        refused={k: v.status for k, v in answers.items()},
+        with_token=good.status_code,
+        without_admin_token_configured={k: v.status for k, v in hidden.items()},
+    )
     assert {k: v.status for k, v in answers.items()} == {k: 401 for k in attempts}
     assert all(not leaks(v.text) and "listed" not in v.text for v in answers.values())
     assert answers["no header"].headers.get("WWW-Authenticate") == "Bearer"
@@ -62,8 +83,9 @@ def test_operator_listing_needs_the_token_and_is_absent_without_one(database_url
 def test_generated_session_ids_are_unguessable(database_url, launch, figures):
     """300 ids from the server and 20,000 from the generator: >= 128 bits, URL-safe, no repeats, no pattern."""
     server = launch(database_url)
-    served = [requests.post(f"{server.base_url}{API}/sessions", json={}, timeout=10).json()["session_id"]
-              for _ in range(300)]
+    served = [
+        requests.post(f"{server.base_url}{API}/sessions", json={}, timeout=10).json()["session_id"] for _ in range(300)
+    ]
     generated = [new_session_id() for _ in range(20_000)]
     ids = served + generated
     alphabet = set("".join(ids))
@@ -71,8 +93,14 @@ def test_generated_session_ids_are_unguessable(database_url, launch, figures):
     total = sum(counts.values())
     bits_per_char = -sum(n / total * math.log2(n / total) for n in counts.values())
     bits = min(len(i) for i in ids) * bits_per_char
-    figures.update(ids_checked=len(ids), repeats=len(ids) - len(set(ids)), min_length=min(map(len, ids)),
-                   alphabet=len(alphabet), bits_per_character=round(bits_per_char, 3), estimated_bits=round(bits))
+    figures.update(
+        ids_checked=len(ids),
+        repeats=len(ids) - len(set(ids)),
+        min_length=min(map(len, ids)),
+        alphabet=len(alphabet),
+        bits_per_character=round(bits_per_char, 3),
+        estimated_bits=round(bits),
+    )
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22,}", i) for i in ids)
     assert bits >= 128
@@ -85,8 +113,9 @@ def test_no_error_body_reveals_a_trace_sql_a_path_or_another_session(database_ur
     server = launch(database_url, MAX_CONTENT_LENGTH="4096")
     base = server.base_url
     requests.post(f"{base}{API}/sessions", json={"session_id": "other"}, timeout=10).raise_for_status()
-    requests.post(f"{base}{API}/sessions/other/messages", json={"role": "user", "content": SECRET},
-                  timeout=10).raise_for_status()
+    requests.post(
+        f"{base}{API}/sessions/other/messages", json={"role": "user", "content": SECRET}, timeout=10
+    ).raise_for_status()
     requests.post(f"{base}{API}/sessions", json={"session_id": "mine"}, timeout=10).raise_for_status()
     errors = [
         send(server.port, "GET", f"{API}/sessions/nope"),
@@ -102,8 +131,11 @@ def test_no_error_body_reveals_a_trace_sql_a_path_or_another_session(database_ur
     ]
     statuses = [e.status for e in errors]
     # A genuine unexpected failure, carrying SQL, a path and another session's data in its exception text.
-    app = create_app(app_settings.TestingConfig(DATABASE_URL=database_url, ADMIN_TOKEN=None, CORS_ORIGINS=(),
-                                                CHAT_AGENT=None, CHAT_AGENT_URL=None))
+    app = create_app(
+        app_settings.TestingConfig(
+            DATABASE_URL=database_url, ADMIN_TOKEN=None, CORS_ORIGINS=(), CHAT_AGENT=None, CHAT_AGENT_URL=None
+        )
+    )
     from backend.services.session import SessionService
 
     def explode(self, session_id):
@@ -111,8 +143,11 @@ def test_no_error_body_reveals_a_trace_sql_a_path_or_another_session(database_ur
 
     monkeypatch.setattr(SessionService, "get_session", explode)
     crashed = app.test_client().get(f"{API}/sessions/mine")
-    figures.update(error_answers_checked=len(errors) + 1, statuses=statuses + [crashed.status_code],
-                   leaking=sum(bool(leaks(e.text)) for e in errors) + bool(leaks(crashed.get_data(as_text=True))))
+    figures.update(
+        error_answers_checked=len(errors) + 1,
+        statuses=statuses + [crashed.status_code],
+        leaking=sum(bool(leaks(e.text)) for e in errors) + bool(leaks(crashed.get_data(as_text=True))),
+    )
     assert statuses == [404, 404, 400, 422, 413, 422, 405, 404, 404, 404]
     for error in errors:
         assert error.headers["Content-Type"].startswith("application/json"), error.text
@@ -139,8 +174,13 @@ def test_the_body_size_limit_holds_at_its_exact_boundary(database_url, launch, f
     }
     count = requests.get(f"{server.base_url}{API}/sessions/s", timeout=10).json()["message_count"]
     figures.update(limit=4096, answers=answers, messages_stored=count)
-    assert answers == {"4096 bytes": 201, "4096 bytes chunked": 201, "4097 bytes": 413, "4097 bytes chunked": 413,
-                       "1 MiB chunked": 413}
+    assert answers == {
+        "4096 bytes": 201,
+        "4096 bytes chunked": 201,
+        "4097 bytes": 413,
+        "4097 bytes chunked": 413,
+        "1 MiB chunked": 413,
+    }
     assert count == 2
 
 
@@ -152,11 +192,20 @@ def test_cors_is_off_unless_cors_origins_lists_origins(database_url, launch, con
     url = f"{server.base_url}{API}/sessions"
     results = {}
     for origin in (ORIGIN, "https://evil.example", "null"):
-        preflight = requests.options(url, timeout=10, headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+        preflight = requests.options(
+            url,
+            timeout=10,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         actual = requests.post(url, json={}, headers={"Origin": origin}, timeout=10)
-        results[origin] = (preflight.headers.get("Access-Control-Allow-Origin"),
-                           actual.headers.get("Access-Control-Allow-Origin"))
+        results[origin] = (
+            preflight.headers.get("Access-Control-Allow-Origin"),
+            actual.headers.get("Access-Control-Allow-Origin"),
+        )
     figures.update(cors_origins=settings.get("CORS_ORIGINS", "(unset)"), allow_origin_answers=results)
     expected_for_listed = (ORIGIN, ORIGIN) if configured else (None, None)
     assert results == {ORIGIN: expected_for_listed, "https://evil.example": (None, None), "null": (None, None)}

@@ -14,10 +14,15 @@ from backend.services.session import SessionService
 IDS = st.sampled_from(["a", "b", "c", "legacy:1", "x.y-z_9"])
 ROLES = st.sampled_from(["user", "assistant", "system", "tool"])
 TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40)
-METADATA = st.none() | st.dictionaries(st.text(max_size=5).filter(lambda s: "\x00" not in s),
-                                       st.integers() | st.booleans() | TEXT, max_size=3)
-RUNS = {"max_examples": 40, "stateful_step_count": 25, "deadline": None,
-        "suppress_health_check": [HealthCheck.too_slow]}
+METADATA = st.none() | st.dictionaries(
+    st.text(max_size=5).filter(lambda s: "\x00" not in s), st.integers() | st.booleans() | TEXT, max_size=3
+)
+RUNS = {
+    "max_examples": 40,
+    "stateful_step_count": 25,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
 
 
 class SessionStoreMachine(RuleBasedStateMachine):
@@ -95,14 +100,17 @@ def test_any_sequence_of_appends_clears_and_deletes_keeps_counts_and_order(datab
     figures.update(sequences=RUNS["max_examples"], max_steps_per_sequence=RUNS["stateful_step_count"])
 
 
-@pytest.mark.parametrize("field, call", [
-    ("content", lambda s: s.save_message("s", "user", "bad \udc80")),
-    ("metadata", lambda s: s.save_message("s", "user", "x", {"k": "\ud800"})),
-    ("metadata", lambda s: s.update_session("s", metadata={"\udfff": 1})),
-    ("session_id", lambda s: s.get_or_create_session("\udc80")),
-    ("session_id", lambda s: s.get_chat_history("\udc80")),
-    ("device_fingerprint", lambda s: s.get_or_create_session("t", device_fingerprint="\udc80")),
-])
+@pytest.mark.parametrize(
+    "field, call",
+    [
+        ("content", lambda s: s.save_message("s", "user", "bad \udc80")),
+        ("metadata", lambda s: s.save_message("s", "user", "x", {"k": "\ud800"})),
+        ("metadata", lambda s: s.update_session("s", metadata={"\udfff": 1})),
+        ("session_id", lambda s: s.get_or_create_session("\udc80")),
+        ("session_id", lambda s: s.get_chat_history("\udc80")),
+        ("device_fingerprint", lambda s: s.get_or_create_session("t", device_fingerprint="\udc80")),
+    ],
+)
 def test_text_the_database_cannot_encode_is_refused_naming_its_field(service, field, call):
     """Lone surrogates (legal in JSON escapes, not in UTF-8) were a 500 from the driver; now InvalidInput."""
     service.get_or_create_session("s")

@@ -25,9 +25,14 @@ class Findings:
 
     def figures(self) -> dict:
         """The findings as numbers for the report."""
-        return {"rows_found": self.rows, "sessions_found": self.sessions,
-                "acknowledged_found_once": self.acknowledged_found, "missing": len(self.missing),
-                "duplicated": len(self.duplicated), "count_drift": len(self.count_drift)}
+        return {
+            "rows_found": self.rows,
+            "sessions_found": self.sessions,
+            "acknowledged_found_once": self.acknowledged_found,
+            "missing": len(self.missing),
+            "duplicated": len(self.duplicated),
+            "count_drift": len(self.count_drift),
+        }
 
     def assert_consistent(self) -> None:
         """Every acknowledged message stored once and unaltered; every count equal to its rows."""
@@ -55,10 +60,15 @@ def inspect_store(database_url: str, acknowledged: dict[int, tuple[str, str]]) -
     duplicated = [content for (_, content), n in per_content.items() if n > 1]
     drift = {sid: (count, per_session.get(sid, 0)) for sid, count in counts.items() if count != per_session.get(sid, 0)}
     return Findings(
-        rows=len(rows), sessions=len(counts),
-        acknowledged_found=sum(1 for mid, value in acknowledged.items() if by_id.get(mid) == value
-                               and per_content[value] == 1),
-        missing=missing, altered=altered, duplicated=duplicated, count_drift=drift,
+        rows=len(rows),
+        sessions=len(counts),
+        acknowledged_found=sum(
+            1 for mid, value in acknowledged.items() if by_id.get(mid) == value and per_content[value] == 1
+        ),
+        missing=missing,
+        altered=altered,
+        duplicated=duplicated,
+        count_drift=drift,
         orphans=sum(n for sid, n in per_session.items() if sid not in counts),
     )
 

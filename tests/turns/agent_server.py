@@ -17,8 +17,13 @@ from tests.loopback import LoopbackServer, QuietHandler
 class StreamingAgent:
     """The agent server; settings may be changed between requests."""
 
-    def __init__(self, chunks=("Hello", ", ", "world", "!"), gap_s: float = 0.0, delay_s: float = 1.0,
-                 hold_after: int | None = None):
+    def __init__(
+        self,
+        chunks=("Hello", ", ", "world", "!"),
+        gap_s: float = 0.0,
+        delay_s: float = 1.0,
+        hold_after: int | None = None,
+    ):
         self.chunks, self.gap_s, self.delay_s, self.hold_after = list(chunks), gap_s, delay_s, hold_after
         self.release = threading.Event()
         self.calls = 0
@@ -34,7 +39,9 @@ class StreamingAgent:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 if self.path == "/slow":
                     time.sleep(agent.delay_s)
-                    payload = json.dumps({"reply": f"slow: {body['message']['content']}", "metadata": {"agent": "slow"}})
+                    payload = json.dumps(
+                        {"reply": f"slow: {body['message']['content']}", "metadata": {"agent": "slow"}}
+                    )
                     self._send(200, "application/json", payload.encode())
                     return
                 self.send_response(200)

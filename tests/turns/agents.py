@@ -45,7 +45,7 @@ def stalling(request):
 def silent(request):
     """A generator that ends without saying anything."""
     return
-    yield  # noqa: unreachable - makes this a generator
+    yield  # unreachable: makes this a generator
 
 
 def sleeping(request):

@@ -43,8 +43,12 @@ def main(url: str) -> dict:
         writer.join(5)
         ticker.join(1)
     holder.dispose()
-    result = {"psycopg_wait": psycopg.waiting.wait.__name__, "ticks_while_waiting": ticks,
-              "writer_waited": waited_while_held, "written": writer.successful()}
+    result = {
+        "psycopg_wait": psycopg.waiting.wait.__name__,
+        "ticks_while_waiting": ticks,
+        "writer_waited": waited_while_held,
+        "written": writer.successful(),
+    }
     if engine.dialect.name == "sqlite":  # the wait in C, off while the writer waited, is back for later statements
         with engine.connect() as connection:
             result["busy_timeout_ms_after"] = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()

@@ -16,8 +16,12 @@ class StreamedChat:
     def __init__(self, base_url: str, body: dict, route: str = "/api/v1/chat", timeout_s: float = 15):
         parts = urlsplit(base_url)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
-        self.connection.request("POST", route, body=json.dumps(body),
-                                headers={"Content-Type": "application/json", "Accept": "text/event-stream"})
+        self.connection.request(
+            "POST",
+            route,
+            body=json.dumps(body),
+            headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+        )
         self.response = self.connection.getresponse()
         self.status = self.response.status
         self.headers = dict(self.response.getheaders())

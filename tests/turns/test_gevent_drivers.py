@@ -10,8 +10,14 @@ from tests.servers import server_env
 
 
 def test_a_write_waiting_for_a_lock_under_gevent_does_not_stop_the_other_greenlets(database_url):
-    result = subprocess.run([sys.executable, "-m", "tests.turns.gevent_probe", database_url], cwd=PROJECT_ROOT,
-                            env=server_env(database_url), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.turns.gevent_probe", database_url],
+        cwd=PROJECT_ROOT,
+        env=server_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout)
     assert probe["writer_waited"] and probe["written"]

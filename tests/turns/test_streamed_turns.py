@@ -3,7 +3,6 @@
 import logging
 
 from backend.observability.logs import session_ref
-
 from tests.turns import agents
 from tests.turns.conftest import SSE, frames
 
@@ -115,7 +114,9 @@ def test_a_turn_beyond_max_agent_calls_is_503_with_retry_after_and_stores_nothin
         assert response.status_code == 503 and response.headers["Retry-After"] == "2"
         assert response.get_json()["status"] == "Service Unavailable"
     assert messages(client, "s2") == [] and count(client, "s2") == 0
-    assert sum(f"agent_call outcome=refused session_id={session_ref('s2')}" in r.getMessage() for r in caplog.records) == 2
+    assert (
+        sum(f"agent_call outcome=refused session_id={session_ref('s2')}" in r.getMessage() for r in caplog.records) == 2
+    )
     holding.close()
     assert agents.closed.wait(5)
     again = stream(client, session_id="s2")  # the slot is free again

@@ -1,4 +1,5 @@
-"""Turns against real gunicorn (the default worker class) and a real HTTP agent on loopback, on SQLite and PostgreSQL."""
+"""Turns against real gunicorn (the default worker class) and a real HTTP agent on loopback, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import pytest
 import requests
 
 from backend.observability.logs import session_ref
-
 from tests.turns.sse_client import StreamedChat
 
 pytestmark = pytest.mark.slow
 
 
 def open_session(server, session_id):
-    assert requests.post(f"{server.base_url}/api/v1/sessions", json={"session_id": session_id}, timeout=10).status_code == 201
+    assert (
+        requests.post(f"{server.base_url}/api/v1/sessions", json={"session_id": session_id}, timeout=10).status_code
+        == 201
+    )
 
 
 def history(server, session_id):
@@ -48,7 +51,7 @@ def test_a_streamed_turn_delivers_each_delta_before_the_agent_produces_the_next(
     assert [name for name, _, _ in events] == ["message", "delta", "delta", "delta", "delta", "done"]
     arrivals = [at for name, _, at in events if name == "delta"]
     # Nothing buffers a delta: each arrives before the agent has even written the next one.
-    assert all(arrived < produced_next for arrived, produced_next in zip(arrivals, agent.sent_at[1:]))
+    assert all(arrived < produced_next for arrived, produced_next in zip(arrivals, agent.sent_at[1:], strict=True))
     done = events[-1][1]
     assert (done["content"], done["metadata"]) == ("Hello, world!", {"agent": "streaming"})
     assert history(server, "s1") == [events[0][1], done] and count(server, "s1") == 2
@@ -72,7 +75,8 @@ def test_a_client_that_reads_two_deltas_and_leaves_keeps_exactly_those_two_as_in
 
 
 def test_an_agent_that_breaks_off_mid_stream_keeps_the_partial_as_failed_and_the_client_gets_an_error(
-        database_url, launch, agent):
+    database_url, launch, agent
+):
     server = launch(database_url, CHAT_AGENT_URL=f"{agent.base_url}/break")
     open_session(server, "s1")
     events = list(StreamedChat(server.base_url, {"session_id": "s1", "message": "hi"}))
@@ -82,11 +86,15 @@ def test_an_agent_that_breaks_off_mid_stream_keeps_the_partial_as_failed_and_the
     assert (reply["content"], reply["metadata"]) == ("Hello, ", {"status": "failed"})
     assert count(server, "s1") == 2
     log = server.log_text()
-    assert f"agent_call outcome=failed session_id={session_ref('s1')} request_id=" in log and "reason=the agent's stream broke off" in log
+    assert (
+        f"agent_call outcome=failed session_id={session_ref('s1')} request_id=" in log
+        and "reason=the agent's stream broke off" in log
+    )
 
 
 def test_at_cap_plus_one_concurrent_turns_exactly_one_answers_503_and_nothing_of_it_is_stored(
-        database_url, launch, agent):
+    database_url, launch, agent
+):
     agent.hold_after = 1  # every call holds its slot until released
     server = launch(database_url, workers=1, MAX_AGENT_CALLS="2", CHAT_AGENT_URL=f"{agent.base_url}/stream")
     sessions = ["a", "b", "c"]
@@ -95,8 +103,9 @@ def test_at_cap_plus_one_concurrent_turns_exactly_one_answers_503_and_nothing_of
     answers: dict[str, requests.Response] = {}
 
     def turn(session_id):
-        answers[session_id] = requests.post(f"{server.base_url}/api/v1/chat",
-                                            json={"session_id": session_id, "message": "hi"}, timeout=30)
+        answers[session_id] = requests.post(
+            f"{server.base_url}/api/v1/chat", json={"session_id": session_id, "message": "hi"}, timeout=30
+        )
 
     threads = [threading.Thread(target=turn, args=(s,)) for s in sessions]
     for thread in threads:
@@ -131,12 +140,14 @@ def _slow_client(base_url: str, kind: str, closed_after: dict, stop: threading.E
     started = time.monotonic()
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     if kind == "body":
-        sock.sendall(b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 100\r\n\r\n")
+        sock.sendall(
+            b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n"
+        )
         request = b"{" + b" " * 99
     received = b""
     try:
-        for byte in (request if kind != "idle" else b""):
+        for byte in request if kind != "idle" else b"":
             if stop.is_set():
                 return
             sock.sendall(bytes([byte]))
@@ -146,7 +157,7 @@ def _slow_client(base_url: str, kind: str, closed_after: dict, stop: threading.E
                 if not data:
                     break
                 received += data
-            except socket.timeout:
+            except TimeoutError:
                 continue
         else:
             sock.settimeout(20)
@@ -159,13 +170,15 @@ def _slow_client(base_url: str, kind: str, closed_after: dict, stop: threading.E
         sock.close()
 
 
-def test_idle_and_trickling_clients_are_cut_off_within_the_client_timeout_while_others_are_served(
-        database_url, launch):
+def test_idle_and_trickling_clients_are_cut_off_within_the_client_timeout_while_others_are_served(database_url, launch):
     server = launch(database_url)  # CLIENT_TIMEOUT_S defaults to 5 s
     closed_after: dict = {}
     stop = threading.Event()
-    slow = [threading.Thread(target=_slow_client, args=(server.base_url, kind, closed_after, stop), daemon=True)
-            for kind in ("idle", "headers", "body") for _ in range(5)]
+    slow = [
+        threading.Thread(target=_slow_client, args=(server.base_url, kind, closed_after, stop), daemon=True)
+        for kind in ("idle", "headers", "body")
+        for _ in range(5)
+    ]
     for thread in slow:
         thread.start()
     served = 0

@@ -33,7 +33,9 @@ def owners(url):
 
 
 def test_owners_by_session_id_are_assigned_and_unmatched_rows_reported(legacy_url, tmp_path):
-    text = "session_id,owner\nlegacy-web,alice\nmd-null,bob\nnever-existed,carol\nlegacy id with spaces/and slash,dave\n"
+    text = (
+        "session_id,owner\nlegacy-web,alice\nmd-null,bob\nnever-existed,carol\nlegacy id with spaces/and slash,dave\n"
+    )
     result = run(legacy_url, tmp_path, text, "--batch-rows", "2")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == (
@@ -82,7 +84,6 @@ def test_a_file_without_the_header_is_refused_and_changes_nothing(legacy_url, tm
 
 def test_the_owner_column_cannot_be_downgraded_away_once_assigned(legacy_url, tmp_path):
     from alembic import command
-
     from backend.store.migrations import alembic_config
 
     run(legacy_url, tmp_path, "session_id,owner\nlegacy-web,alice\n")
@@ -94,7 +95,12 @@ def test_the_owner_column_cannot_be_downgraded_away_once_assigned(legacy_url, tm
 def test_assignment_works_on_both_databases(database_url, tmp_path, service):
     for sid, fingerprint in (("a1", "phone"), ("a2", "phone"), ("b1", "laptop")):
         service.get_or_create_session(sid, device_fingerprint=fingerprint)
-    result = run(database_url, tmp_path, "device_fingerprint,owner\nphone,alice\nlaptop,bob\ntablet,carol\n", "--batch-rows", "1")
+    result = run(
+        database_url, tmp_path, "device_fingerprint,owner\nphone,alice\nlaptop,bob\ntablet,carol\n", "--batch-rows", "1"
+    )
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "3 row(s) by device_fingerprint: 2 matched, 3 session(s) given an owner; 1 unmatched, 0 refused"
+    assert (
+        result.output.splitlines()[0]
+        == "3 row(s) by device_fingerprint: 2 matched, 3 session(s) given an owner; 1 unmatched, 0 refused"
+    )
     assert owners(database_url) == {"a1": "alice", "a2": "alice", "b1": "bob"}

@@ -134,6 +134,7 @@ def test_500_concurrent_coroutines_append_and_read_without_losing_a_count(databa
 
     async def crowd():
         async with AsyncSessionService(database_url) as service:
+
             async def one(sid):
                 await service.save_message(sid, "user", "one")
                 await service.save_message(sid, "assistant", "two")

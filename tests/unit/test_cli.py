@@ -1,9 +1,8 @@
 """Operator commands through Flask's CLI runner, as `flask --app wsgi sessions ...` runs them."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from backend import create_app
-from backend import settings
+from backend import create_app, settings
 from tests.factories import SessionFactory
 
 
@@ -13,7 +12,7 @@ def run(database_url, *args):
 
 
 def test_purge_dry_run_reports_and_keeps_everything(database_url, db, service):
-    SessionFactory(session_id="old", last_active=datetime.now(timezone.utc) - timedelta(days=40))
+    SessionFactory(session_id="old", last_active=datetime.now(UTC) - timedelta(days=40))
     result = run(database_url, "purge", "--idle-days", "30", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("would delete 1 session(s) and 0 message(s)")
@@ -21,7 +20,7 @@ def test_purge_dry_run_reports_and_keeps_everything(database_url, db, service):
 
 
 def test_purge_deletes_idle_sessions(database_url, db, service):
-    SessionFactory(session_id="old", last_active=datetime.now(timezone.utc) - timedelta(days=40))
+    SessionFactory(session_id="old", last_active=datetime.now(UTC) - timedelta(days=40))
     SessionFactory(session_id="fresh")
     result = run(database_url, "purge", "--idle-days", "30")
     assert result.output.startswith("deleted 1 session(s)")

@@ -1,6 +1,6 @@
 """Purging idle sessions: only the idle ones go, with their messages; a dry run deletes nothing."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from backend.services.errors import InvalidInput
 from backend.services.maintenance import MaintenanceService
 from tests.factories import ChatMessageFactory, SessionFactory
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_a_dry_run_reports_the_same_and_deletes_nothing(engine, sessions_of_ever
 
 def test_purge_works_in_batches_larger_than_one(engine, db, monkeypatch):
     monkeypatch.setattr("backend.services.maintenance.PURGE_BATCH", 3)
-    for i in range(10):
+    for _ in range(10):
         SessionFactory(last_active=NOW - timedelta(days=90))
     assert MaintenanceService(engine).purge_idle_sessions(30, now=NOW).sessions == 10
     assert remaining_ids(engine) == []
@@ -58,8 +58,10 @@ def test_legacy_epoch_and_text_times_are_compared_as_times(tmp_path, sqlite_temp
     engine = sa.create_engine(url)
     recent, old = NOW - timedelta(days=1), NOW - timedelta(days=100)
     rows = [
-        ("epoch-recent", recent.timestamp()), ("epoch-old", int(old.timestamp())),
-        ("text-recent", recent.strftime("%Y-%m-%d %H:%M:%S")), ("text-old", old.strftime("%Y-%m-%d %H:%M:%S")),
+        ("epoch-recent", recent.timestamp()),
+        ("epoch-old", int(old.timestamp())),
+        ("text-recent", recent.strftime("%Y-%m-%d %H:%M:%S")),
+        ("text-old", old.strftime("%Y-%m-%d %H:%M:%S")),
         ("garbage", "not a date"),
     ]
     with engine.begin() as conn:

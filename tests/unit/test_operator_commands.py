@@ -1,4 +1,5 @@
-"""Operator ergonomics: one-line database errors, a live source refused, compact, standalone backups, progress on a terminal."""
+"""Operator ergonomics: one-line database errors, a live source refused, compact, standalone backups, progress on a
+terminal."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -29,13 +30,15 @@ def run(database_url, *args):
 
 
 def _fill(service, sessions=30, messages=20, idle_days=40):
-    old = datetime.now(timezone.utc) - timedelta(days=idle_days)
+    old = datetime.now(UTC) - timedelta(days=idle_days)
     for i in range(sessions):
         service.get_or_create_session(f"old-{i}")
-        for j in range(messages):
+        for _ in range(messages):
             service.save_message(f"old-{i}", "user", "x" * 2000)
     with service.engine.begin() as conn:
-        stamp = old.replace(tzinfo=None) if service.engine.dialect.name != "sqlite" else old.strftime("%Y-%m-%d %H:%M:%S")
+        stamp = (
+            old.replace(tzinfo=None) if service.engine.dialect.name != "sqlite" else old.strftime("%Y-%m-%d %H:%M:%S")
+        )
         conn.execute(sa.text("UPDATE sessions SET last_active = :t"), {"t": stamp})
 
 
@@ -55,7 +58,9 @@ def test_an_unreachable_database_is_one_line_and_status_1(tmp_path):
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
-def test_copying_a_source_that_is_being_written_is_refused_and_commits_nothing(tmp_path, sqlite_template, postgres_schema):
+def test_copying_a_source_that_is_being_written_is_refused_and_commits_nothing(
+    tmp_path, sqlite_template, postgres_schema
+):
     url = sqlite_template.copy_to(tmp_path / "live.db")
     writer = SessionService(url)
     writer.get_or_create_session("busy")
@@ -107,11 +112,15 @@ def test_a_backup_is_a_standalone_file_not_in_wal_mode(tmp_path, sqlite_template
 
 
 def _on_a_terminal(database_url, *args) -> tuple[int, str]:
-    """Run `flask --app wsgi sessions ...` with its stderr on a pseudo-terminal; exit status and what the terminal showed."""
+    """Run `flask --app wsgi sessions ...` with its stderr on a pseudo-terminal; exit status and what the terminal
+    showed."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "sessions", *args], cwd=PROJECT_ROOT,
-        env=server_env(database_url, COLUMNS="100"), stdout=subprocess.PIPE, stderr=terminal,
+        [sys.executable, "-m", "flask", "--app", "wsgi", "sessions", *args],
+        cwd=PROJECT_ROOT,
+        env=server_env(database_url, COLUMNS="100"),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
     )
     os.close(terminal)
     shown = b""
@@ -149,6 +158,8 @@ def test_the_copy_reports_progress_per_table_up_to_every_row(tmp_path, sqlite_te
         service.save_message(f"p-{i}", "user", "hello")
     postgres_schema.empty()
     seen = []
-    report = copy_sqlite_to_postgres(str(tmp_path / "live.db"), postgres_schema.url, lambda *step: seen.append(step), probe_s=0.1)
+    report = copy_sqlite_to_postgres(
+        str(tmp_path / "live.db"), postgres_schema.url, lambda *step: seen.append(step), probe_s=0.1
+    )
     assert (report.sessions, report.messages) == (3, 3)
     assert seen == [("sessions", 3, 3), ("chat_history", 3, 3)]

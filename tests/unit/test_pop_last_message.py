@@ -8,8 +8,12 @@ from backend.services.errors import SessionNotFound
 
 def _stored_count(service, session_id):
     with service.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT count(*) FROM chat_history WHERE session_id = :s"), {"s": session_id}).scalar()
-        count = conn.execute(sa.text("SELECT message_count FROM sessions WHERE session_id = :s"), {"s": session_id}).scalar()
+        rows = conn.execute(
+            sa.text("SELECT count(*) FROM chat_history WHERE session_id = :s"), {"s": session_id}
+        ).scalar()
+        count = conn.execute(
+            sa.text("SELECT message_count FROM sessions WHERE session_id = :s"), {"s": session_id}
+        ).scalar()
     return rows, count
 
 

@@ -11,10 +11,13 @@ def terminate_other_connections(url):
     admin = sa.create_engine(url)
     try:
         with admin.begin() as conn:
-            return conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'recovery-test'"
-            )).scalar()
+            return conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = "
+                    "'recovery-test'"
+                )
+            ).scalar()
     finally:
         admin.dispose()
 
@@ -59,8 +62,11 @@ def test_a_database_never_migrated_says_to_run_the_migrations(database_url, tmp_
     engine = create_engine(url)
     service = SessionService(engine)
     try:
-        for call in (lambda: service.get_or_create_session("s1"), lambda: service.save_message("s1", "user", "x"),
-                     lambda: service.get_chat_history("s1")):
+        for call in (
+            lambda: service.get_or_create_session("s1"),
+            lambda: service.save_message("s1", "user", "x"),
+            lambda: service.get_chat_history("s1"),
+        ):
             with pytest.raises(StoreUnavailable, match="alembic upgrade head"):
                 call()
     finally:

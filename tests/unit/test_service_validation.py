@@ -87,7 +87,9 @@ def test_metadata_nested_thousands_deep_is_refused(service, engine):
 
 @pytest.mark.parametrize("bad_fingerprint", [123, "f" * 257, "nul\x00"])
 def test_a_bad_fingerprint_is_refused(service, engine, bad_fingerprint):
-    assert_refused(lambda: service.get_or_create_session("s1", device_fingerprint=bad_fingerprint), "device_fingerprint", engine)
+    assert_refused(
+        lambda: service.get_or_create_session("s1", device_fingerprint=bad_fingerprint), "device_fingerprint", engine
+    )
 
 
 def test_a_bad_fingerprint_in_an_update_is_refused(service, engine):
@@ -96,7 +98,10 @@ def test_a_bad_fingerprint_in_an_update_is_refused(service, engine):
     assert service.get_session("s1").device_fingerprint == "fp"
 
 
-@pytest.mark.parametrize("field,kwargs", [("limit", {"limit": 0}), ("limit", {"limit": "5"}), ("limit", {"limit": True}), ("before", {"before": -1})])
+@pytest.mark.parametrize(
+    "field,kwargs",
+    [("limit", {"limit": 0}), ("limit", {"limit": "5"}), ("limit", {"limit": True}), ("before", {"before": -1})],
+)
 def test_bad_history_arguments_are_refused(service, engine, field, kwargs):
     service.get_or_create_session("s1")
     assert_refused(lambda: service.get_chat_history("s1", **kwargs), field, engine)

@@ -1,6 +1,6 @@
 """SessionService call by call, on SQLite and PostgreSQL."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -23,8 +23,8 @@ def test_a_new_session_starts_empty_with_utc_times(service):
     session = service.get_or_create_session(session_id="s1", device_fingerprint="fp-1")
     assert session.message_count == 0
     assert session.device_fingerprint == "fp-1"
-    assert session.created_at.tzinfo == timezone.utc
-    assert abs(session.created_at - datetime.now(timezone.utc)) < timedelta(seconds=30)
+    assert session.created_at.tzinfo == UTC
+    assert abs(session.created_at - datetime.now(UTC)) < timedelta(seconds=30)
     assert session.last_active == session.created_at
 
 
@@ -84,8 +84,8 @@ def test_history_is_the_newest_messages_oldest_first(service):
 
 def test_history_orders_by_id_not_by_timestamp_text(db, service):
     session = SessionFactory()
-    later = ChatMessageFactory(session=session, timestamp=datetime(2024, 5, 6, 23, 0, tzinfo=timezone.utc))
-    earlier_text = ChatMessageFactory(session=session, timestamp=datetime(2024, 5, 6, 7, 0, tzinfo=timezone.utc))
+    later = ChatMessageFactory(session=session, timestamp=datetime(2024, 5, 6, 23, 0, tzinfo=UTC))
+    earlier_text = ChatMessageFactory(session=session, timestamp=datetime(2024, 5, 6, 7, 0, tzinfo=UTC))
     assert [m.id for m in service.get_chat_history(session.session_id)] == [later.id, earlier_text.id]
 
 
@@ -114,7 +114,12 @@ def test_stats_count_roles_and_give_first_and_last_times(service):
 def test_stats_of_a_session_without_messages(service):
     service.get_or_create_session("s1")
     stats = service.get_session_stats("s1")
-    assert (stats.message_count, stats.first_message_at, stats.last_message_at, stats.messages_by_role) == (0, None, None, {})
+    assert (stats.message_count, stats.first_message_at, stats.last_message_at, stats.messages_by_role) == (
+        0,
+        None,
+        None,
+        {},
+    )
 
 
 def test_update_merges_metadata_shallowly_and_removes_none_keys(service):

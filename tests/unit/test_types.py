@@ -1,12 +1,10 @@
 """The lenient readers of legacy values, value by value."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from backend.models.types import parse_metadata, parse_timestamp
-
-UTC = timezone.utc
 
 
 @pytest.mark.parametrize(
@@ -22,7 +20,13 @@ UTC = timezone.utc
         (1714979289.25, datetime(2024, 5, 6, 7, 8, 9, 250000, tzinfo=UTC)),
         (datetime(2024, 5, 6, 7, 8, 9), datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
         (datetime(2024, 5, 6, 9, 8, 9, tzinfo=timezone(timedelta(hours=2))), datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)),
-        ("not a date", None), ("", None), (None, None), (True, None), (10**20, None), (b"\xff", None), ([1], None),
+        ("not a date", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (10**20, None),
+        (b"\xff", None),
+        ([1], None),
     ],
 )
 def test_every_timestamp_form_reads_as_aware_utc_or_none(stored, expected):
@@ -33,8 +37,20 @@ def test_every_timestamp_form_reads_as_aware_utc_or_none(stored, expected):
 
 @pytest.mark.parametrize(
     "stored,expected",
-    [(None, {}), ("{}", {}), ('{"a": [1]}', {"a": [1]}), ({"a": 1}, {"a": 1}), ("[1]", {}), ('"s"', {}), (5, {}),
-     ("{not json", {}), ("{'a': 1}", {}), ("", {}), (b'{"b": 2}', {"b": 2}), (b"\xff", {})],
+    [
+        (None, {}),
+        ("{}", {}),
+        ('{"a": [1]}', {"a": [1]}),
+        ({"a": 1}, {"a": 1}),
+        ("[1]", {}),
+        ('"s"', {}),
+        (5, {}),
+        ("{not json", {}),
+        ("{'a': 1}", {}),
+        ("", {}),
+        (b'{"b": 2}', {"b": 2}),
+        (b"\xff", {}),
+    ],
 )
 def test_every_metadata_form_reads_as_a_dict(stored, expected):
     assert parse_metadata(stored) == expected
@@ -42,8 +58,8 @@ def test_every_metadata_form_reads_as_a_dict(stored, expected):
 
 @pytest.mark.parametrize("metadata", [{}, {"a": [1, 2.5, None, True]}, {"é": "👋", "n": {"x": "y"}}])
 def test_validation_encodes_metadata_exactly_as_it_is_stored(metadata):
-    from backend.services.validation import Problems, check_metadata
     from backend.models.types import stored_metadata
+    from backend.services.validation import Problems, check_metadata
     from backend.settings import Limits
 
     assert check_metadata(Problems(), metadata, Limits()) == stored_metadata(metadata)
