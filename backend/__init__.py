@@ -9,14 +9,14 @@ import encodings.idna  # noqa: F401
 
 import flask
 
-from backend.api.docs import DOCS_SETTINGS
 from backend.settings import Config, config_from_env
+from backend.web.docs import DOCS_SETTINGS
 
 API_SETTINGS = {
     "API_TITLE": "Session store",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
-    # Served at exactly /api/v1/openapi.json; browsable at /api/v1/docs (backend.api.docs).
+    # Served at exactly /api/v1/openapi.json; browsable at /api/v1/docs (backend.web.docs).
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
 }
@@ -49,8 +49,8 @@ def create_app(config: Config | None = None) -> flask.Flask:
 
 def register_extensions(app: flask.Flask, config: Config):
     """The Api, CORS, the services and access control (authentication, rate limits); returns the Api."""
-    from backend.api.auth import init_auth
     from backend.extensions import init_extensions
+    from backend.web.auth import init_auth
 
     api = init_extensions(app, config)
     init_auth(app, config)
@@ -67,14 +67,14 @@ def register_blueprints(api) -> None:
 
 def register_docs(app: flask.Flask, api) -> None:
     """Browsable docs' assets; the OpenAPI document trimmed to the routes this configuration serves."""
-    from backend.api.docs import init_app
+    from backend.web.docs import init_app
 
     init_app(app, api)
 
 
 def register_error_handlers(app: flask.Flask) -> None:
     """One JSON error shape for domain errors and every HTTP error."""
-    from backend.api.errors import register_error_handlers as register
+    from backend.web.errors import register_error_handlers as register
 
     register(app)
 
@@ -82,8 +82,8 @@ def register_error_handlers(app: flask.Flask) -> None:
 def register_observability(app: flask.Flask, config: Config) -> None:
     """Request ids, access lines and metrics for every request; /metrics for operators. Logs carry session ids
     whole only in jwt mode: in none mode an id is what lets its holder read the session."""
-    from backend.observability.http import init_app
     from backend.observability.logs import log_session_ids_in_full
+    from backend.web.observability import init_app
 
     log_session_ids_in_full(config.AUTH_MODE == "jwt")
     init_app(app)
@@ -91,8 +91,8 @@ def register_observability(app: flask.Flask, config: Config) -> None:
 
 def register_middleware(app: flask.Flask, config: Config) -> None:
     """Slow clients are cut off (a request's body must arrive within CLIENT_TIMEOUT_S); requests take turns."""
-    from backend.api.fairness import TakeTurns
-    from backend.api.slow_clients import BodyDeadline
+    from backend.web.fairness import TakeTurns
+    from backend.web.slow_clients import BodyDeadline
 
     app.wsgi_app = TakeTurns(BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH))
 

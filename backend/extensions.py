@@ -9,8 +9,8 @@ from flask_cors import CORS
 from flask_smorest import Api
 
 from backend.services.agents import load_agent
-from backend.services.chat import ChatService
 from backend.services.session import SessionService
+from backend.services.turns.service import ChatService
 from backend.settings import Config
 from backend.store.engines import get_engine
 

@@ -103,7 +103,7 @@ class Config:
     CHAT_AGENT_URL: str | None = field(default_factory=lambda: os.environ.get("CHAT_AGENT_URL") or None)
     AGENT_TIMEOUT_S: float = field(default_factory=lambda: _float("AGENT_TIMEOUT_S", 30.0))
     AGENT_HISTORY_LIMIT: int = field(default_factory=lambda: _int("AGENT_HISTORY_LIMIT", 20))
-    # Access control (backend/api/auth.py): none = the session id is the key; jwt = bearer tokens.
+    # Access control (backend/web/auth.py): none = the session id is the key; jwt = bearer tokens.
     AUTH_MODE: str = _text("AUTH_MODE", "none")
     JWT_SECRET: str | None = _text("JWT_SECRET")
     JWT_PUBLIC_KEY: str | None = _text("JWT_PUBLIC_KEY")

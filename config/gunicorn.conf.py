@@ -11,14 +11,14 @@ if os.environ.get("GUNICORN_WORKER_CLASS", "gevent") == "gevent":
 
     monkey.patch_all()
 
-from backend.observability import server as observability  # noqa: E402 - after the patch
 from backend.observability.logs import logging_config  # noqa: E402
+from config import hooks  # noqa: E402 - after the patch
 
 # Metrics in prometheus-client's multiprocess mode: set before anything imports prometheus_client.
-observability.metrics_directory()
+hooks.metrics_directory()
 
 # Numbers are read leniently here; on_starting refuses a bad one in one line, before any fork.
-number = observability.number
+number = hooks.number
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{int(number('PORT', 8000))}"
 workers = int(number("WEB_CONCURRENCY", 2))
 # gevent: a turn waits on its agent (1 to 30 s) and on its client without holding a worker, so
@@ -120,17 +120,17 @@ def when_ready(server):
 def on_starting(server):
     """Before forking: every setting checked once (one line and exit 1 if bad), no open listening by
     accident, no port shared with another server; last run's metric files removed."""
-    observability.exit_on_bad_settings()
+    hooks.exit_on_bad_settings()
     _refuse_open_by_accident(server)
     _listen_in_each_worker_where_possible(server)
-    observability.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
+    hooks.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
 
 
 def child_exit(server, worker):
     """A worker is gone: its live gauges stop counting."""
-    observability.mark_worker_dead(worker.pid)
+    hooks.mark_worker_dead(worker.pid)
 
 
 def on_exit(server):
     """The master stops: a metrics directory made for this run goes with it."""
-    observability.remove_own_metrics_directory()
+    hooks.remove_own_metrics_directory()

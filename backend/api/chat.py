@@ -5,13 +5,13 @@ from __future__ import annotations
 import flask
 from flask_smorest.error_handler import ErrorSchema
 
-from backend.api.auth import owner_scope
-from backend.api.blueprint import Blueprint
-from backend.api.event_stream import event_stream_response, wants_event_stream
-from backend.api.preconditions import RETRY_AFTER_HEADER
 from backend.extensions import services
 from backend.schemas.chat import ChatRequestSchema, ChatResponseSchema
 from backend.schemas.headers import IdempotencyHeaders
+from backend.web.auth import owner_scope
+from backend.web.blueprint import Blueprint
+from backend.web.preconditions import RETRY_AFTER_HEADER
+from backend.web.sse import event_stream_response, wants_event_stream
 
 blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversation with the agent")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from backend.api.blueprint import Blueprint
 from backend.extensions import services
 from backend.schemas.base import StrictSchema
 from backend.services.health import check_agent_capacity, check_ready
+from backend.web.blueprint import Blueprint
 
 blp = Blueprint("health", __name__, description="Probes for load balancers and orchestrators")
 

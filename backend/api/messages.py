@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
-from backend.api.auth import owner_scope
-from backend.api.blueprint import Blueprint
-from backend.api.preconditions import RETRY_AFTER_HEADER
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
+from backend.web.auth import owner_scope
+from backend.web.blueprint import Blueprint
+from backend.web.preconditions import RETRY_AFTER_HEADER
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions", description="Messages of a session")
 

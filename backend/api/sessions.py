@@ -5,9 +5,6 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
-from backend.api.auth import current_caller, listing_access, owner_scope
-from backend.api.blueprint import Blueprint
-from backend.api.preconditions import ETAG_HEADER, RETRY_AFTER_HEADER, if_match, not_modified, with_etag
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders, IfMatchHeaders, IfNoneMatchHeaders
 from backend.schemas.sessions import (
@@ -18,6 +15,9 @@ from backend.schemas.sessions import (
     SessionStatsSchema,
     SessionUpdateSchema,
 )
+from backend.web.auth import current_caller, listing_access, owner_scope
+from backend.web.blueprint import Blueprint
+from backend.web.preconditions import ETAG_HEADER, RETRY_AFTER_HEADER, if_match, not_modified, with_etag
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="Sessions")
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from backend.api.blueprint import Blueprint
 from backend.api.chat import answer, documented_as_turn
 from backend.extensions import services
 from backend.schemas.chat import ChatResponseSchema, VoiceRequestSchema
 from backend.schemas.headers import IdempotencyHeaders
+from backend.web.blueprint import Blueprint
 
 blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turns (transcripts)")
 

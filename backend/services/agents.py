@@ -14,7 +14,7 @@ import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
-from backend.services.event_stream import read_events
+from backend.services.turns.sse_reader import read_events
 from backend.store.records import MessageRecord, SessionRecord
 
 

@@ -7,8 +7,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from backend.services.agents import AgentFailed
-from backend.services.chat import ChatService
 from backend.services.errors import AgentsBusy
+from backend.services.turns.service import ChatService
 
 
 def _count(name, **labels):

@@ -3,7 +3,7 @@
 import pytest
 
 from backend.services.agents import AgentFailed
-from backend.services.chat import ChatService
+from backend.services.turns.service import ChatService
 
 
 def test_the_agent_runs_with_no_connection_checked_out(service):

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from backend.services.agent_calls import AgentGate, call_agent
 from backend.services.agents import AgentFailed, AgentRequest
+from backend.services.turns.agent_call import AgentGate, call_agent
 from backend.store.records import MessageRecord, SessionRecord
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -164,7 +164,7 @@ def test_none_mode_keeps_the_admin_token_listing_and_open_sessions(make_app):
 
 
 def test_is_operator_answers_for_any_request(jwt_app, make_app):
-    from backend.api.auth import is_operator
+    from backend.web.auth import is_operator
     from tests.api.conftest import ADMIN_TOKEN
 
     for headers, expected in ((OPERATOR, True), (ALICE, False), (INTRUDERS["alg none"], False), ({}, False)):

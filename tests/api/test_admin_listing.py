@@ -130,7 +130,7 @@ def test_a_bad_limit_or_cursor_is_422(admin_client, query, field):
 def test_every_token_presented_is_compared_in_constant_time(admin_client, monkeypatch):
     import hmac
 
-    from backend.api import admin
+    from backend.web import admin
 
     compared, constant_time = [], hmac.compare_digest
 

@@ -30,7 +30,7 @@ def test_the_access_line_and_the_cause_of_a_404_carry_the_same_request_id(client
     caplog.set_level(logging.INFO)
     client.get("/api/v1/sessions/nobody", headers={"X-Request-ID": "trace-404"})
     access = [r for r in caplog.records if r.name == "backend.access"]
-    causes = [r for r in caplog.records if r.name == "backend.api.errors"]
+    causes = [r for r in caplog.records if r.name == "backend.web.errors"]
     assert [(r.request_id, r.route, r.status, r.session_id) for r in access] == [
         ("trace-404", "/api/v1/sessions/<session_id>", 404, session_ref("nobody"))
     ]
@@ -51,7 +51,7 @@ def test_a_422_cause_names_each_field(client, caplog):
     caplog.set_level(logging.INFO)
     client.post("/api/v1/sessions", json={"session_id": "s1"})
     client.post("/api/v1/sessions/s1/messages", json={"role": "wizard", "content": ""})
-    cause = [r.getMessage() for r in caplog.records if r.name == "backend.api.errors"]
+    cause = [r.getMessage() for r in caplog.records if r.name == "backend.web.errors"]
     assert len(cause) == 1 and cause[0].startswith("422 invalid content, role (content: ") and "role: " in cause[0]
 
 

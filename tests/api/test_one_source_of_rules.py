@@ -3,8 +3,8 @@
 import pytest
 
 from backend.services.agents import echo_agent
-from backend.services.chat import ChatService
 from backend.services.errors import InvalidInput
+from backend.services.turns.service import ChatService
 
 
 def problems_from_python(call) -> dict:

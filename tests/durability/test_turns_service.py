@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from backend.services.agents import AgentFailed
-from backend.services.chat import ChatService
 from backend.services.errors import IdempotencyKeyReused, RequestInFlight, SessionNotFound, TurnInProgress
 from backend.services.session import SessionService
-from backend.services.turn_lease import TurnLeases
+from backend.services.turns.lease import TurnLeases
+from backend.services.turns.service import ChatService
 from backend.store.engines import create_engine
 
 

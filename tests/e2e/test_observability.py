@@ -126,7 +126,7 @@ def test_every_json_log_line_carries_the_request_id_and_the_access_line_its_fiel
         "session_id": session_ref("log-1"),
     }
     assert access[0]["duration_ms"] > 0
-    cause = [line for line in mine if line["logger"] == "backend.api.errors"]
+    cause = [line for line in mine if line["logger"] == "backend.web.errors"]
     assert len(cause) == 1 and cause[0]["level"] == "WARNING" and "did not answer within 1 s" in cause[0]["message"]
     assert any(line.get("request_id") == generated and line["logger"] == "backend.access" for line in lines)
     assert not any("HTTP/1.1" in line.get("message", "") for line in lines)  # gunicorn's access log is off
@@ -158,7 +158,7 @@ def test_a_bad_setting_stops_gunicorn_before_it_listens_with_one_line_and_status
     ],
 )
 def test_a_bad_pool_size_is_named_before_gunicorn_forks(monkeypatch, value, line):
-    from backend.observability.server import settings_problem
+    from config.hooks import settings_problem
 
     monkeypatch.setenv("POSTGRES_POOL_SIZE", value)
     assert settings_problem() == line

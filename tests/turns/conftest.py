@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.services.event_stream import parse_event
+from backend.services.turns.sse_reader import parse_event
 from tests.api.conftest import make_app, stored  # noqa: F401 - fixtures shared with the API tests
 from tests.reliability.conftest import launch  # noqa: F401 - the one gunicorn launcher fixture
 from tests.turns.agent_server import StreamingAgent

@@ -7,7 +7,7 @@ import json
 import time
 from urllib.parse import urlsplit
 
-from backend.services.event_stream import read_events
+from backend.services.turns.sse_reader import read_events
 
 
 class StreamedChat:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from backend.services.errors import SessionStoreError
 from backend.services.idempotency import Claim, IdempotencyKeys, key_scope
-from backend.services.turn_lease import Lease, TurnLeases
+from backend.services.turns.lease import Lease, TurnLeases
 from backend.store.records import MessageRecord
 from backend.store.transaction import Transaction
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from backend.observability.logs import session_ref
 from backend.observability.metrics import record_turn, record_turn_in_flight
-from backend.services.agent_calls import END, AgentCall, AgentTimeout, log_agent_call
 from backend.services.agents import AgentFailed
 from backend.services.errors import InvalidInput
 from backend.services.outcomes import record_to_json
 from backend.services.session import SessionService
-from backend.services.turn_guard import Turn
+from backend.services.turns.agent_call import END, AgentCall, AgentTimeout, log_agent_call
+from backend.services.turns.guard import Turn
 from backend.store.records import MessageRecord
 
 log = logging.getLogger(__name__)

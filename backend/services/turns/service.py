@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass
 
 from backend import context
-from backend.services.agent_calls import AgentCall, AgentGate, log_agent_call
 from backend.services.agents import Agent, AgentRequest
 from backend.services.errors import AgentsBusy
 from backend.services.outcomes import record_from_json, request_hash
 from backend.services.session import SessionService
-from backend.services.turn_guard import TurnGuard
-from backend.services.turns import ReplayedTurn, StreamedTurn, log_turn_refused
+from backend.services.turns.agent_call import AgentCall, AgentGate, log_agent_call
+from backend.services.turns.guard import TurnGuard
+from backend.services.turns.stream import ReplayedTurn, StreamedTurn, log_turn_refused
 from backend.services.validation import (
     Problems,
     check_audio,

@@ -14,7 +14,7 @@ from werkzeug.wsgi import ClosingIterator
 from backend.schemas.messages import MessageSchema
 from backend.services.agents import AgentFailed
 from backend.services.errors import StoreUnavailable
-from backend.services.turns import StreamedTurn, never_gone
+from backend.services.turns.stream import StreamedTurn, never_gone
 
 EVENT_STREAM = "text/event-stream"
 _MESSAGE = MessageSchema()

@@ -13,10 +13,10 @@ import logging
 import flask
 from flask_smorest import abort
 
-from backend.api.admin import check_admin_token
-from backend.api.ratelimit import RateLimits
 from backend.services.tokens import Caller, InvalidToken, KeysUnavailable, TokenVerifier
 from backend.settings import Config
+from backend.web.admin import check_admin_token
+from backend.web.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def listing_access(view):
             check_admin_token()
         return view(*args, **kwargs)
 
-    # backend.api.docs leaves it out of the OpenAPI document when it does not exist (none mode, no ADMIN_TOKEN).
+    # backend.web.docs leaves it out of the OpenAPI document when it does not exist (none mode, no ADMIN_TOKEN).
     wrapper.session_store_operator_only = True  # type: ignore[attr-defined]
     return wrapper
 

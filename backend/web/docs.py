@@ -21,7 +21,7 @@ _ASSETS = (
     "favicon-32x32.png",
     "favicon-16x16.png",
 )
-OPERATOR_ONLY = "session_store_operator_only"  # set on a view by backend.api.auth.listing_access
+OPERATOR_ONLY = "session_store_operator_only"  # set on a view by backend.web.auth.listing_access
 
 blp = flask.Blueprint("docs_assets", __name__)
 

@@ -9,10 +9,10 @@ import time
 
 import flask
 
-from backend.api.auth import require_operator
 from backend.context import request_id
 from backend.observability.logs import install_request_id, session_ref
 from backend.observability.metrics import exposition, record_request
+from backend.web.auth import require_operator
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is short and plain: it goes into every log line.

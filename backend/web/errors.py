@@ -9,7 +9,6 @@ from typing import Any
 import flask
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from backend.observability.http import redacted, route_template
 from backend.services.agents import AgentFailed
 from backend.services.errors import (
     AgentsBusy,
@@ -23,6 +22,7 @@ from backend.services.errors import (
     StoreUnavailable,
     TurnInProgress,
 )
+from backend.web.observability import redacted, route_template
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""One conversation turn: the agent call, its stream, its lease and its idempotency guard."""

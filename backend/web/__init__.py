@@ -1,0 +1,1 @@
+"""What HTTP needs around the resources: auth, rate limits, the error map, middleware, docs, /metrics."""
