@@ -1,57 +1,44 @@
-"""Operator commands: `flask --app wsgi sessions ...`."""
+"""The `session-store` console commands (also `flask --app wsgi sessions ...` in a checkout): migrate, and the
+operator commands, reading DATABASE_URL (else SESSION_DB_PATH) as backend.settings.Config does."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import click
-import psycopg
 import sqlalchemy as sa
-from flask import current_app
-from flask.cli import AppGroup
 
 from backend.cli_progress import TerminalProgress
-from backend.services.errors import InvalidInput, SessionStoreError
+from backend.console import OperatorGroup, command_settings, migration_engine, store_engine
 from backend.services.maintenance import MaintenanceService
 from backend.services.ownership import BATCH_ROWS, assign_owners, read_assignments
 from backend.services.transfer import copy_sqlite_to_postgres
-from backend.store.engines import get_engine
+from backend.store.migrations import database_revision, head_revision, upgrade_to_head
 
 
-class _OperatorGroup(AppGroup):
-    """Turns the store's own errors into a one-line message and exit code 1, not a traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except InvalidInput as exc:
-            problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in sorted(exc.errors.items()))
-            raise click.ClickException(problems) from exc
-        except SessionStoreError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except sa.exc.DBAPIError as exc:  # the database refused or could not be reached: its own words, one line
-            raise click.ClickException(f"database error: {_first_line(exc.orig)}") from exc
-        except (sqlite3.Error, psycopg.Error) as exc:
-            raise click.ClickException(f"database error: {_first_line(exc)}") from exc
-        except sa.exc.ArgumentError as exc:
-            raise click.ClickException(f"bad database URL: {_first_line(exc)}") from exc
+@click.command("migrate")
+def migrate() -> None:
+    """Upgrade the configured database to the newest revision (a legacy sessions.db is adopted as it is)."""
+    target = migration_engine(command_settings())
+    try:
+        with target.connect() as conn:
+            before = database_revision(conn)
+        upgrade_to_head(target)  # at the head already, Alembic does nothing
+    finally:
+        target.dispose()
+    head = head_revision()
+    if before == head:
+        click.echo(f"the database is at revision {head} already: nothing to do")
+    else:
+        click.echo(f"upgraded the database from {before or 'no revision'} to revision {head}")
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-sessions_cli = _OperatorGroup("sessions", help="Operate on stored sessions.")
-
-
-@sessions_cli.command("purge")
+@click.command("purge")
 @click.option("--idle-days", type=click.FloatRange(min=0), required=True, help="Delete sessions idle longer than this.")
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted, delete nothing.")
 def purge(idle_days: float, dry_run: bool) -> None:
     """Delete sessions (and their messages) idle for more than --idle-days days, and expired idempotency keys."""
+    service = MaintenanceService(store_engine(command_settings()))
     with TerminalProgress("purging sessions") as progress:
-        report = MaintenanceService(current_app.config["DATABASE_URL"]).purge_idle_sessions(
+        report = service.purge_idle_sessions(
             idle_days, dry_run=dry_run, progress=progress if progress.enabled and not dry_run else None
         )
     verb = "would delete" if report.dry_run else "deleted"
@@ -62,22 +49,21 @@ def purge(idle_days: float, dry_run: bool) -> None:
     )
 
 
-@sessions_cli.command("backup")
+@click.command("backup")
 @click.argument("destination", type=click.Path(dir_okay=False))
 def backup(destination: str) -> None:
     """Write a consistent copy of the live SQLite database to DESTINATION (a new file)."""
+    service = MaintenanceService(store_engine(command_settings()))
     with TerminalProgress("backing up pages") as progress:
-        counts = MaintenanceService(current_app.config["DATABASE_URL"]).backup_sqlite(
-            destination, progress=progress if progress.enabled else None
-        )
+        counts = service.backup_sqlite(destination, progress=progress if progress.enabled else None)
     click.echo(f"backed up {counts['sessions']} session(s) and {counts['chat_history']} message(s) to {destination}")
 
 
-@sessions_cli.command("copy-to-postgres")
+@click.command("copy-to-postgres")
 @click.argument("target_url")
 def copy_to_postgres(target_url: str) -> None:
     """Copy the configured SQLite database into the empty PostgreSQL database at TARGET_URL."""
-    source = sa.make_url(current_app.config["DATABASE_URL"])
+    source = sa.make_url(command_settings()["DATABASE_URL"])
     if source.get_backend_name() != "sqlite":
         raise click.UsageError("the configured database is not SQLite; set SESSION_DB_PATH to the file to copy")
     with TerminalProgress("copying") as progress:
@@ -95,7 +81,7 @@ def copy_to_postgres(target_url: str) -> None:
             click.echo(f"{len(items)} {label}: " + ", ".join(items[:50]) + (" ..." if len(items) > 50 else ""))
 
 
-@sessions_cli.command("assign-owners")
+@click.command("assign-owners")
 @click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
 @click.option(
     "--batch-rows", type=click.IntRange(min=1), default=BATCH_ROWS, show_default=True, help="Rows per transaction."
@@ -103,10 +89,9 @@ def copy_to_postgres(target_url: str) -> None:
 def assign_owners_command(csv_file, batch_rows: int) -> None:
     """Give legacy sessions (no owner yet) the owners a CSV names: header session_id,owner or
     device_fingerprint,owner."""
-    config = current_app.config
+    configured = command_settings()
     key, rows = read_assignments(csv_file)
-    engine = get_engine(config["DATABASE_URL"], busy_timeout_s=config["SQLITE_BUSY_TIMEOUT_S"])
-    report = assign_owners(engine, config["LIMITS"], key, rows, batch_rows)
+    report = assign_owners(store_engine(configured), configured["LIMITS"], key, rows, batch_rows)
     click.echo(
         f"{report.rows} row(s) by {key}: {report.matched_rows} matched, {report.sessions_assigned} session(s) "
         f"given an owner; {len(report.unmatched)} unmatched, {len(report.refused)} refused"
@@ -117,8 +102,20 @@ def assign_owners_command(csv_file, batch_rows: int) -> None:
             click.echo(f"{label}: {shown}" + (" ..." if len(items) > 50 else ""))
 
 
-@sessions_cli.command("compact")
+@click.command("compact")
 def compact() -> None:
     """Give back the space that deletes (a purge) freed: VACUUM (SQLite, PostgreSQL)."""
-    report = MaintenanceService(current_app.config["DATABASE_URL"]).compact()
+    report = MaintenanceService(store_engine(command_settings())).compact()
     click.echo(f"compacted: {report.before:,} bytes before, {report.after:,} bytes after")
+
+
+OPERATOR_COMMANDS = (purge, backup, copy_to_postgres, assign_owners_command, compact)
+
+main = OperatorGroup(
+    "session-store",
+    commands=(migrate, *OPERATOR_COMMANDS),
+    help="Migrate the session store's database and operate on stored sessions (DATABASE_URL, else SESSION_DB_PATH).",
+)
+
+# The same command objects under the Flask app: `flask --app wsgi sessions purge ...` reads the app's settings.
+sessions_cli = OperatorGroup("sessions", commands=OPERATOR_COMMANDS, help="Operate on stored sessions.")

@@ -4,14 +4,16 @@ import pytest
 import sqlalchemy as sa
 
 from backend.store.engines import create_engine
+from backend.store.migrations import alembic_config as project_alembic_config
 from tests.databases import postgres_url_or_skip, url_with_schema
 
 
 @pytest.fixture
 def alembic_config():
+    """The configuration upgrade_to_head uses, built in code as an installed package builds it (no alembic.ini)."""
     from pytest_alembic.config import Config
 
-    return Config(config_options={"file": "alembic.ini", "configure_logger": False})
+    return Config(alembic_config=project_alembic_config())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

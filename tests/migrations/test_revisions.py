@@ -1,6 +1,9 @@
 """Alembic revisions: one head, every upgrade, every downgrade after the baseline, models match."""
 
+from pathlib import Path
+
 import pytest
+from alembic.config import Config
 from alembic.script import ScriptDirectory
 from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
     test_model_definitions_match_ddl,
@@ -8,6 +11,7 @@ from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
     test_upgrade,
 )
 
+from backend.settings import PROJECT_ROOT
 from backend.store.migrations import alembic_config as project_alembic_config
 
 BASELINE = "0001"
@@ -16,6 +20,13 @@ BASELINE = "0001"
 def revisions_after_baseline():
     script = ScriptDirectory.from_config(project_alembic_config())
     return [r.revision for r in reversed(list(script.walk_revisions())) if r.revision != BASELINE]
+
+
+def test_alembic_ini_and_the_code_name_the_same_revisions():
+    ini = Config(str(PROJECT_ROOT / "alembic.ini"))
+    in_code = project_alembic_config()
+    assert Path(ini.get_main_option("script_location")).resolve() == PROJECT_ROOT / "alembic"
+    assert Path(in_code.get_main_option("script_location")).resolve() == PROJECT_ROOT / "alembic"
 
 
 def test_the_baseline_is_the_first_revision():

@@ -1,5 +1,5 @@
-"""Operator ergonomics: one-line database errors, a live source refused, compact, standalone backups, progress on a
-terminal."""
+"""Operator ergonomics of `session-store`: one-line database errors, a live source refused, compact, standalone
+backups, progress on a terminal."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
-from backend import create_app, settings
+from backend.cli import main
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
 from backend.services.transfer import copy_sqlite_to_postgres
@@ -25,8 +26,8 @@ from tests.servers import server_env
 
 
 def run(database_url, *args):
-    app = create_app(settings.TestingConfig(DATABASE_URL=database_url))
-    return app.test_cli_runner().invoke(args=["sessions", *args])
+    """`session-store args...` with DATABASE_URL set, no Flask app."""
+    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": database_url})
 
 
 def _fill(service, sessions=30, messages=20, idle_days=40):
@@ -56,6 +57,7 @@ def test_an_unreachable_database_is_one_line_and_status_1(tmp_path):
     result = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "purge", "--idle-days", "1")
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: database error: connection failed: ") and "port 1" in result.output
 
 
 def test_copying_a_source_that_is_being_written_is_refused_and_commits_nothing(
@@ -112,11 +114,11 @@ def test_a_backup_is_a_standalone_file_not_in_wal_mode(tmp_path, sqlite_template
 
 
 def _on_a_terminal(database_url, *args) -> tuple[int, str]:
-    """Run `flask --app wsgi sessions ...` with its stderr on a pseudo-terminal; exit status and what the terminal
-    showed."""
+    """Run `session-store ...` (as `python -m backend`) with its stderr on a pseudo-terminal; exit status and what the
+    terminal showed."""
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "sessions", *args],
+        [sys.executable, "-m", "backend", *args],
         cwd=PROJECT_ROOT,
         env=server_env(database_url, COLUMNS="100"),
         stdout=subprocess.PIPE,
