@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from backend.services.async_session import AsyncSessionService
-from backend.store import statements as st
+from backend.store import sql as st
 from bench.fixtures import BenchDatabase
 
 COROUTINES = 500

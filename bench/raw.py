@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from backend.settings import sqlite_synchronous_from_env
-from backend.store.statements import MESSAGE
+from backend.store.sql import MESSAGE
 
 # The columns a record holds, by name from the models: the reference reads what the service reads.
 COLUMNS = [column.name for column in MESSAGE.columns]

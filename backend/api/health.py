@@ -33,6 +33,6 @@ def readyz():
     """Readiness: the database answers, is at the newest migration and takes writes (disk not full, free space
     at least MIN_FREE_DISK_MB), and no hung agent call holds a slot of this worker; 503 with the reason if not."""
     current = services()
-    revision = check_ready(current.sessions.engine, current.config.MIN_FREE_DISK_MB)
+    revision = check_ready(current.sessions.uow, current.config.MIN_FREE_DISK_MB)
     check_agent_capacity(current.chat.gate)
     return {"status": "ready", "revision": revision}

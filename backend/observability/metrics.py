@@ -24,8 +24,6 @@ from prometheus_client import (
     multiprocess,
 )
 
-AGENT_OUTCOMES = ("ok", "failed", "timeout", "refused")
-TURN_OUTCOMES = ("completed", "interrupted", "failed", "refused")
 # Database transactions are milliseconds; requests and agent calls up to the agent's timeout.
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

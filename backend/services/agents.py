@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import urllib3
@@ -15,7 +13,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as TransportTimeout
 
 from backend.services.turns.sse_reader import read_events
-from backend.store.records import MessageRecord, SessionRecord
+from backend.store.records import MessageRecord, SessionRecord, record_to_json
 
 
 class AgentFailed(Exception):
@@ -51,14 +49,6 @@ def echo_agent(request: AgentRequest) -> AgentReply:
     return AgentReply(f"echo: {request.message.content}", {"agent": "echo"})
 
 
-def record_json(record) -> dict:
-    """A record as the HTTP agent receives it: every field, times in ISO 8601 with their offset."""
-    return {
-        name: value.isoformat() if isinstance(value, datetime) else value
-        for name, value in ((f.name, getattr(record, f.name)) for f in dataclasses.fields(record))
-    }
-
-
 class HttpAgent:
     """An agent behind an HTTP endpoint: POST {session_id, history, message} -> JSON {reply, metadata?},
     or text/event-stream (events `delta` {"text"}, then an optional `done` {"metadata"})."""
@@ -78,8 +68,8 @@ class HttpAgent:
         AgentFailed on any transport error, error status or malformed answer."""
         body = {
             "session_id": request.session.session_id,
-            "history": [record_json(m) for m in request.history],
-            "message": record_json(request.message),
+            "history": [record_to_json(m) for m in request.history],
+            "message": record_to_json(request.message),
         }
         try:
             response = self.http.request(

@@ -47,14 +47,13 @@ def decode_cursor(cursor: Any, field: str = "cursor") -> list:
         raise InvalidInput({field: [_NOT_OURS]}) from None
 
 
-def decode_listing_cursor(cursor: Any, dialect_name: str, phases: tuple[str, str]) -> tuple[str, Any, str]:
-    """(phase, last_active as stored, session_id) of an operator-listing cursor; phases = (dated, undated)."""
+def decode_listing_cursor(cursor: Any, key_types: tuple[type, ...], phases: tuple[str, str]) -> tuple[str, Any, str]:
+    """(phase, last_active as stored, session_id) of a listing cursor; phases = (dated, undated), key_types what
+    the store may hold as a last_active (UnitOfWork.cursor_key_types)."""
     values = decode_cursor(cursor)
     if len(values) == 3 and isinstance(values[2], str):
         phase, key, sid = values
-        # A PostgreSQL column holds only timestamps; a SQLite one also legacy text and numbers.
-        kinds = (datetime,) if dialect_name == "postgresql" else (str, int, float, datetime)
-        scalar = isinstance(key, kinds) and not isinstance(key, bool)
+        scalar = isinstance(key, key_types) and not isinstance(key, bool)
         dated, undated = phases
         if (phase == dated and scalar) or (phase == undated and key is None):
             return phase, key, sid

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.store.errors import SessionStoreError, StoreFull, StoreUnavailable
+from backend.store.errors import InvalidInput, SessionStoreError, StoreFull, StoreUnavailable
 
 __all__ = [
     "SessionStoreError",
@@ -25,15 +25,6 @@ class SessionNotFound(SessionStoreError):
     def __init__(self, session_id: str):
         super().__init__(f"session {session_id!r} not found")
         self.session_id = session_id
-
-
-class InvalidInput(SessionStoreError):
-    """One or more arguments are invalid; `errors` maps each field to its problems."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        fields = ", ".join(sorted(errors))
-        super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
-        self.errors = errors
 
 
 class IdempotencyKeyReused(SessionStoreError):

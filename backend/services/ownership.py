@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from backend.services.errors import InvalidInput
 from backend.services.validation import Problems, check_lookup_id, check_owner
 from backend.settings import Limits
-from backend.store import statements as st
-from backend.store.transaction import transaction
+from backend.store.unit_of_work import UnitOfWork
 
-KEYS = {"session_id": st.assign_owner_by_session_id, "device_fingerprint": st.assign_owner_by_fingerprint}
+KEYS = ("session_id", "device_fingerprint")
 BATCH_ROWS = 500
 
 
@@ -48,13 +47,13 @@ def assign_owners(
     """Give each session that has no owner the owner of its row; one short transaction per batch of rows.
     A session that already has an owner keeps it (the row counts as unmatched)."""
     report = AssignmentReport(key)
-    statement = KEYS[key]
+    uow = UnitOfWork(engine)
     batch: list[tuple[int, str, str]] = []
 
     def flush() -> None:
-        with transaction(engine, write=True) as tx:
+        with uow.write() as store:
             for line, value, owner in batch:
-                assigned = tx.execute(statement, {"sid": value, "key": value, "new_owner": owner}).rowcount
+                assigned = store.sessions.assign_owner(key, value, owner)
                 report.sessions_assigned += assigned
                 if assigned:
                     report.matched_rows += 1

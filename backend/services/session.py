@@ -4,37 +4,34 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
-
-import sqlalchemy as sa
 
 from backend.services.errors import SessionNotFound
 from backend.services.etags import check_if_match
-from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope
+from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
-from backend.services.messages import MessageOperations, reachable
-from backend.services.outcomes import record_from_json, record_to_json, request_hash
+from backend.services.messages import MessageService, reachable
 from backend.services.validation import (
     Problems,
     check_fingerprint,
+    check_id,
     check_idempotency_key,
     check_lookup_id,
     check_metadata,
     check_owner,
     new_session_id_problem,
 )
-from backend.settings import Config, Limits
-from backend.store import statements as st
-from backend.store.engines import engine_for
-from backend.store.records import SessionPage, SessionRecord, SessionStats
-from backend.store.transaction import Transaction, transaction
+from backend.store.records import (
+    NewSession,
+    SessionPage,
+    SessionRecord,
+    SessionStats,
+    record_from_json,
+    record_to_json,
+)
+from backend.store.unit_of_work import StoreTransaction
 
 _UNSET: Any = object()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_session_id() -> str:
@@ -42,30 +39,12 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService(MessageOperations):
-    """Sessions and their messages (messages.MessageOperations); usable with or without Flask.
+class SessionService(MessageService):
+    """Sessions and their messages (MessageService); usable with or without Flask.
 
     Every method takes an optional `owner`: a session of another owner (or of none) is then
     exactly a missing one. The agent process is trusted and leaves it out.
     """
-
-    def __init__(
-        self,
-        url_or_engine: str | sa.Engine | None = None,
-        *,
-        limits: Limits | None = None,
-        idempotency_ttl_s: float | None = None,
-    ):
-        if url_or_engine is None:
-            config = Config()
-            url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
-            idempotency_ttl_s = idempotency_ttl_s or config.IDEMPOTENCY_TTL_S
-        self.engine = engine_for(url_or_engine)
-        self.limits = limits or Limits.from_env()
-        self.keys = IdempotencyKeys(self.engine, ttl_s=idempotency_ttl_s or DEFAULT_TTL_S)
-        self._insert_session_if_absent = st.insert_session_if_absent[self.engine.dialect.name]
-
-    # -- sessions -----------------------------------------------------------------------
 
     def get_or_create_session(
         self,
@@ -94,9 +73,11 @@ class SessionService(MessageOperations):
 
         With `owner`, a new session belongs to it and always gets a generated id: a given id only
         reopens one of the owner's own sessions (SessionNotFound otherwise), so that no answer tells
-        whether another owner holds that id. With an idempotency key, a repeat returns the first
-        call's session and answer, with no new effect.
+        whether another owner holds that id. An existing session keeps its metadata and fingerprint
+        (update_session changes them). With an idempotency key, a repeat returns the first call's
+        session and answer, with no new effect.
         """
+        new = NewSession(session_id, metadata, device_fingerprint, owner)
         problems = Problems()
         check_idempotency_key(problems, idempotency_key)
         if session_id is not None:
@@ -112,52 +93,40 @@ class SessionService(MessageOperations):
                 if id_problem and not self._exists(session_id):
                     problems.add("session_id", id_problem)
             problems.raise_if_any()
-        with transaction(self.engine, write=True) as tx:
+        with self.uow.write() as store:
             if idempotency_key is None:
-                return self._open(tx, session_id, metadata, device_fingerprint, owner, problems)
-            fingerprint = request_hash(
-                "open_session", session_id=session_id, metadata=metadata, device_fingerprint=device_fingerprint
-            )
-            claim = self.keys.claim(tx, key_scope(session_id, owner), idempotency_key, fingerprint)
+                return self._open(store, new, problems)
+            claim = self.keys.claim(store, key_scope(session_id, owner), idempotency_key, request_hash("open", new=new))
             if claim.replay is not None:
                 return record_from_json(SessionRecord, claim.replay.outcome), claim.replay.status == 201
-            record, created = self._open(tx, session_id, metadata, device_fingerprint, owner, problems)
-            self.keys.complete(tx, claim, 201 if created else 200, record_to_json(record))
+            record, created = self._open(store, new, problems)
+            self.keys.complete(store, claim, 201 if created else 200, record_to_json(record))
             return record, created
 
-    def _open(
-        self, tx: Transaction, session_id, metadata, device_fingerprint, owner, problems
-    ) -> tuple[SessionRecord, bool]:
-        now = _now()
-        if owner is not None and session_id is not None:
-            if not tx.execute(st.touch_owned_session, {"sid": session_id, "scope": owner, "now": now}).rowcount:
-                raise SessionNotFound(session_id)
-            return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
-        session_id = session_id if session_id is not None else new_session_id()
-        if tx.execute(st.touch_session, {"sid": session_id, "now": now}).rowcount:
-            return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), False
-        id_problem = new_session_id_problem(session_id, self.limits)
+    def _open(self, store: StoreTransaction, new: NewSession, problems: Problems) -> tuple[SessionRecord, bool]:
+        current = now()
+        if new.owner is not None and new.session_id is not None:
+            if not store.sessions.touch(new.session_id, current, owner=new.owner):
+                raise SessionNotFound(new.session_id)
+            return store.sessions.get(new.session_id), False
+        if new.session_id is None:
+            new = NewSession(new_session_id(), new.metadata, new.device_fingerprint, new.owner)
+        if store.sessions.touch(new.session_id, current):
+            return store.sessions.get(new.session_id), False
+        id_problem = new_session_id_problem(new.session_id, self.limits)
         if id_problem:
             problems.add("session_id", id_problem)
             problems.raise_if_any()
-        values = {
-            "sid": session_id,
-            "fingerprint": device_fingerprint,
-            "now": now,
-            "meta": metadata or {},
-            "new_owner": owner,
-        }
-        created = tx.execute(self._insert_session_if_absent, values).first() is not None
+        created = store.sessions.add_if_absent(new, current)
         if not created:
-            tx.execute(st.touch_session, {"sid": session_id, "now": now})
-        return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one()), created
+            store.sessions.touch(new.session_id, current)
+        return store.sessions.get(new.session_id), created
 
     def get_session(self, session_id: str, *, owner: str | None = None) -> SessionRecord:
         """The session, or SessionNotFound (also when `owner` is given and the session is not its)."""
-        self._check_id(session_id)
-        with transaction(self.engine, write=False) as tx:
-            row = tx.execute(st.select_session, {"sid": session_id}).first()
-        return reachable(row, session_id, owner)
+        check_id(session_id)
+        with self.uow.read() as store:
+            return reachable(store.sessions.get(session_id), session_id, owner)
 
     def update_session(
         self,
@@ -178,10 +147,8 @@ class SessionService(MessageOperations):
         if device_fingerprint is not _UNSET:
             check_fingerprint(problems, device_fingerprint, self.limits)
         problems.raise_if_any()
-        with transaction(self.engine, write=True) as tx:
-            current = reachable(
-                tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner
-            )
+        with self.uow.write() as store:
+            current = reachable(store.sessions.get(session_id, for_update=True), session_id, owner)
             check_if_match(current, if_match)  # under the row lock: no update slips in between
             merged = current.metadata
             if metadata:
@@ -191,34 +158,26 @@ class SessionService(MessageOperations):
                 check_metadata(problems, merged, self.limits)
                 problems.raise_if_any()
             fingerprint = current.device_fingerprint if device_fingerprint is _UNSET else device_fingerprint
-            values = {"sid": session_id, "meta": merged, "fingerprint": fingerprint, "now": _now()}
-            tx.execute(st.update_session, values)
-            return st.SESSION.from_result_row(tx.execute(st.select_session, {"sid": session_id}).one())
+            store.sessions.update(session_id, merged, fingerprint, now())
+            return store.sessions.get(session_id)
 
     def delete_session(
         self, session_id: str, *, owner: str | None = None, if_match: str | Iterable[str] | None = None
     ) -> None:
         """Delete the session and all its messages (with `if_match`, only while the session is at that ETag)."""
-        self._check_id(session_id)
-        with transaction(self.engine, write=True) as tx:
+        check_id(session_id)
+        with self.uow.write() as store:
             # Lock the row first (PostgreSQL): an append racing in would otherwise insert a message
             # between the two deletes and fail the second on the foreign key.
-            current = reachable(
-                tx.execute(st.select_session_for_update, {"sid": session_id}).first(), session_id, owner
-            )
-            check_if_match(current, if_match)
-            tx.execute(st.delete_messages, {"sid": session_id})
-            tx.execute(st.delete_session, {"sid": session_id})
+            check_if_match(reachable(store.sessions.get(session_id, for_update=True), session_id, owner), if_match)
+            store.sessions.delete(session_id)
 
     def get_session_stats(self, session_id: str, *, owner: str | None = None) -> SessionStats:
         """Counts and times of the session: per role, first and last message."""
-        self._check_id(session_id)
-        params = {"sid": session_id}
-        with transaction(self.engine, write=False) as tx:
-            session = reachable(tx.execute(st.select_session, params).first(), session_id, owner)
-            by_role = {role: count for role, count in tx.execute(st.count_by_role, params)}
-            first = tx.execute(st.first_message_time, params).scalar()
-            last = tx.execute(st.last_message_time, params).scalar()
+        check_id(session_id)
+        with self.uow.read() as store:
+            session = reachable(store.sessions.get(session_id), session_id, owner)
+            by_role, first, last = store.sessions.message_stats(session_id)
         return SessionStats(
             session_id=session.session_id,
             message_count=session.message_count,
@@ -239,8 +198,8 @@ class SessionService(MessageOperations):
     ) -> SessionPage:
         """Sessions (only `owner`'s when given), most recently active first (ties by session_id), keyset-paged
         by an opaque cursor; each with a preview of its last message."""
-        return list_sessions(self.engine, self.limits, limit, cursor, device_fingerprint, owner)
+        return list_sessions(self.uow, self.limits, limit, cursor, device_fingerprint, owner)
 
     def _exists(self, session_id: str) -> bool:
-        with transaction(self.engine, write=False) as tx:
-            return tx.run(st.session_exists, {"sid": session_id}).fetchone() is not None
+        with self.uow.read() as store:
+            return store.sessions.exists(session_id)

@@ -195,6 +195,33 @@ def check_idempotency_key(
         problems.add(name, "must be printable ASCII")
 
 
+def check_id(session_id: Any) -> None:
+    """InvalidInput unless `session_id` can name a session."""
+    problems = Problems()
+    check_lookup_id(problems, session_id)
+    problems.raise_if_any()
+
+
+def check_page(session_id: Any, limit: Any, before: Any, limits: Limits) -> None:
+    """InvalidInput naming every bad argument of a history read."""
+    problems = Problems()
+    check_lookup_id(problems, session_id)
+    check_page_limit(problems, limit, limits)
+    check_before(problems, before)
+    problems.raise_if_any()
+
+
+def check_new_message(new: Any, limits: Limits, idempotency_key: Any = None) -> None:
+    """InvalidInput naming every bad field of a NewMessage (and of its idempotency key)."""
+    problems = Problems()
+    check_lookup_id(problems, new.session_id)
+    check_role(problems, new.role)
+    check_content(problems, new.content, limits)
+    check_metadata(problems, new.metadata, limits)
+    check_idempotency_key(problems, idempotency_key)
+    problems.raise_if_any()
+
+
 RULES: dict[str, Rule] = {
     "session_id": check_lookup_id,
     "role": check_role,

@@ -13,6 +13,15 @@ class SessionStoreError(Exception):
     """Base of every error the session store raises on purpose."""
 
 
+class InvalidInput(SessionStoreError):
+    """One or more arguments are invalid; `errors` maps each field to its problems."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        fields = ", ".join(sorted(errors))
+        super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
+        self.errors = errors
+
+
 class StoreUnavailable(SessionStoreError):
     """The database cannot be reached or written right now; the caller may retry."""
 

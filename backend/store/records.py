@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,27 @@ class SessionSummary(SessionRecord):
     """A session as the listing shows it, with the start of its last message (None when it has none)."""
 
     last_message_preview: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session to create: travels whole from the caller to the store (and into an idempotency key's hash)."""
+
+    session_id: str
+    metadata: dict | None = None
+    device_fingerprint: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append, as a caller gives it: travels whole from the schema through the service into the
+    store and into an idempotency key's hash, so a field added here cannot be forgotten on the way."""
+
+    session_id: str
+    role: str
+    content: str
+    metadata: dict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +127,30 @@ class TurnLeaseRecord:
     session_id: str
     holder: str
     expires_at: datetime
+
+
+def record_to_json(record: Any) -> dict:
+    """A record (or a dataclass of records) as JSON values, as a key stores it; times as ISO 8601 with offset."""
+    result = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if dataclasses.is_dataclass(value):
+            value = record_to_json(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        result[f.name] = value
+    return result
+
+
+def record_from_json(record_type: type[R], data: dict, nested: dict[str, type] | None = None) -> R:
+    """The record record_to_json made `data` from (a replay returns the very records of the first request);
+    `nested` names fields holding records."""
+    values = {}
+    for f in dataclasses.fields(record_type):
+        value = data.get(f.name)
+        if nested and f.name in nested and value is not None:
+            value = record_from_json(nested[f.name], value)
+        elif value is not None and "datetime" in str(f.type):
+            value = datetime.fromisoformat(value)
+        values[f.name] = value
+    return record_type(**values)

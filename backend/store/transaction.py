@@ -49,7 +49,9 @@ class Transaction:
 
 
 @contextmanager
-def transaction(engine: sa.Engine, *, write: bool, one_statement: bool = False) -> Iterator[Transaction]:
+def transaction(
+    engine: sa.Engine, *, write: bool, one_statement: bool = False, kind: type[Transaction] = Transaction
+) -> Iterator[Transaction]:
     """One short transaction, committed on success and rolled back on any error.
 
     Begun and ended on the driver (SQLAlchemy joins it when a Core statement runs): through
@@ -71,7 +73,7 @@ def transaction(engine: sa.Engine, *, write: bool, one_statement: bool = False) 
     writer = one_writer(engine) if sqlite and write else nullcontext()
     with translating_errors(engine.dialect.dbapi), writer, engine.connect() as connection:
         driver = connection.connection.driver_connection
-        tx = Transaction(connection)
+        tx = kind(connection)
         try:
             if sqlite:
                 if write:

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, echo_agent, load_agent
-from backend.services.turns.agent_call import call_agent
 from backend.store.records import MessageRecord, SessionRecord
+from tests.agents.calls import call_agent
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 REQUEST = AgentRequest(

@@ -19,12 +19,21 @@ from backend.services.errors import (
 from backend.services.idempotency import IdempotencyKeys, key_scope
 from backend.services.maintenance import MaintenanceService
 from backend.services.session import SessionService
+from backend.store.records import NewMessage
 from tests.rows import row_counts
 
 
 def key_rows(engine) -> int:
     with engine.connect() as conn:
         return conn.exec_driver_sql("SELECT count(*) FROM idempotency_keys").scalar_one()
+
+
+def append_with(service, role, content, also):
+    """A message of session s1 stored with `also(store, message)` in its transaction, as a turn's writes do."""
+    with service.uow.write() as store:
+        message = store.messages.add(NewMessage("s1", role, content))
+        also(store, message)
+        return message
 
 
 def test_a_repeated_append_returns_the_first_message_and_stores_nothing_more(service):
@@ -107,7 +116,7 @@ def test_a_retry_storm_of_20_threads_with_one_key_stores_one_message(service):
 
 
 def test_a_reserved_key_is_in_flight_for_a_second_attempt(service):
-    keys = IdempotencyKeys(service.engine)
+    keys = IdempotencyKeys(service.uow)
     keys.reserve("scope", "k", "hash", hold_s=30)
     with pytest.raises(RequestInFlight) as raised:
         keys.reserve("scope", "k", "hash", hold_s=30)
@@ -116,16 +125,16 @@ def test_a_reserved_key_is_in_flight_for_a_second_attempt(service):
 
 def test_a_released_reservation_is_taken_over_with_its_stored_message(service):
     service.get_or_create_session("s1")
-    keys = IdempotencyKeys(service.engine)
+    keys = IdempotencyKeys(service.uow)
     claim = keys.reserve(key_scope("s1"), "k", "hash", hold_s=30)
-    message = service.append_with("s1", "user", "hi", None, lambda tx, m: keys.record_message(tx, claim, m.id))
+    message = append_with(service, "user", "hi", lambda tx, m: keys.record_message(tx, claim, m.id))
     keys.release(claim)
     retry = keys.reserve(key_scope("s1"), "k", "hash", hold_s=30)
     assert retry.message_id == message.id and retry.replay is None and retry.token != claim.token
 
 
 def test_a_reservation_whose_holder_died_lapses_at_its_deadline(service):
-    keys = IdempotencyKeys(service.engine)
+    keys = IdempotencyKeys(service.uow)
     keys.reserve("scope", "k", "hash", hold_s=0.2)  # its holder never comes back
     with pytest.raises(RequestInFlight):
         keys.reserve("scope", "k", "hash", hold_s=0.2)
@@ -135,22 +144,20 @@ def test_a_reservation_whose_holder_died_lapses_at_its_deadline(service):
 
 def test_a_holder_that_lost_its_reservation_cannot_complete_and_its_write_is_rolled_back(service):
     service.get_or_create_session("s1")
-    keys = IdempotencyKeys(service.engine)
+    keys = IdempotencyKeys(service.uow)
     slow = keys.reserve("scope", "k", "hash", hold_s=0.1)
     time.sleep(0.2)
     keys.reserve("scope", "k", "hash", hold_s=30)  # a retry took it over
     with pytest.raises(ReservationLost):
-        service.append_with("s1", "assistant", "late", None, lambda tx, m: keys.complete(tx, slow, 200, {"late": True}))
+        append_with(service, "assistant", "late", lambda tx, m: keys.complete(tx, slow, 200, {"late": True}))
     assert service.get_chat_history("s1") == []
 
 
 def test_a_completed_reservation_replays_its_outcome_and_a_different_request_is_refused(service):
-    keys = IdempotencyKeys(service.engine)
+    keys = IdempotencyKeys(service.uow)
     claim = keys.reserve("scope", "k", "hash", hold_s=30)
     service.get_or_create_session("s1")
-    done = service.append_with(
-        "s1", "assistant", "done", None, lambda tx, m: keys.complete(tx, claim, 200, {"id": m.id})
-    )
+    done = append_with(service, "assistant", "done", lambda tx, m: keys.complete(tx, claim, 200, {"id": m.id}))
     replay = keys.reserve("scope", "k", "hash", hold_s=30).replay
     assert (replay.status, replay.outcome) == (200, {"id": done.id})
     with pytest.raises(IdempotencyKeyReused):
@@ -158,11 +165,12 @@ def test_a_completed_reservation_replays_its_outcome_and_a_different_request_is_
 
 
 def test_purging_expired_keys_keeps_the_live_ones(service):
-    keys = IdempotencyKeys(service.engine, ttl_s=3600)
+    keys = IdempotencyKeys(service.uow, ttl_s=3600)
     keys.reserve("scope", "live", "hash", hold_s=1)
     later = datetime.now(UTC) + timedelta(hours=2)
-    assert keys.purge_expired(datetime.now(UTC)) == 0
-    assert keys.purge_expired(later) == 1
+    maintenance = MaintenanceService(service.engine)
+    assert maintenance.purge_expired_keys(datetime.now(UTC)) == 0
+    assert maintenance.purge_expired_keys(later) == 1
 
 
 def _append_once(url, barrier, results):

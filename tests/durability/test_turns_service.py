@@ -16,10 +16,22 @@ from backend.services.session import SessionService
 from backend.services.turns.lease import TurnLeases
 from backend.services.turns.service import ChatService
 from backend.store.engines import create_engine
+from backend.store.unit_of_work import UnitOfWork
+
+
+class Leases(TurnLeases):
+    """TurnLeases taking a lease in a transaction of its own, as a turn's first write does."""
+
+    def __init__(self, engine, *, lease_s: float):
+        super().__init__(UnitOfWork(engine), lease_s=lease_s)
+
+    def acquire(self, session_id: str):
+        with self.uow.write() as store:
+            return self.take(store, session_id)
 
 
 def test_a_held_lease_refuses_a_second_turn_with_a_time_to_retry(engine):
-    leases = TurnLeases(engine, lease_s=30)
+    leases = Leases(engine, lease_s=30)
     leases.acquire("s1")
     with pytest.raises(TurnInProgress) as raised:
         leases.acquire("s1")
@@ -28,13 +40,13 @@ def test_a_held_lease_refuses_a_second_turn_with_a_time_to_retry(engine):
 
 
 def test_a_released_lease_lets_the_next_turn_begin_at_once(engine):
-    leases = TurnLeases(engine, lease_s=30)
+    leases = Leases(engine, lease_s=30)
     leases.release(leases.acquire("s1"))
     leases.acquire("s1")
 
 
 def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_release_the_new_one(engine):
-    leases = TurnLeases(engine, lease_s=0.2)
+    leases = Leases(engine, lease_s=0.2)
     dead = leases.acquire("s1")  # its worker was killed: never released
     time.sleep(0.3)
     leases.lease_s = 30
@@ -45,7 +57,7 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_cannot_release_the_ne
 
 
 def test_of_20_threads_beginning_a_turn_at_once_exactly_one_holds_the_lease(engine):
-    leases = TurnLeases(engine, lease_s=30)
+    leases = Leases(engine, lease_s=30)
     start = threading.Barrier(20)
 
     def begin(_):

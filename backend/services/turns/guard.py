@@ -3,9 +3,9 @@
 
     with guard.begin(session_id, idempotency_key, request_hash(...)) as turn:
         if turn.replay is not None: return the stored outcome
-        start = sessions.open_turn(..., hold=turn.hold, also=turn.note_message, reuse_message_id=turn.message_id)
+        start = open_turn(uow, new, turn, history_limit)        (turns.writes)
         ... ask the agent (no transaction open) ...
-        sessions.append_with(..., lambda tx, reply: turn.finish(tx, outcome), first=turn.end_lease)
+        store_reply(uow, reply, turn, outcome)                 (turns.writes)
 
 Leaving the block without finish() (an error, a failed agent) gives the key back: forgotten if no
 message was stored, else lapsed at once, so that a retry reuses the stored user message and asks
@@ -19,13 +19,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from backend.services.errors import SessionStoreError
 from backend.services.idempotency import Claim, IdempotencyKeys, key_scope
 from backend.services.turns.lease import Lease, TurnLeases
 from backend.store.records import MessageRecord
-from backend.store.transaction import Transaction
+from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +45,34 @@ class Turn:
         """The user message an earlier attempt with this key stored, to be reused."""
         return self.claim.message_id if self.claim is not None else None
 
-    def hold(self, tx: Transaction) -> None:
+    def hold(self, store: StoreTransaction) -> None:
         """In the turn's first write: take the session's lease (TurnInProgress while another turn holds it)."""
-        lease = self.leases.take(tx, self.session_id)
-        tx.on_commit(lambda: setattr(self, "lease", lease))
+        lease = self.leases.take(store, self.session_id)
+        store.on_commit(lambda: setattr(self, "lease", lease))
 
-    def note_message(self, tx: Transaction, message: MessageRecord) -> None:
+    def note_message(self, store: StoreTransaction, message: MessageRecord) -> None:
         """In the user message's transaction: remember the message under the key."""
         if self.claim is not None:
-            self.keys.record_message(tx, self.claim, message.id)
+            self.keys.record_message(store, self.claim, message.id)
 
-    def end_lease(self, tx: Transaction) -> None:
+    def end_lease(self, store: StoreTransaction) -> None:
         """First in the reply's transaction: give the lease back; ReservationLost when it was taken over."""
-        self.leases.give_back(tx, self.lease)
-        tx.on_commit(lambda: setattr(self, "lease", None))
+        self.leases.give_back(store, self.lease)
+        store.on_commit(lambda: setattr(self, "lease", None))
 
-    def finish(self, tx: Transaction, outcome: dict, status: int = 200) -> None:
+    def finish(self, store: StoreTransaction, outcome: dict, status: int = 200) -> None:
         """In the reply's transaction: store the turn's outcome under the key."""
         if self.claim is not None:
-            self.keys.complete(tx, self.claim, status, outcome)
-        tx.on_commit(lambda: setattr(self, "finished", True))
+            self.keys.complete(store, self.claim, status, outcome)
+        store.on_commit(lambda: setattr(self, "finished", True))
 
 
 class TurnGuard:
     """Begins guarded turns; a lease lasts `lease_s` (the agent timeout plus a margin)."""
 
-    def __init__(self, engine: sa.Engine, keys: IdempotencyKeys, *, lease_s: float):
+    def __init__(self, uow: UnitOfWork, keys: IdempotencyKeys, *, lease_s: float):
         self.keys = keys
-        self.leases = TurnLeases(engine, lease_s=lease_s)
+        self.leases = TurnLeases(uow, lease_s=lease_s)
 
     @contextmanager
     def begin(

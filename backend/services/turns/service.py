@@ -8,20 +8,19 @@ from dataclasses import dataclass
 from backend import context
 from backend.services.agents import Agent, AgentRequest
 from backend.services.errors import AgentsBusy
-from backend.services.outcomes import record_from_json, request_hash
+from backend.services.idempotency import request_hash
 from backend.services.session import SessionService
 from backend.services.turns.agent_call import AgentCall, AgentGate, log_agent_call
 from backend.services.turns.guard import TurnGuard
 from backend.services.turns.stream import ReplayedTurn, StreamedTurn, log_turn_refused
+from backend.services.turns.writes import open_turn
 from backend.services.validation import (
     Problems,
     check_audio,
-    check_content,
-    check_idempotency_key,
-    check_lookup_id,
     check_metadata,
+    check_new_message,
 )
-from backend.store.records import MessageRecord
+from backend.store.records import MessageRecord, NewMessage, record_from_json
 
 
 def _let_others_run() -> None:
@@ -69,7 +68,7 @@ class ChatService:
         self.history_limit = history_limit
         self.gate = AgentGate(max_agent_calls)
         # A turn whose worker died holds its session for at most the agent timeout plus the margin.
-        self.guard = TurnGuard(sessions.engine, sessions.keys, lease_s=timeout_s + lease_margin_s)
+        self.guard = TurnGuard(sessions.uow, sessions.keys, lease_s=timeout_s + lease_margin_s)
 
     def chat(
         self,
@@ -152,12 +151,8 @@ class ChatService:
         # reads what the agent needs (each round trip counts at a few hundred turns at once); none is
         # open while the agent thinks (a slow agent must not hold a lock, SQLite has one writer, or a
         # pooled connection).
-        problems = Problems()
-        check_lookup_id(problems, session_id)
-        check_content(problems, text, self.sessions.limits)
-        check_metadata(problems, metadata, self.sessions.limits)
-        check_idempotency_key(problems, idempotency_key)
-        problems.raise_if_any()
+        new = NewMessage(session_id, "user", text, metadata)
+        check_new_message(new, self.sessions.limits, idempotency_key)
         request_id = context.request_id.get()
         slot = self.gate.try_acquire(time.monotonic() + self.timeout_s)
         if slot is None:
@@ -169,7 +164,7 @@ class ChatService:
             )
             log_turn_refused(session_id, request_id)
             raise AgentsBusy(self.gate.limit)
-        fingerprint = request_hash("turn", session_id=session_id, text=text, metadata=metadata, reply_marks=reply_marks)
+        fingerprint = request_hash("turn", new=new, reply_marks=reply_marks)
         guarding = self.guard.begin(session_id, idempotency_key, fingerprint, owner=owner)
         try:
             guard = guarding.__enter__()  # RequestInFlight, IdempotencyKeyReused
@@ -182,15 +177,8 @@ class ChatService:
             exchange = exchange_from_json(guard.replay)
             return ReplayedTurn(exchange.session_id, exchange.message, exchange.reply)
         try:
-            start = self.sessions.open_turn(
-                session_id,
-                text,
-                metadata,
-                hold=guard.hold,
-                also=guard.note_message,
-                reuse_message_id=guard.message_id,
-                history_limit=self.history_limit,
-                owner=owner,
+            start = open_turn(
+                self.sessions.uow, self.sessions.limits, new, guard, history_limit=self.history_limit, owner=owner
             )  # TurnInProgress, SessionNotFound
         except BaseException as exc:
             self.gate.release(slot)

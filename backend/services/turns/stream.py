@@ -11,11 +11,11 @@ from backend.observability.logs import session_ref
 from backend.observability.metrics import record_turn, record_turn_in_flight
 from backend.services.agents import AgentFailed
 from backend.services.errors import InvalidInput
-from backend.services.outcomes import record_to_json
 from backend.services.session import SessionService
 from backend.services.turns.agent_call import END, AgentCall, AgentTimeout, log_agent_call
 from backend.services.turns.guard import Turn
-from backend.store.records import MessageRecord
+from backend.services.turns.writes import store_reply
+from backend.store.records import MessageRecord, NewMessage, record_to_json
 
 log = logging.getLogger(__name__)
 
@@ -134,25 +134,17 @@ class StreamedTurn:
             raise AgentFailed("the agent's answer has no reply text")
 
         # The outcome is stored under the turn's key in the reply's own transaction.
-        def finish(tx, reply: MessageRecord) -> None:
-            self._guard.finish(
-                tx,
-                {
-                    "session_id": self.session_id,
-                    "message": record_to_json(self.message),
-                    "reply": record_to_json(reply),
-                },
-            )
+        def outcome(reply: MessageRecord) -> dict:
+            return {
+                "session_id": self.session_id,
+                "message": record_to_json(self.message),
+                "reply": record_to_json(reply),
+            }
 
+        reply = NewMessage(self.session_id, "assistant", text, {**self._call.metadata, **self._marks})
         try:
-            self.reply = self.sessions.append_with(
-                self.session_id,
-                "assistant",
-                text,
-                {**self._call.metadata, **self._marks},
-                finish,
-                owner=self._owner,
-                first=self._guard.end_lease,
+            self.reply = store_reply(
+                self.sessions.uow, self.sessions.limits, reply, self._guard, outcome, owner=self._owner
             )
         except InvalidInput as exc:
             # The client's request was fine; the agent's answer is what the store refused.
@@ -190,13 +182,10 @@ class StreamedTurn:
         if not text:
             return
         try:
-            self.reply = self.sessions.add_message(
-                self.session_id,
-                "assistant",
-                text,
-                {**self._call.metadata, **self._marks, "status": status},
-                owner=self._owner,
+            partial = NewMessage(
+                self.session_id, "assistant", text, {**self._call.metadata, **self._marks, "status": status}
             )
+            self.reply = self.sessions.append(partial, owner=self._owner)
         except Exception as exc:  # noqa: BLE001 - the turn is ending anyway; say why the partial is lost
             log.warning(
                 "turn partial_lost session_id=%s request_id=%s reason=%s",

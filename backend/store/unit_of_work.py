@@ -1,0 +1,127 @@
+"""The store as the services see it: one transaction at a time, its repositories, and what the database is.
+
+    with uow.write() as store:                  # THE transaction: commit on success, rollback on error
+        session = store.sessions.get(session_id)
+        stored = store.messages.add(new_message)
+
+A service knows repositories and this class, never a statement, a dialect or a driver.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from backend.store.errors import StoreUnavailable
+from backend.store.migrations import database_revision
+from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
+from backend.store.repositories.messages import MessageRepository
+from backend.store.repositories.session_listing import SessionListing
+from backend.store.repositories.sessions import SessionRepository
+from backend.store.repositories.turn_leases import TurnLeaseRepository
+from backend.store.transaction import Transaction, transaction
+
+# A lease the readiness probe writes and deletes at once: no session can have this id (spaces at both ends).
+PROBE_SESSION = " readiness probe "
+
+
+class StoreTransaction(Transaction):
+    """One open transaction and the repositories that run in it."""
+
+    __slots__ = ()
+
+    @property
+    def sessions(self) -> SessionRepository:
+        """Sessions."""
+        return SessionRepository(self)
+
+    @property
+    def listing(self) -> SessionListing:
+        """Pages of the session listing."""
+        return SessionListing(self)
+
+    @property
+    def messages(self) -> MessageRepository:
+        """Messages, counted on their session."""
+        return MessageRepository(self)
+
+    @property
+    def keys(self) -> IdempotencyKeyRepository:
+        """Idempotency keys."""
+        return IdempotencyKeyRepository(self)
+
+    @property
+    def leases(self) -> TurnLeaseRepository:
+        """Turn leases."""
+        return TurnLeaseRepository(self)
+
+
+class UnitOfWork:
+    """Opens the store's transactions on `engine`: `read()` and `write()`, each a StoreTransaction."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def read(self):
+        """A read-only transaction."""
+        return transaction(self.engine, write=False, kind=StoreTransaction)
+
+    def write(self, *, one_statement: bool = False):
+        """A write transaction (SQLite's write lock taken up front); `one_statement` when it runs exactly one
+        statement, which PostgreSQL then runs without BEGIN and COMMIT."""
+        return transaction(self.engine, write=True, one_statement=one_statement, kind=StoreTransaction)
+
+    @property
+    def cursor_key_types(self) -> tuple[type, ...]:
+        """What a session's raw last_active may be, as a listing cursor keeps it: PostgreSQL holds only
+        timestamps; a SQLite column also legacy text and numbers."""
+        return (datetime,) if self.engine.dialect.name == "postgresql" else (str, int, float, datetime)
+
+    def revision(self) -> str | None:
+        """The migration the database is at (None when never migrated); StoreUnavailable when it cannot be read."""
+        try:
+            with self.read() as store:
+                return database_revision(store.connection)
+        except sa.exc.DBAPIError as exc:
+            # Anything else the driver raises (e.g. a table missing) still means "not ready".
+            raise StoreUnavailable("the database cannot be queried") from exc
+
+    def write_succeeds(self) -> bool:
+        """Whether one small write commits now (after a write was refused for lack of space)."""
+        now = datetime.now(UTC)
+        try:
+            with self.write() as store:
+                store.leases.take(PROBE_SESSION, "probe", now, now)
+                store.leases.release(PROBE_SESSION, "probe")
+        except StoreUnavailable:
+            return False
+        return True
+
+    def free_disk_mb(self) -> float | None:
+        """Free space (MB) on the filesystem of a SQLite database file; None for a server database."""
+        path = self._sqlite_file()
+        if path is None:
+            return None
+        stats = os.statvfs(path.parent)
+        return stats.f_bavail * stats.f_frsize / (1024 * 1024)
+
+    def file_writable(self) -> bool:
+        """False when this process may not write a SQLite file or create its -wal/-shm files beside it."""
+        path = self._sqlite_file()
+        if path is None:
+            return True
+        return os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+    def _sqlite_file(self) -> Path | None:
+        database = self.engine.url.database
+        if (
+            self.engine.dialect.name != "sqlite"
+            or not database
+            or database == ":memory:"
+            or database.startswith("file:")
+        ):
+            return None
+        return Path(database)
