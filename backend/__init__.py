@@ -29,8 +29,10 @@ def create_app(config: Config | None = None) -> flask.Flask:
     # UTF-8 as it is: escaping non-ASCII as \uXXXX tripled the size of emoji-heavy answers.
     app.json.ensure_ascii = False
     # `//` in a path is a 404 like any unknown path, not a redirect to an absolute URL built
-    # from the request's Host header.
+    # from the request's Host header. werkzeug matches a path that starts with `//` as if it
+    # started with `/`, whatever merge_slashes says: the first hook makes that one unmatched.
     app.url_map.merge_slashes = False
+    app.before_request(_unmatched_if_leading_slashes)
     app.config.from_mapping(config.as_flask_config())
     app.config.update(API_SETTINGS)
     if config.AUTH_MODE == "jwt":
@@ -45,6 +47,15 @@ def create_app(config: Config | None = None) -> flask.Flask:
     register_commands(app)
     register_middleware(app, config)
     return app
+
+
+def _unmatched_if_leading_slashes() -> None:
+    """A path that starts with `//` matches no route: 404 as any unknown path, with the same hooks before it."""
+    request = flask.request
+    if request.environ.get("PATH_INFO", "").startswith("//"):
+        from werkzeug.exceptions import NotFound
+
+        request.url_rule, request.view_args, request.routing_exception = None, None, NotFound()
 
 
 def register_extensions(app: flask.Flask, config: Config):

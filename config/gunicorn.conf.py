@@ -13,6 +13,7 @@ if os.environ.get("GUNICORN_WORKER_CLASS", "gevent") == "gevent":
 
 from backend.observability.logs import logging_config  # noqa: E402
 from config import hooks  # noqa: E402 - after the patch
+from config.workers import json_errors  # noqa: E402
 
 # Metrics in prometheus-client's multiprocess mode: set before anything imports prometheus_client.
 hooks.metrics_directory()
@@ -25,7 +26,9 @@ workers = int(number("WEB_CONCURRENCY", 2))
 # 200 concurrent turns and the health checks share two workers (docs/performance.md, "Serving model").
 # psycopg 3 cooperates with gevent by itself once gevent has patched `select`, which the worker does
 # before it imports the app; SQLite's busy waits are made cooperative in backend/store/sqlite_writes.py.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")  # read again above, before the patch
+# The name is read again above, before the patch. The class is gunicorn's own, subclassed in config/workers.py
+# so that the errors gunicorn answers itself (400, 414, 431...) are JSON like the app's.
+worker_class = json_errors(os.environ.get("GUNICORN_WORKER_CLASS", "gevent"), number("GUNICORN_THREADS", 1))
 worker_connections = int(number("WORKER_CONNECTIONS", 1000))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections
 # evenly across them. On one shared socket the workers race to accept: in bursts of 200 turns one
