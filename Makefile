@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev migrate run test lint format bench reliability lock clean
+.PHONY: install install-dev migrate run test lint format docs bench reliability lock clean
 
 install: $(VENV)/.runtime
 
@@ -37,6 +37,10 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Rewrites the settings reference in docs/configuration.md from backend/settings.py (tests/docs checks it).
+docs: install
+	$(BIN)/python -m backend.settings_reference
 
 # Reruns tests/reliability and rewrites docs/reliability.md with the figures of that run
 # (set TEST_DATABASE_URL to include PostgreSQL).
