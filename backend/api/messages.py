@@ -8,6 +8,7 @@ from flask_smorest.error_handler import ErrorSchema
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
+from backend.store.records import NewMessage
 from backend.web.auth import owner_scope
 from backend.web.blueprint import Blueprint
 from backend.web.preconditions import RETRY_AFTER_HEADER
@@ -47,14 +48,8 @@ class Messages(MethodView):
     @blp.response(201, MessageSchema)
     def post(self, body, headers, session_id):
         """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
-        return services().sessions.add_message(
-            session_id,
-            body["role"],
-            body["content"],
-            body.get("metadata"),
-            owner=owner_scope(),
-            idempotency_key=headers.get("idempotency_key"),
-        )
+        new = NewMessage(session_id=session_id, **body)  # the whole value: a new field needs nothing here
+        return services().sessions.append(new, owner=owner_scope(), idempotency_key=headers.get("idempotency_key"))
 
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(

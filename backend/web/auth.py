@@ -15,7 +15,6 @@ from flask_smorest import abort
 
 from backend.services.tokens import Caller, InvalidToken, KeysUnavailable, TokenVerifier
 from backend.settings import Config
-from backend.web.admin import check_admin_token
 from backend.web.ratelimit import RateLimits
 
 log = logging.getLogger(__name__)
@@ -119,6 +118,17 @@ def is_operator() -> bool:
         except (InvalidToken, KeysUnavailable):
             return False
     return caller.operator
+
+
+def check_admin_token() -> None:
+    """none mode's operator check: 404 when no ADMIN_TOKEN is configured (the operator routes do not exist
+    then), 401 unless the request carries it as a bearer token."""
+    auth = authenticator()
+    if not auth.admin_token:
+        abort(404, message="not found")
+    token = bearer_token(flask.request)
+    if token is None or not auth.is_admin_token(token):
+        abort(401, message="a valid operator token is required", headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_operator() -> None:

@@ -25,7 +25,7 @@ class BodyParser(FlaskParser):
     def _raw_load_json(self, req: flask.Request) -> typing.Any:
         _refuse_overlong_stream(req)
         try:
-            return super()._raw_load_json(req)
+            body = super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise  # webargs' own handling: an empty body is "missing", anything else a 400
         except RecursionError:
@@ -34,6 +34,10 @@ class BodyParser(FlaskParser):
         except ValueError:
             # ...and a plain ValueError for an integer literal over Python's 4300-digit limit.
             self._handle_invalid_json_error(ValueError("JSON number too long"), req)
+        # The session a body names (chat, voice, a new session), noted as it is parsed, for the access line.
+        if isinstance(body, dict) and isinstance(body.get("session_id"), str):
+            flask.g.body_session_id = body["session_id"][:256]
+        return body
 
 
 def _refuse_overlong_stream(req: flask.Request) -> None:

@@ -18,6 +18,7 @@ from backend.services.errors import (
     RequestInFlight,
     ReservationLost,
     SessionNotFound,
+    SessionStoreError,
     StoreFull,
     StoreUnavailable,
     TurnInProgress,
@@ -34,10 +35,15 @@ def error_response(code: int, message: str, errors: dict | None = None, headers:
     """The JSON body of an error; `errors` maps each offending field to its problems. Its cause is logged."""
     if code != 500:  # a 500 is logged with its trace where it is caught
         _log_cause(code, message, errors)
-    payload: dict[str, Any] = {"code": code, "status": _status_name(code), "message": message}
+    return flask.jsonify(error_body(code, message, errors)), code, headers or {}
+
+
+def error_body(code: int, message: str, errors: dict | None = None) -> dict[str, Any]:
+    """{code, status, message, errors?}: what every error says, as a JSON response or an SSE `error` event."""
+    body: dict[str, Any] = {"code": code, "status": _status_name(code), "message": message}
     if errors:
-        payload["errors"] = errors
-    return flask.jsonify(payload), code, headers or {}
+        body["errors"] = errors
+    return body
 
 
 def _log_cause(code: int, message: str, errors: dict | None) -> None:
@@ -109,55 +115,37 @@ def handle_http_exception(error: HTTPException):
     return error_response(code, data.get("message") or error.description or error.name, headers=headers)
 
 
-def handle_not_found(error: SessionNotFound):
-    """A session id that does not exist: 404."""
-    return error_response(404, "session not found")
+def describe(error: Exception) -> tuple[int, str, dict | None, dict]:
+    """Status, message, field errors and headers of a domain error: the one map of domain errors to HTTP,
+    for JSON responses and SSE `error` events alike; anything unknown is a bare 500."""
+    match error:
+        case SessionNotFound():
+            return 404, "session not found", None, {}
+        case InvalidInput():  # values the service refused, named field by field as schema errors are
+            return 422, "invalid " + ", ".join(sorted(error.errors)), error.errors, {}
+        case IdempotencyKeyReused():  # the key came with a different request the first time (IETF draft)
+            return 422, str(error), {"idempotency_key": [str(error)]}, {}
+        case StoreFull():  # a write refused for lack of disk space; reads still work
+            return 507, error.reason, None, {"Retry-After": "30"}
+        case StoreUnavailable():  # the database cannot serve now; the client may retry
+            return 503, error.reason, None, {"Retry-After": "5"}
+        case RequestInFlight() | TurnInProgress() | AgentsBusy():
+            status = 503 if isinstance(error, AgentsBusy) else 409
+            return status, str(error), None, {"Retry-After": str(error.retry_after_s)}
+        case ReservationLost():  # this attempt outlived its reservation and a retry took over
+            return 409, str(error), None, {"Retry-After": "1"}
+        case PreconditionFailed():  # If-Match named a stale ETag
+            return 412, str(error), None, {"ETag": f'"{error.current_etag}"'}
+        case AgentFailed():  # the user's message is stored
+            return 502, f"the agent failed: {error.reason}; the message was stored", None, {}
+    return 500, "internal server error", None, {}
 
 
-def handle_invalid_input(error: InvalidInput):
-    """Values the service refused: 422 naming each field, as schema errors do."""
-    return error_response(422, "invalid " + ", ".join(sorted(error.errors)), error.errors)
-
-
-def handle_store_unavailable(error: StoreUnavailable):
-    """The database cannot serve now: 503 with the reason; the client may retry."""
-    return error_response(503, error.reason, headers={"Retry-After": "5"})
-
-
-def handle_store_full(error: StoreFull):
-    """A write refused for lack of disk space: 507 naming the cause, logged for the operator; reads still work."""
-    log.error("write refused on %s %s: %s", flask.request.method, route_template(), error.reason)
-    return error_response(507, error.reason, headers={"Retry-After": "30"})
-
-
-def handle_key_reused(error: IdempotencyKeyReused):
-    """The Idempotency-Key came with a different request the first time: 422 (IETF draft)."""
-    return error_response(422, str(error), {"idempotency_key": [str(error)]})
-
-
-def handle_in_flight(error: RequestInFlight | TurnInProgress):
-    """The first request with this key, or another turn on the session, is still running: 409, retry later."""
-    return error_response(409, str(error), headers={"Retry-After": str(error.retry_after_s)})
-
-
-def handle_reservation_lost(error: ReservationLost):
-    """This attempt outlived its reservation and a retry took over; nothing of it was kept: 409."""
-    return error_response(409, str(error), headers={"Retry-After": "1"})
-
-
-def handle_precondition_failed(error: PreconditionFailed):
-    """If-Match named a stale ETag: 412, with the current one."""
-    return error_response(412, str(error), headers={"ETag": f'"{error.current_etag}"'})
-
-
-def handle_agent_failed(error: AgentFailed):
-    """The agent failed or timed out; the user's message is stored: 502."""
-    return error_response(502, f"the agent failed: {error.reason}; the message was stored")
-
-
-def handle_agents_busy(error: AgentsBusy):
-    """Every agent slot of this worker is in use; nothing was stored: 503, retry after a moment."""
-    return error_response(503, str(error), headers={"Retry-After": str(error.retry_after_s)})
+def handle_domain_error(error: SessionStoreError | AgentFailed):
+    """A domain error as its JSON answer (describe); a full disk is also logged for the operator."""
+    if isinstance(error, StoreFull):
+        log.error("write refused on %s %s: %s", flask.request.method, route_template(), error.reason)
+    return error_response(*describe(error))
 
 
 def handle_unexpected(error: Exception):
@@ -169,15 +157,6 @@ def handle_unexpected(error: Exception):
 def register_error_handlers(app: flask.Flask) -> None:
     """Map domain errors and every HTTP error to JSON (replacing flask-smorest's HTTP error handler)."""
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(SessionNotFound, handle_not_found)
-    app.register_error_handler(InvalidInput, handle_invalid_input)
-    app.register_error_handler(StoreUnavailable, handle_store_unavailable)
-    app.register_error_handler(StoreFull, handle_store_full)
-    app.register_error_handler(IdempotencyKeyReused, handle_key_reused)
-    app.register_error_handler(RequestInFlight, handle_in_flight)
-    app.register_error_handler(TurnInProgress, handle_in_flight)
-    app.register_error_handler(ReservationLost, handle_reservation_lost)
-    app.register_error_handler(PreconditionFailed, handle_precondition_failed)
-    app.register_error_handler(AgentFailed, handle_agent_failed)
-    app.register_error_handler(AgentsBusy, handle_agents_busy)
+    app.register_error_handler(SessionStoreError, handle_domain_error)
+    app.register_error_handler(AgentFailed, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -17,8 +17,6 @@ from backend.web.auth import require_operator
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is short and plain: it goes into every log line.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
-# Bodies this small are read for their session_id (POST /chat, /voice, /sessions) when the path has none.
-_SESSION_BODY_BYTES = 64 * 1024
 
 access_log = logging.getLogger("backend.access")
 blp = flask.Blueprint("metrics", __name__)
@@ -43,20 +41,12 @@ def redacted(text: str) -> str:
 
 
 def request_session_id() -> str | None:
-    """The session id the current request names, in its path or in a small JSON body."""
-    request = flask.request
-    view_args = request.view_args
+    """The session id the current request names: in its path, or in its JSON body as the view's parser read
+    it (web.blueprint.BodyParser notes it; no body is parsed again here)."""
+    view_args = flask.request.view_args
     if view_args and "session_id" in view_args:
         return view_args["session_id"]
-    length = request.content_length
-    if length and length <= _SESSION_BODY_BYTES and request.is_json:
-        try:
-            body = request.get_json(silent=True, cache=True)
-        except (ValueError, RecursionError):  # too deep or too long a number: the view already said 400
-            return None
-        if isinstance(body, dict) and isinstance(body.get("session_id"), str):
-            return body["session_id"][:256]
-    return None
+    return flask.g.get("body_session_id")
 
 
 def route_template() -> str:

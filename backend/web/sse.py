@@ -6,15 +6,13 @@ import json
 import select
 import socket
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
 
 import flask
 from werkzeug.wsgi import ClosingIterator
 
 from backend.schemas.messages import MessageSchema
-from backend.services.agents import AgentFailed
-from backend.services.errors import StoreUnavailable
 from backend.services.turns.stream import StreamedTurn, never_gone
+from backend.web.errors import describe, error_body
 
 EVENT_STREAM = "text/event-stream"
 _MESSAGE = MessageSchema()
@@ -31,14 +29,9 @@ def frame(event: str, data) -> bytes:
 
 
 def error_data(error: Exception) -> dict:
-    """The error event's body: the same {code, status, message} an HTTP error has."""
-    if isinstance(error, AgentFailed):
-        code, message = 502, f"the agent failed: {error.reason}; the message was stored"
-    elif isinstance(error, StoreUnavailable):
-        code, message = 503, error.reason
-    else:
-        code, message = 500, "internal server error"
-    return {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    """The error event's body: the same body an HTTP error has (errors.describe and error_body)."""
+    code, message, errors, _ = describe(error)
+    return error_body(code, message, errors)
 
 
 def client_gone_check(environ: dict) -> Callable[[], bool]:

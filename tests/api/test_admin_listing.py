@@ -130,7 +130,7 @@ def test_a_bad_limit_or_cursor_is_422(admin_client, query, field):
 def test_every_token_presented_is_compared_in_constant_time(admin_client, monkeypatch):
     import hmac
 
-    from backend.web import admin
+    from backend.web import auth
 
     compared, constant_time = [], hmac.compare_digest
 
@@ -138,7 +138,7 @@ def test_every_token_presented_is_compared_in_constant_time(admin_client, monkey
         compared.append((given, expected))
         return constant_time(given, expected)
 
-    monkeypatch.setattr(admin.hmac, "compare_digest", spy)
+    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
     presented = ["wrong-token-0123456789", ADMIN_TOKEN[:-1], ADMIN_TOKEN]
     statuses = [
         admin_client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {t}"}).status_code for t in presented
