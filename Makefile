@@ -8,10 +8,12 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.runtime
 
-$(VENV)/.runtime: requirements.txt
+# The pinned runtime, then the checkout itself (editable, no dependencies): the `session-store` command.
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 install-dev: $(VENV)/.dev
@@ -21,7 +23,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 migrate: install
-	$(BIN)/alembic upgrade head
+	$(BIN)/session-store migrate
 
 run: migrate
 	exec $(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app

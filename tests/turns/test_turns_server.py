@@ -43,7 +43,7 @@ def wait_for(predicate, timeout_s=10.0):
 def test_a_streamed_turn_delivers_each_delta_before_the_agent_produces_the_next(database_url, launch, agent):
     agent.gap_s = 0.3
     server = launch(database_url, CHAT_AGENT_URL=f"{agent.base_url}/stream")
-    assert "Using worker: gevent" in server.log_text()
+    assert "Using worker: config.workers.GeventWorker" in server.log_text()
     open_session(server, "s1")
     chat = StreamedChat(server.base_url, {"session_id": "s1", "message": "hi"})
     assert chat.status == 200 and chat.headers["Content-Type"].startswith("text/event-stream")
