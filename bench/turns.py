@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 
 from bench.aclient import percentile, request
+from tests.fakes.streaming_agent import StreamingAgent
 from tests.servers import Server, migrate
-from tests.turns.agent_server import StreamingAgent
 from tests.turns.sse_client import StreamedChat
 
 
@@ -41,7 +41,7 @@ def serving(database_url: str, **settings):
 def agent_process():
     """The loopback HTTP agent in a process of its own, so that it does not share the load client's GIL."""
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.turns.agent_server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "tests.fakes.streaming_agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     ) as process:
         try:
             yield process.stdout.readline().strip()
@@ -101,7 +101,7 @@ def capacity_cases(database_url: str, chats: int = 200) -> list[dict]:
     with agent_process() as agent_url:
         for label, settings in (
             ("HTTP agent 1.0 s", {"CHAT_AGENT_URL": f"{agent_url}/slow"}),
-            ("in-process agent sleeping 1.0 s", {"CHAT_AGENT": "tests.turns.agents:sleeping"}),
+            ("in-process agent sleeping 1.0 s", {"CHAT_AGENT": "tests.fakes.agents:sleeping"}),
         ):
             with serving(database_url, **settings) as server:
                 result = asyncio.run(_capacity(server, chats, 0.02))

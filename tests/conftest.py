@@ -6,15 +6,36 @@ import os
 
 import pytest
 
-import backend.observability.metrics  # noqa: F401 - prometheus_client picks its value class when first imported:
+# prometheus_client picks its value class when first imported: before any test loads
+# config/gunicorn.conf.py, which sets PROMETHEUS_MULTIPROC_DIR.
+import backend.observability.metrics  # noqa: F401
 from backend.services.session import SessionService
-
-# before any test loads config/gunicorn.conf.py, which sets PROMETHEUS_MULTIPROC_DIR
 from backend.store.engines import get_engine
 from tests import factories
 from tests.databases import POSTGRES_MISSING, PostgresSchema, SqliteTemplate, postgres_url_or_skip
+from tests.servers import Server, migrate
 
 _LEFT_OUT = pytest.StashKey[int]()
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """Start real gunicorn servers (migrating their database first, as an operator does); every one is stopped
+    at teardown."""
+    started: list[Server] = []
+    migrated: set[str] = set()
+
+    def start(database_url: str, *, name: str = "server", migrate_first: bool = True, **options) -> Server:
+        if migrate_first and database_url not in migrated:
+            migrate(database_url)
+            migrated.add(database_url)
+        server = Server(database_url, tmp_path / f"{name}-{len(started)}.log", **options)
+        started.append(server)
+        return server.start(timeout_s=60)
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,8 @@ class SessionFactory(BaseFactory):
 
 
 class ChatMessageFactory(BaseFactory):
-    """A user message in its own new session (pass session=... to share one)."""
+    """A user message in its own new session (pass session=... to share one), counted on its session as the
+    service counts it: message_count stays equal to the rows."""
 
     class Meta:
         model = ChatMessage
@@ -48,3 +49,9 @@ class ChatMessageFactory(BaseFactory):
     content = factory.Sequence(lambda n: f"message {n}")
     timestamp = factory.LazyFunction(lambda: datetime.now(UTC))
     metadata_ = None
+
+    @factory.post_generation
+    def counted(message, create, extracted, **kwargs):
+        if create:
+            message.session.message_count = (message.session.message_count or 0) + 1
+            orm_session.commit()

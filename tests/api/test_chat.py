@@ -2,13 +2,13 @@
 
 import pytest
 
-from tests.api import agents
+from tests.fakes import agents
 
 
 @pytest.fixture
 def chat_client(make_app):
     def make(agent="recording", **settings):
-        app = make_app(CHAT_AGENT=f"tests.api.agents:{agent}", **settings)
+        app = make_app(CHAT_AGENT=f"tests.fakes.agents:{agent}", **settings)
         client = app.test_client()
         client.post("/api/v1/sessions", json={"session_id": "s1"})
         return client

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import sqlalchemy as sa
 
 from backend.observability.logs import session_ref
@@ -117,6 +118,7 @@ print(codes)
 """
 
 
+@pytest.mark.slow  # starts a process
 def test_requests_and_transactions_go_on_when_metrics_cannot_be_written(database_url, tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "PYTHONPATH": str(PROJECT_ROOT)}
     (tmp_path / "metrics").mkdir()

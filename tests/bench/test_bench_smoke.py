@@ -5,6 +5,8 @@ import pytest
 from bench.__main__ import SMOKE, render, run
 from tests.databases import postgres_url_or_skip
 
+pytestmark = pytest.mark.slow  # runs every benchmark case, gunicorn included
+
 CASES = {
     "save_message vs raw driver",
     "get_chat_history(50) vs raw driver",

@@ -14,7 +14,7 @@ import requests
 
 from backend.observability.logs import session_ref
 from backend.settings import PROJECT_ROOT
-from tests.reliability.agent_server import MisbehavingAgent
+from tests.fakes.misbehaving_agent import MisbehavingAgent
 from tests.servers import Server, free_port, migrate, server_env
 
 pytestmark = pytest.mark.slow

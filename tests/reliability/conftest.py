@@ -8,8 +8,6 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from tests.servers import Server, migrate
-
 OUTCOME = pytest.StashKey[str]()
 
 
@@ -26,25 +24,6 @@ def pytest_runtest_makereport(item, call):
 def kind(database_url) -> str:
     """'sqlite' or 'postgresql': which database this run of the test is on."""
     return sa.make_url(database_url).get_backend_name()
-
-
-@pytest.fixture
-def launch(tmp_path):
-    """Start gunicorn servers (migrating their database first); every one is stopped at teardown."""
-    started: list[Server] = []
-    migrated: set[str] = set()
-
-    def start(database_url: str, *, name: str = "server", migrate_first: bool = True, **options) -> Server:
-        if migrate_first and database_url not in migrated:
-            migrate(database_url)
-            migrated.add(database_url)
-        server = Server(database_url, tmp_path / f"{name}-{len(started)}.log", **options)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

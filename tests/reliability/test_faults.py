@@ -11,7 +11,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.reliability.agent_server import MisbehavingAgent
+from tests.fakes.misbehaving_agent import MisbehavingAgent
 from tests.reliability.load import Storm
 from tests.reliability.proxy import TcpProxy
 from tests.reliability.verify import inspect_store, sqlite_integrity

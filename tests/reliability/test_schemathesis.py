@@ -6,6 +6,7 @@ import time
 
 import hypothesis
 import hypothesis.errors
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
 from backend import create_app
 from backend import settings as app_settings
 from backend.services.session import SessionService
+
+pytestmark = pytest.mark.slow  # generates thousands of requests
 
 CASES_PER_OPERATION = {GenerationMode.POSITIVE: 200, GenerationMode.NEGATIVE: 100}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -6,8 +6,8 @@ import pytest
 
 from backend.services.turns.sse_reader import parse_event
 from tests.api.conftest import make_app, stored  # noqa: F401 - fixtures shared with the API tests
-from tests.reliability.conftest import launch  # noqa: F401 - the one gunicorn launcher fixture
-from tests.turns.agent_server import StreamingAgent
+from tests.fakes.slow_agent import SlowAgent
+from tests.fakes.streaming_agent import StreamingAgent
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -20,10 +20,10 @@ def frames(response):
 
 @pytest.fixture
 def turn_client(make_app):  # noqa: F811 - make_app is the API tests' fixture
-    """An app whose CHAT_AGENT is tests.turns.agents:<agent>, with session s1 created."""
+    """An app whose CHAT_AGENT is tests.fakes.agents:<agent>, with session s1 created."""
 
     def make(agent, **settings):
-        client = make_app(CHAT_AGENT=f"tests.turns.agents:{agent}", **settings).test_client()
+        client = make_app(CHAT_AGENT=f"tests.fakes.agents:{agent}", **settings).test_client()
         client.post("/api/v1/sessions", json={"session_id": "s1"})
         return client
 
@@ -36,3 +36,11 @@ def agent():
     server = StreamingAgent()
     yield server
     server.close()
+
+
+@pytest.fixture
+def slow_agent():
+    """A real HTTP agent on loopback; set .delay_s, or .hang_first to hang its first call until released."""
+    agent = SlowAgent()
+    yield agent
+    agent.close()

@@ -3,7 +3,7 @@
 import logging
 
 from backend.observability.logs import session_ref
-from tests.turns import agents
+from tests.fakes import agents
 from tests.turns.conftest import SSE, frames
 
 

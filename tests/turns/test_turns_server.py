@@ -124,7 +124,7 @@ def test_at_cap_plus_one_concurrent_turns_exactly_one_answers_503_and_nothing_of
 
 
 def test_a_hung_in_process_agent_is_logged_and_readyz_says_so_while_it_holds_its_slot(database_url, launch):
-    server = launch(database_url, workers=1, CHAT_AGENT="tests.api.agents:hanging", AGENT_TIMEOUT_S="0.5")
+    server = launch(database_url, workers=1, CHAT_AGENT="tests.fakes.agents:hanging", AGENT_TIMEOUT_S="0.5")
     open_session(server, "s1")
     answer = requests.post(f"{server.base_url}/api/v1/chat", json={"session_id": "s1", "message": "hi"}, timeout=10)
     assert answer.status_code == 502

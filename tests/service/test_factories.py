@@ -14,3 +14,15 @@ def test_factory_messages_share_a_session_when_given_one(db, service):
     history = service.get_chat_history(session.session_id)
     assert [m.id for m in history] == [first.id, second.id]
     assert [m.role for m in history] == ["user", "assistant"]
+
+
+def test_factory_messages_keep_their_sessions_count_equal_to_its_rows(db, service):
+    session, other = SessionFactory(), SessionFactory()
+    for _ in range(3):
+        ChatMessageFactory(session=session)
+    ChatMessageFactory(session=other)
+    lone = ChatMessageFactory()
+    counts = {sid: service.get_session(sid).message_count for sid in (session.session_id, other.session_id)}
+    assert counts == {session.session_id: 3, other.session_id: 1}
+    assert service.get_session(lone.session_id).message_count == 1
+    assert len(service.get_chat_history(session.session_id)) == 3

@@ -9,7 +9,7 @@ import pytest
 from backend.services.agents import AgentFailed, AgentRequest
 from backend.services.turns.agent_call import AgentGate
 from backend.store.records import MessageRecord, SessionRecord
-from tests.agents.calls import call_agent
+from tests.fakes.calls import call_agent
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 REQUEST = AgentRequest(SessionRecord("s1", None, NOW, NOW, 1, {}), [], MessageRecord(1, "s1", "user", "hello", NOW, {}))

@@ -139,6 +139,7 @@ def _on_a_terminal(database_url, *args) -> tuple[int, str]:
     return process.returncode, shown.decode(errors="replace") + stdout.decode()
 
 
+@pytest.mark.slow  # runs the command on a pseudo-terminal
 def test_purge_and_backup_show_progress_on_a_terminal_and_none_in_a_pipe(database_url, tmp_path):
     service = SessionService(database_url)
     _fill(service, sessions=1200, messages=0)

@@ -90,7 +90,7 @@ class StreamingAgent:
 
 
 if __name__ == "__main__":
-    # `python -m tests.turns.agent_server`: serve in a process of its own (the benchmark), print the base URL.
+    # `python -m tests.fakes.streaming_agent`: serve in a process of its own (the benchmark), print the base URL.
     import sys
 
     served = StreamingAgent()

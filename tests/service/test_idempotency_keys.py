@@ -181,6 +181,7 @@ def _append_once(url, barrier, results):
         results.put(repr(exc))
 
 
+@pytest.mark.slow  # starts 20 processes
 def test_a_retry_storm_of_20_processes_with_one_key_stores_one_message(database_url):
     import multiprocessing
 

@@ -12,7 +12,7 @@ import pytest
 
 from backend.services.agents import AgentFailed, AgentRequest, HttpAgent, echo_agent, load_agent
 from backend.store.records import MessageRecord, SessionRecord
-from tests.agents.calls import call_agent
+from tests.fakes.calls import call_agent
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 REQUEST = AgentRequest(
@@ -106,7 +106,7 @@ def test_an_endpoint_nobody_listens_on_is_agent_failed():
 
 def test_load_agent_picks_http_callable_or_echo():
     assert isinstance(load_agent(None, "http://127.0.0.1:9/x", 3), HttpAgent)
-    assert load_agent("tests.api.agents:recording", None, 3).__name__ == "recording"
+    assert load_agent("tests.fakes.agents:recording", None, 3).__name__ == "recording"
     assert load_agent(None, None, 3) is echo_agent
     for spec, url in [("a:b", "http://x"), ("no-colon", None), (None, "ftp://x"), ("json:__doc__", None)]:
         with pytest.raises(RuntimeError):

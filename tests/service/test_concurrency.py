@@ -2,9 +2,12 @@
 
 import multiprocessing
 
+import pytest
 import sqlalchemy as sa
 
 from backend.services.session import SessionService
+
+pytestmark = pytest.mark.slow  # starts processes
 
 PROCESSES = 8
 APPENDS_EACH = 60

@@ -1,1 +1,0 @@
-"""Tests of the pluggable agent and the chat service."""
