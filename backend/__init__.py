@@ -70,10 +70,10 @@ def register_extensions(app: flask.Flask, config: Config):
 
 def register_blueprints(api) -> None:
     """Every resource of the API, documented in its OpenAPI document."""
-    from backend.api import chat, health, messages, sessions, voice
+    from backend.api import chat, health, messages, sessions
 
-    for module in (sessions, messages, chat, voice, health):
-        api.register_blueprint(module.blp)
+    for blueprint in (sessions.blp, messages.blp, *chat.blueprints, health.blp):
+        api.register_blueprint(blueprint)
 
 
 def register_docs(app: flask.Flask, api) -> None:

@@ -1,4 +1,5 @@
-"""Text chat: store the user's message, ask the agent, store and return its reply (JSON, or streamed as SSE)."""
+"""Conversation turns, text and voice: store the user's message, ask the agent, store and return its reply
+(JSON, or streamed as SSE with `Accept: text/event-stream`)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,26 @@ import flask
 from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
-from backend.schemas.chat import ChatRequestSchema, ChatResponseSchema
+from backend.schemas.chat import ChatRequestSchema, ChatResponseSchema, VoiceRequestSchema
 from backend.schemas.headers import IdempotencyHeaders
 from backend.web.auth import owner_scope
 from backend.web.blueprint import Blueprint
 from backend.web.preconditions import RETRY_AFTER_HEADER
 from backend.web.sse import event_stream_response, wants_event_stream
 
-blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversation with the agent")
+chat_blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversation with the agent")
+voice_blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turns (transcripts)")
+blueprints = (chat_blp, voice_blp)
 
+_NOTHING_STORED = "The database's disk is full: nothing was stored"
 TURN_RESPONSES = (
     (
         409,
         dict(
             schema=ErrorSchema,
             headers=RETRY_AFTER_HEADER,
-            description=(
-                "Another turn is in progress on this session, or this Idempotency-Key's request is (Retry-After)"
-            ),
+            description="Another turn is in progress on this session, or this Idempotency-Key's request is "
+            "(Retry-After)",
         ),
     ),
     (404, dict(response="NOT_FOUND")),
@@ -36,26 +39,22 @@ TURN_RESPONSES = (
             description="The worker's agent calls are all in use, or the database is unavailable: nothing was stored",
         ),
     ),
-    (
-        507,
-        dict(
-            schema=ErrorSchema,
-            headers=RETRY_AFTER_HEADER,
-            description="The database's disk is full: nothing was stored",
-        ),
-    ),
+    (507, dict(schema=ErrorSchema, headers=RETRY_AFTER_HEADER, description=_NOTHING_STORED)),
 )
 
 
-def documented_as_turn(blueprint):
-    """Decorator: the alternative answers of a turn, in the OpenAPI document."""
+def turn_route(blueprint: Blueprint, path: str, request_schema):
+    """Decorator: a POST that runs one turn, with its body, its Idempotency-Key and every answer documented."""
 
-    def document(view):
+    def register(view):
+        view = blueprint.response(200, ChatResponseSchema)(view)
         for status, options in TURN_RESPONSES:
             view = blueprint.alt_response(status, **options)(view)
-        return view
+        view = blueprint.arguments(IdempotencyHeaders, location="headers")(view)
+        view = blueprint.arguments(request_schema)(view)
+        return blueprint.route(path, methods=["POST"])(view)
 
-    return document
+    return register
 
 
 def answer(turn_stream, turn_json, headers: dict, *args):
@@ -66,14 +65,20 @@ def answer(turn_stream, turn_json, headers: dict, *args):
     return turn_json(*args, **scope)
 
 
-@blp.route("/chat", methods=["POST"])
-@blp.arguments(ChatRequestSchema)
-@blp.arguments(IdempotencyHeaders, location="headers")
-@documented_as_turn(blp)
-@blp.response(200, ChatResponseSchema)
+@turn_route(chat_blp, "/chat", ChatRequestSchema)
 def chat(body, headers):
     """Send a message and get the agent's reply; 502 when the agent fails (the message stays stored),
     503 with Retry-After when the worker's agent calls are all in use (nothing stored).
     With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error."""
     turns = services().chat
     return answer(turns.chat_stream, turns.chat, headers, body["session_id"], body["message"], body.get("metadata"))
+
+
+@turn_route(voice_blp, "/voice", VoiceRequestSchema)
+def voice(body, headers):
+    """Send a transcript and get the agent's reply; 502 when the agent fails (the transcript stays stored),
+    503 with Retry-After when the worker's agent calls are all in use (nothing stored).
+    With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error."""
+    turns = services().chat
+    args = (body["session_id"], body["transcript"], body.get("audio"), body.get("metadata"))
+    return answer(turns.voice_stream, turns.voice, headers, *args)
