@@ -11,10 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from backend.models.types import STORED_TIMESTAMP_FORMAT
-from backend.store.repositories.idempotency_keys import purge_expired_keys
-from backend.store.repositories.turn_leases import purge_expired_leases
 from backend.store.sql import messages, sessions
 from backend.store.transaction import transaction
+from backend.store.unit_of_work import UnitOfWork
 
 BACKUP_STEP_PAGES = 4096  # 16 MiB of 4 KiB pages per step of a backup, between progress reports
 BACKUP_RESTARTS = 3  # writes restart a stepped backup; after this many, copy in one step instead
@@ -77,9 +76,9 @@ class MaintenanceStore:
 
     def delete_expired(self, now: datetime) -> int:
         """Delete idempotency keys past their time and turn leases whose holder died; how many keys."""
-        with transaction(self.engine, write=True) as tx:
-            tx.execute(purge_expired_leases, {"now": now})
-            return tx.execute(purge_expired_keys, {"now": now}).rowcount
+        with UnitOfWork(self.engine).write() as store:
+            store.leases.purge_expired(now)
+            return store.keys.purge_expired(now)
 
     def backup(self, destination: Path, progress: Progress | None = None) -> dict[str, int]:
         """A consistent, standalone copy of the live SQLite database at `destination`; row counts copied."""
