@@ -13,6 +13,7 @@ from backend.services.session import SessionService
 from backend.services.turns.service import ChatService
 from backend.settings import Config
 from backend.store.engines import get_engine
+from backend.web.sse import error_data
 
 EXTENSION_KEY = "session_store"
 
@@ -38,7 +39,8 @@ class Services:
             self.agent,
             timeout_s=config.AGENT_TIMEOUT_S,
             history_limit=config.AGENT_HISTORY_LIMIT,
-            lease_margin_s=config.TURN_LEASE_MARGIN_S,
+            lease_s=config.TURN_LEASE_S,
+            error_body=error_data,
             max_agent_calls=config.MAX_AGENT_CALLS,
         )
         self._pid = os.getpid()
@@ -56,7 +58,12 @@ class Services:
             pool_size=pool_size,
             purpose=purpose,
         )
-        return SessionService(engine, limits=config.LIMITS, idempotency_ttl_s=config.IDEMPOTENCY_TTL_S)
+        return SessionService(
+            engine,
+            limits=config.LIMITS,
+            idempotency_ttl_s=config.IDEMPOTENCY_TTL_S,
+            turn_events_ttl_s=config.TURN_EVENTS_TTL_S,
+        )
 
     def for_this_process(self) -> Services:
         """These services, built for the current process if they are not yet (gunicorn forks after import)."""

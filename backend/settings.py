@@ -168,9 +168,11 @@ class Config:
     MIN_FREE_DISK_MB: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 64.0))
     #: Seconds an `Idempotency-Key` and its stored outcome are kept.
     IDEMPOTENCY_TTL_S: float = field(default_factory=lambda: _float("IDEMPOTENCY_TTL_S", 24 * 3600.0))
-    # A turn's lease lasts the agent timeout plus this: long enough for the turn's own writes.
-    #: A turn's lease lasts `AGENT_TIMEOUT_S` plus this many seconds.
-    TURN_LEASE_MARGIN_S: float = field(default_factory=lambda: _float("TURN_LEASE_MARGIN_S", 10.0))
+    # A running turn renews its lease every second; a turn whose worker died frees its session after this.
+    #: Seconds after which a turn whose worker died (its lease no longer renewed) frees its session for the next turn.
+    TURN_LEASE_S: float = field(default_factory=lambda: _float("TURN_LEASE_S", 5.0))
+    #: Seconds a turn's events stay replayable (`GET .../turns/{turn_id}/events`) after the turn ended.
+    TURN_EVENTS_TTL_S: float = field(default_factory=lambda: _float("TURN_EVENTS_TTL_S", 3600.0))
     # Concurrent agent calls per worker process; a turn beyond them answers 503 before storing anything.
     #: Concurrent agent calls per worker process; a turn beyond them answers 503 with `Retry-After`, nothing stored.
     MAX_AGENT_CALLS: int = field(default_factory=lambda: _int("MAX_AGENT_CALLS", 256))
@@ -181,6 +183,8 @@ class Config:
     DEBUG: bool = False
 
     def __post_init__(self) -> None:
+        if self.TURN_LEASE_S < 1:  # renewed every second: a shorter lease would lapse while its turn runs
+            raise RuntimeError(f"TURN_LEASE_S must be at least 1, not {self.TURN_LEASE_S:g}")
         if self.AUTH_MODE not in AUTH_MODES:
             raise RuntimeError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {self.AUTH_MODE!r}")
 

@@ -12,7 +12,7 @@ from backend.schemas.headers import IdempotencyHeaders
 from backend.web.auth import owner_scope
 from backend.web.blueprint import Blueprint
 from backend.web.preconditions import RETRY_AFTER_HEADER
-from backend.web.sse import event_stream_response, wants_event_stream
+from backend.web.sse import follow_turn, wants_event_stream
 
 chat_blp = Blueprint("chat", __name__, url_prefix="/api/v1", description="Conversation with the agent")
 voice_blp = Blueprint("voice", __name__, url_prefix="/api/v1", description="Voice turns (transcripts)")
@@ -57,11 +57,12 @@ def turn_route(blueprint: Blueprint, path: str, request_schema):
     return register
 
 
-def answer(turn_stream, turn_json, headers: dict, *args):
-    """SSE when the client accepts text/event-stream, else one JSON body (the same turn, the same scope and key)."""
+def answer(turn_stream, turn_json, body: dict, headers: dict, *args):
+    """SSE when the client accepts text/event-stream, else one JSON body (the same turn, the same scope and key).
+    A streaming client that disconnects leaves the turn running unless its body says on_disconnect "stop"."""
     scope = {"owner": owner_scope(), "idempotency_key": headers.get("idempotency_key")}
     if wants_event_stream(flask.request):
-        return event_stream_response(turn_stream(*args, **scope))
+        return follow_turn(turn_stream(*args, **scope), body.get("on_disconnect", "continue"))
     return turn_json(*args, **scope)
 
 
@@ -69,9 +70,11 @@ def answer(turn_stream, turn_json, headers: dict, *args):
 def chat(body, headers):
     """Send a message and get the agent's reply; 502 when the agent fails (the message stays stored),
     503 with Retry-After when the worker's agent calls are all in use (nothing stored).
-    With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error."""
+    With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error, each with
+    its `id:`; a client that disconnects can resume at GET .../turns/{turn_id}/events."""
     turns = services().chat
-    return answer(turns.chat_stream, turns.chat, headers, body["session_id"], body["message"], body.get("metadata"))
+    args = (body["session_id"], body["message"], body.get("metadata"))
+    return answer(turns.chat_stream, turns.chat, body, headers, *args)
 
 
 @turn_route(voice_blp, "/voice", VoiceRequestSchema)
@@ -81,4 +84,4 @@ def voice(body, headers):
     With `Accept: text/event-stream`, the turn streams as events message, delta..., done or error."""
     turns = services().chat
     args = (body["session_id"], body["transcript"], body.get("audio"), body.get("metadata"))
-    return answer(turns.voice_stream, turns.voice, headers, *args)
+    return answer(turns.voice_stream, turns.voice, body, headers, *args)

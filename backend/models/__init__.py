@@ -4,6 +4,7 @@ from backend.models.base import Base
 from backend.models.chat_message import ChatMessage
 from backend.models.idempotency_key import IdempotencyKey
 from backend.models.session import Session
+from backend.models.turn import Turn, TurnEvent
 from backend.models.turn_lease import TurnLease
 
-__all__ = ["Base", "Session", "ChatMessage", "IdempotencyKey", "TurnLease"]
+__all__ = ["Base", "Session", "ChatMessage", "IdempotencyKey", "TurnLease", "Turn", "TurnEvent"]

@@ -22,8 +22,11 @@ from backend.services.session import SessionService
 from backend.settings import Limits
 
 # Every public method of SessionService, awaitable here with the same arguments and results.
+# (turn_events, an iterator, is an async iterator here instead.)
 METHODS = tuple(
-    name for name, member in inspect.getmembers(SessionService, inspect.isfunction) if not name.startswith("_")
+    name
+    for name, member in inspect.getmembers(SessionService, inspect.isfunction)
+    if not name.startswith("_") and name != "turn_events"
 )
 
 # Two threads: the database does the waiting, and each thread competes with the event loop for
@@ -59,6 +62,14 @@ class AsyncSessionService:
         context = contextvars.copy_context()
         call = functools.partial(context.run, function, self.sync, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def turn_events(self, session_id: str, turn_id: str, after: int | None = None, *, owner: str | None = None):
+        """As SessionService.turn_events, an async iterator: each event is waited for in a worker thread."""
+        events = await self._call("turn_events", session_id, turn_id, after, owner=owner)
+        loop, end = asyncio.get_running_loop(), object()
+        # The default executor: a follower waits for the whole turn, and must not hold one of the service's threads.
+        while (event := await loop.run_in_executor(None, next, events, end)) is not end:
+            yield event
 
     def close(self) -> None:
         """Stop the worker threads (calls already running finish first)."""

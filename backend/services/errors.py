@@ -16,6 +16,8 @@ __all__ = [
     "TurnInProgress",
     "PreconditionFailed",
     "AgentsBusy",
+    "TurnNotFound",
+    "TurnMovedOn",
 ]
 
 
@@ -74,3 +76,19 @@ class AgentsBusy(SessionStoreError):
         super().__init__(f"all {limit} agent calls of this worker are in use; nothing was stored, retry shortly")
         self.limit = limit
         self.retry_after_s = retry_after_s
+
+
+class TurnNotFound(SessionStoreError):
+    """No turn of this session has the given id (or its events are no longer kept)."""
+
+    def __init__(self, turn_id: str, why: str = "not found"):
+        super().__init__(f"turn {why}")
+        self.turn_id = turn_id
+
+
+class TurnMovedOn(SessionStoreError):
+    """A stop came for a turn whose reply can no longer be cut (HTTP 409)."""
+
+    def __init__(self, turn_id: str, why: str):
+        super().__init__(why)
+        self.turn_id = turn_id

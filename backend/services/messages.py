@@ -20,6 +20,8 @@ from backend.store.records import (
 )
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
+DEFAULT_TURN_EVENTS_TTL_S = 3600.0
+
 
 def reachable(session: SessionRecord | None, session_id: str, owner: str | None) -> SessionRecord:
     """`session`; SessionNotFound when there is none or, with `owner`, when it is not the owner's."""
@@ -37,15 +39,18 @@ class MessageService:
         *,
         limits: Limits | None = None,
         idempotency_ttl_s: float | None = None,
+        turn_events_ttl_s: float | None = None,
     ):
         if url_or_engine is None:
             config = Config()
             url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
             idempotency_ttl_s = idempotency_ttl_s or config.IDEMPOTENCY_TTL_S
+            turn_events_ttl_s = turn_events_ttl_s or config.TURN_EVENTS_TTL_S
         self.engine = engine_for(url_or_engine)
         self.uow = UnitOfWork(self.engine)
         self.limits = limits or Limits.from_env()
         self.keys = IdempotencyKeys(self.uow, ttl_s=idempotency_ttl_s or DEFAULT_TTL_S)
+        self.turn_events_ttl_s = turn_events_ttl_s or DEFAULT_TURN_EVENTS_TTL_S
 
     # -- messages -----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from backend.services.errors import SessionNotFound
@@ -11,6 +11,7 @@ from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
 from backend.services.messages import MessageService, reachable
+from backend.services.turns import access
 from backend.services.validation import (
     Problems,
     check_fingerprint,
@@ -26,6 +27,8 @@ from backend.store.records import (
     SessionPage,
     SessionRecord,
     SessionStats,
+    TurnEvent,
+    TurnState,
     record_from_json,
     record_to_json,
 )
@@ -203,3 +206,30 @@ class SessionService(MessageService):
     def _exists(self, session_id: str) -> bool:
         with self.uow.read() as store:
             return store.sessions.exists(session_id)
+
+    # -- turns ----------------------------------------------------------------------------
+
+    def get_turn(self, session_id: str, turn_id: str, *, owner: str | None = None) -> TurnState:
+        """The turn's state (running|completed|interrupted|failed), its user message and its stored reply."""
+        return access.get_turn(self.uow, session_id, turn_id, owner)
+
+    def stop_turn(
+        self,
+        session_id: str,
+        turn_id: str,
+        heard_chars: int | None = None,
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> TurnState:
+        """Stop the turn, on whichever worker or host runs it, or cut its stored reply once it ended: the first
+        `heard_chars` Unicode code points stay the reply's content, the rest is kept as metadata "unheard"."""
+        return access.stop_turn(
+            self.uow, self.keys, session_id, turn_id, heard_chars, owner=owner, idempotency_key=idempotency_key
+        )
+
+    def turn_events(
+        self, session_id: str, turn_id: str, after: int | None = None, *, owner: str | None = None
+    ) -> Iterator[TurnEvent]:
+        """The turn's events after id `after` (every one without it), then live until `done` or `error`."""
+        return access.turn_events(self.uow, session_id, turn_id, after, owner=owner, ttl_s=self.turn_events_ttl_s)

@@ -195,6 +195,14 @@ def check_idempotency_key(
         problems.add(name, "must be printable ASCII")
 
 
+def check_heard_chars(problems: Problems, heard_chars: Any, limits: Limits | None = None, name: str = "heard_chars"):
+    """None, or how many characters (Unicode code points) of a reply the user heard: an integer, 0 or more."""
+    if heard_chars is not None and (
+        isinstance(heard_chars, bool) or not isinstance(heard_chars, int) or heard_chars < 0
+    ):
+        problems.add(name, "must be an integer, 0 or more (Unicode code points heard)")
+
+
 def check_id(session_id: Any) -> None:
     """InvalidInput unless `session_id` can name a session."""
     problems = Problems()
@@ -233,4 +241,5 @@ RULES: dict[str, Rule] = {
     "limit": check_page_limit,
     "before": check_before,
     "idempotency_key": check_idempotency_key,
+    "heard_chars": check_heard_chars,
 }

@@ -121,6 +121,41 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A turn as stored: its state, its messages' ids, a stop asked of it."""
+
+    turn_id: str
+    session_id: str
+    status: str
+    user_message_id: int
+    reply_message_id: int | None
+    stop_requested: bool
+    heard_chars: int | None
+    created_at: datetime | None
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEvent:
+    """One event of a turn's stream: `id` (the SSE id, increasing within the turn), its name and its data."""
+
+    id: int
+    event: str
+    data: dict
+
+
+@dataclass(frozen=True, slots=True)
+class TurnState:
+    """A turn as a client sees it: running|completed|interrupted|failed, the user's message, the stored reply."""
+
+    turn_id: str
+    session_id: str
+    status: str
+    user_message: MessageRecord | None
+    reply: MessageRecord | None
+
+
+@dataclass(frozen=True, slots=True)
 class TurnLeaseRecord:
     """The turn in flight on a session: its holder's token and when the lease lapses."""
 

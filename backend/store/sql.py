@@ -9,19 +9,22 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 
-from backend.models import ChatMessage, IdempotencyKey, Session, TurnLease
-from backend.store.records import IdempotencyRecord, MessageRecord, SessionRecord, TurnLeaseRecord
+from backend.models import ChatMessage, IdempotencyKey, Session, Turn, TurnEvent, TurnLease
+from backend.store.records import IdempotencyRecord, MessageRecord, SessionRecord, TurnLeaseRecord, TurnRecord
 from backend.store.rows import RecordMapping
 
 sessions = Session.__table__
 messages = ChatMessage.__table__
 idempotency_keys = IdempotencyKey.__table__
 turn_leases = TurnLease.__table__
+turns = Turn.__table__
+turn_events = TurnEvent.__table__
 
 SESSION = RecordMapping(SessionRecord, sessions)
 MESSAGE = RecordMapping(MessageRecord, messages)
 IDEMPOTENCY = RecordMapping(IdempotencyRecord, idempotency_keys)
 TURN_LEASE = RecordMapping(TurnLeaseRecord, turn_leases)
+TURN = RecordMapping(TurnRecord, turns)
 
 
 class Precompiled:

@@ -22,6 +22,7 @@ from backend.store.repositories.messages import MessageRepository
 from backend.store.repositories.session_listing import SessionListing
 from backend.store.repositories.sessions import SessionRepository
 from backend.store.repositories.turn_leases import TurnLeaseRepository
+from backend.store.repositories.turns import TurnRepository
 from backend.store.transaction import Transaction, transaction
 
 # A lease the readiness probe writes and deletes at once: no session can have this id (spaces at both ends).
@@ -57,6 +58,11 @@ class StoreTransaction(Transaction):
     def leases(self) -> TurnLeaseRepository:
         """Turn leases."""
         return TurnLeaseRepository(self)
+
+    @property
+    def turns(self) -> TurnRepository:
+        """Turns and the events they streamed."""
+        return TurnRepository(self)
 
 
 class UnitOfWork:

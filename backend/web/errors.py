@@ -22,6 +22,8 @@ from backend.services.errors import (
     StoreFull,
     StoreUnavailable,
     TurnInProgress,
+    TurnMovedOn,
+    TurnNotFound,
 )
 from backend.web.observability import redacted, route_template
 
@@ -121,6 +123,10 @@ def describe(error: Exception) -> tuple[int, str, dict | None, dict]:
     match error:
         case SessionNotFound():
             return 404, "session not found", None, {}
+        case TurnNotFound():
+            return 404, str(error), None, {}
+        case TurnMovedOn():
+            return 409, str(error), None, {}
         case InvalidInput():  # values the service refused, named field by field as schema errors are
             return 422, "invalid " + ", ".join(sorted(error.errors)), error.errors, {}
         case IdempotencyKeyReused():  # the key came with a different request the first time (IETF draft)

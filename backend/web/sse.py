@@ -1,4 +1,5 @@
-"""Turns answered as Server-Sent Events: `message`, `delta`, then `done` or `error`; never buffered."""
+"""Turns answered as Server-Sent Events: `message`, `delta`, then `done` or `error`, each with its `id:`;
+never buffered."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ import socket
 from collections.abc import Callable, Iterator
 
 import flask
-from werkzeug.wsgi import ClosingIterator
 
-from backend.schemas.messages import MessageSchema
-from backend.services.turns.stream import StreamedTurn, never_gone
+from backend.services.turns.following import never_gone
+from backend.store.records import TurnEvent
 from backend.web.errors import describe, error_body
 
 EVENT_STREAM = "text/event-stream"
-_MESSAGE = MessageSchema()
 
 
 def wants_event_stream(request: flask.Request) -> bool:
@@ -23,9 +22,10 @@ def wants_event_stream(request: flask.Request) -> bool:
     return any(value == EVENT_STREAM and quality > 0 for value, quality in request.accept_mimetypes)
 
 
-def frame(event: str, data) -> bytes:
-    """One SSE event; JSON has no raw newline, so one data line is enough."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+def frame(event: str, data, event_id: int | None = None) -> bytes:
+    """One SSE event, with its `id:` when it has one; JSON has no raw newline, so one data line is enough."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
 def error_data(error: Exception) -> dict:
@@ -55,24 +55,22 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
     return gone
 
 
-def _frames(turn: StreamedTurn, gone: Callable[[], bool]) -> Iterator[bytes]:
-    yield frame("message", _MESSAGE.dump(turn.message))
-    for kind, value in turn.events(gone):
-        if kind == "delta":
-            yield frame("delta", {"text": value})
-        elif kind == "done":
-            yield frame("done", _MESSAGE.dump(value))
-        else:
-            yield frame("error", error_data(value))
+def _frames(events: Iterator[TurnEvent]) -> Iterator[bytes]:
+    for event in events:
+        yield frame(event.event, event.data, event.id)
 
 
-def event_stream_response(turn: StreamedTurn) -> flask.Response:
-    """The turn as an SSE response; closing it early (the client left) ends the turn as interrupted."""
-    frames = _frames(turn, client_gone_check(flask.request.environ))
-    # ClosingIterator closes the turn even if the server never started iterating (a generator
-    # closed before its first step runs no finally).
-    response = flask.Response(ClosingIterator(frames, [turn.close]), mimetype=EVENT_STREAM)
+def event_stream_response(events: Iterator[TurnEvent]) -> flask.Response:
+    """A turn's events as an SSE response, never buffered; closing it (the client left) closes `events`."""
+    response = flask.Response(_frames(events), mimetype=EVENT_STREAM)
     response.headers["Cache-Control"] = "no-cache"
     # Proxies such as nginx buffer responses unless told not to: a delta must not wait in one.
     response.headers["X-Accel-Buffering"] = "no"
     return response
+
+
+def follow_turn(turn, on_disconnect: str = "continue", after: int = 0) -> flask.Response:
+    """A running turn followed by this request's client; a client that leaves ends the turn only with
+    on_disconnect "stop"."""
+    gone = client_gone_check(flask.request.environ)
+    return event_stream_response(turn.follow(after, gone, on_disconnect))

@@ -12,6 +12,9 @@ ROUTES = {
     "/api/v1/sessions/{session_id}/messages": {"get", "post", "delete"},
     "/api/v1/chat": {"post"},
     "/api/v1/voice": {"post"},
+    "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get"},
+    "/api/v1/sessions/{session_id}/turns/{turn_id}/events": {"get"},
+    "/api/v1/sessions/{session_id}/turns/{turn_id}/stop": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
 }
@@ -70,7 +73,8 @@ def test_every_operation_documents_its_schemas_and_a_summary(admin_client):
             assert success, (method, path)
             for code in success:
                 if code != "204":
-                    assert "schema" in operation["responses"][code]["content"]["application/json"], (method, path, code)
+                    (content,) = operation["responses"][code]["content"].values()  # JSON, or the SSE stream
+                    assert "schema" in content, (method, path, code)
             if method in ("post", "patch"):
                 assert "requestBody" in operation, (method, path)
     schemas = spec["components"]["schemas"]

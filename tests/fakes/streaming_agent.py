@@ -29,6 +29,8 @@ class StreamingAgent:
         self.calls = 0
         self.sent_at: list[float] = []  # monotonic time each chunk was written
         self.hung_up = threading.Event()  # a client stopped reading a stream
+        self.hung_up_at: float | None = None  # monotonic time the agent found its client gone
+        self.bodies: list[dict] = []  # what each call was asked (the history the agent was given)
         agent = self
 
         class Handler(QuietHandler):
@@ -37,6 +39,7 @@ class StreamingAgent:
             def do_POST(self):  # noqa: N802 - the name http.server calls
                 agent.calls += 1
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                agent.bodies.append(body)
                 if self.path == "/slow":
                     time.sleep(agent.delay_s)
                     payload = json.dumps(
@@ -51,6 +54,7 @@ class StreamingAgent:
                 try:
                     self._stream(self.path == "/break")
                 except OSError:
+                    agent.hung_up_at = time.monotonic()
                     agent.hung_up.set()
                 self.close_connection = True
 

@@ -44,7 +44,15 @@ ADDED_INDEXES = {
 # Revision 0003 is the one change to a legacy table: ALTER TABLE ADD COLUMN appends this to its DDL.
 ADDED_TO_SESSIONS = ", owner TEXT)"
 # Revision 0004: new tables only.
-ADDED_TABLES = {"idempotency_keys", "ix_idempotency_keys_expires_at", "turn_leases"}
+ADDED_TABLES = {
+    "idempotency_keys",
+    "ix_idempotency_keys_expires_at",
+    "turn_leases",
+    "turns",
+    "ix_turns_session_id",
+    "ix_turns_ended_at",
+    "turn_events",
+}
 
 
 def split_schema(schema_rows, legacy_names):

@@ -1,7 +1,8 @@
 """Streamed turns keep the guarantees of the JSON ones: one turn at a time per session, exactly once per key."""
 
+from tests.fakes import agents
 from tests.turns.conftest import SSE, frames
-from tests.turns.test_streamed_turns import count, messages, stream
+from tests.turns.test_streamed_turns import count, ended, messages, stream
 
 
 def test_a_streamed_turn_replayed_with_its_key_is_one_message_and_one_done_event_with_no_new_effect(turn_client):
@@ -21,18 +22,22 @@ def test_the_same_key_replays_a_streamed_turn_as_json_too(turn_client):
     key = {"Idempotency-Key": "stream-once-2"}
     streamed = list(frames(stream(client, headers=key)))
     as_json = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}, headers=key).get_json()
-    assert as_json["message"] == streamed[0][1] and as_json["reply"] == streamed[-1][1]
+    first = dict(streamed[0][1])
+    assert as_json["turn_id"] == first.pop("turn_id") and as_json["message"] == first
+    assert as_json["reply"] == streamed[-1][1]
     assert count(client) == 2
 
 
 def test_a_second_turn_while_one_streams_is_409_and_stores_nothing(turn_client):
     client = turn_client("remembering")
-    running = stream(client)
+    running = stream(client, on_disconnect="stop")
     events = frames(running)
-    assert next(events)[0] == "message" and next(events)[0] == "delta"  # the first turn is under way
+    (name, message), (next_name, _) = next(events), next(events)
+    assert (name, next_name) == ("message", "delta")  # the first turn is under way
     second = client.post("/api/v1/chat", json={"session_id": "s1", "message": "me too"}, headers=SSE)
     assert second.status_code == 409 and int(second.headers["Retry-After"]) >= 1
-    running.close()  # the client leaves: the first turn ends as interrupted and gives its lease back
+    running.close()  # the client leaves (on_disconnect stop): the first turn ends as interrupted, its lease back
+    assert agents.closed.wait(5) and ended(client, message["turn_id"])["status"] == "interrupted"
     assert [m["content"] for m in messages(client) if m["role"] == "user"] == ["hi"]
     again = stream(client, message="now")
     assert again.status_code == 200 and next(frames(again))[0] == "message"

@@ -1,6 +1,7 @@
 """Streamed turns in the app: SSE events, what was said kept however the turn ends, overload refused before storing."""
 
 import logging
+import time
 
 from backend.observability.logs import session_ref
 from tests.fakes import agents
@@ -10,6 +11,16 @@ from tests.turns.conftest import SSE, frames
 def stream(client, route="/api/v1/chat", headers=None, **body):
     body = {"session_id": "s1", **({"message": "hi"} if route.endswith("chat") else {"transcript": "hi"}), **body}
     return client.post(route, json=body, headers={**SSE, **(headers or {})}, buffered=False)
+
+
+def ended(client, turn_id, session_id="s1", timeout_s=5.0):
+    """The turn's state once it is no longer running (its runner stores the reply after the client left)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = client.get(f"/api/v1/sessions/{session_id}/turns/{turn_id}").get_json()
+        if state["status"] != "running" or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)
 
 
 def messages(client, session_id="s1"):
@@ -30,7 +41,9 @@ def test_a_streamed_chat_sends_message_then_each_delta_then_the_stored_reply(tur
     assert [data["text"] for name, data in events if name == "delta"] == ["one ", "two ", "three"]
     done = events[-1][1]
     assert (done["role"], done["content"], done["metadata"]) == ("assistant", "one two three", {"agent": "streaming"})
-    assert messages(client) == [events[0][1], done]
+    message = dict(events[0][1])
+    assert len(message.pop("turn_id")) >= 22  # 128 random bits
+    assert messages(client) == [message, done]
     assert count(client) == 2
 
 
@@ -47,25 +60,38 @@ def test_without_the_accept_header_a_streaming_agent_still_answers_one_json_body
     assert (body["reply"]["content"], body["reply"]["metadata"]) == ("one two three", {"agent": "streaming"})
 
 
-def test_a_client_that_leaves_keeps_what_was_said_as_an_interrupted_reply_and_the_agent_is_closed(turn_client):
+def test_with_on_disconnect_stop_a_client_that_leaves_keeps_what_it_heard_as_interrupted_and_the_agent_is_closed(
+    turn_client,
+):
     client = turn_client("remembering")
-    response = stream(client)
+    response = stream(client, on_disconnect="stop")
     events = frames(response)
-    assert [next(events)[0] for _ in range(3)] == ["message", "delta", "delta"]
+    first = [next(events) for _ in range(3)]
+    assert [name for name, _ in first] == ["message", "delta", "delta"]
     response.close()  # the client leaves while the second chunk is on its way
     assert agents.closed.wait(5)
+    assert ended(client, first[0][1]["turn_id"])["status"] == "interrupted"
     # A chunk counts as said once the server comes back for the next one: the first was, the second
     # was still being written when the client left.
     reply = messages(client)[-1]
-    assert (reply["role"], reply["content"], reply["metadata"]) == ("assistant", "chunk1 ", {"status": "interrupted"})
+    assert (reply["role"], reply["content"], reply["metadata"]["status"]) == ("assistant", "chunk1 ", "interrupted")
+    assert reply["metadata"]["unheard"].startswith("chunk2 ")  # generated, not heard: kept, out of the content
     assert count(client) == 2
 
 
-def test_a_client_that_leaves_before_any_chunk_was_said_stores_no_reply(turn_client):
+def test_with_on_disconnect_stop_a_client_that_leaves_before_any_chunk_was_heard_stores_no_reply(turn_client):
     client = turn_client("remembering")
-    response = stream(client)
-    assert next(frames(response))[0] == "message"
+    response = stream(client, on_disconnect="stop")
+    name, message = next(frames(response))
+    assert name == "message"
     response.close()
+    assert ended(client, message["turn_id"]) == {
+        "turn_id": message["turn_id"],
+        "session_id": "s1",
+        "status": "interrupted",
+        "user_message": {k: v for k, v in message.items() if k != "turn_id"},
+        "reply": None,
+    }
     assert [m["role"] for m in messages(client)] == ["user"] and count(client) == 1
 
 
@@ -105,7 +131,7 @@ def test_a_stream_that_ends_without_text_stores_no_reply_and_ends_in_an_error(tu
 def test_a_turn_beyond_max_agent_calls_is_503_with_retry_after_and_stores_nothing(turn_client, caplog):
     client = turn_client("remembering", MAX_AGENT_CALLS=1)
     client.post("/api/v1/sessions", json={"session_id": "s2"})
-    holding = stream(client)  # holds the only slot while its response is open
+    holding = stream(client, on_disconnect="stop")  # holds the only slot while its response is open
     assert next(frames(holding))[0] == "message"
     with caplog.at_level(logging.WARNING, logger="backend"):
         refused = client.post("/api/v1/chat", json={"session_id": "s2", "message": "hi"})

@@ -158,10 +158,16 @@ class AgentCall:
             return None
         if kind == "chunk":
             return value
+        if kind == "wake":
+            return None
         if kind == "done":
             self.metadata = value
             return END
         raise _as_failure(value)
+
+    def wake(self) -> None:
+        """Make a waiting next_chunk return None now (a stop was asked of the turn)."""
+        self._queue.put(("wake", None))
 
     def close(self) -> None:
         """Ask the agent for no more chunks; the slot is freed when the producer ends."""

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
 from dataclasses import dataclass
 
 from backend import context
+from backend.observability.logs import session_ref
+from backend.observability.metrics import record_turn
 from backend.services.agents import Agent, AgentRequest
 from backend.services.errors import AgentsBusy
 from backend.services.idempotency import request_hash
 from backend.services.session import SessionService
 from backend.services.turns.agent_call import AgentCall, AgentGate, log_agent_call
+from backend.services.turns.following import ReplayedTurn
 from backend.services.turns.guard import TurnGuard
-from backend.services.turns.stream import ReplayedTurn, StreamedTurn, log_turn_refused
-from backend.services.turns.writes import open_turn
+from backend.services.turns.journal import TurnJournal
+from backend.services.turns.stream import StreamedTurn
+from backend.services.turns.writes import ErrorBody, open_turn
 from backend.services.validation import (
     Problems,
     check_audio,
@@ -21,6 +27,8 @@ from backend.services.validation import (
     check_new_message,
 )
 from backend.store.records import MessageRecord, NewMessage, record_from_json
+
+log = logging.getLogger(__name__)
 
 
 def _let_others_run() -> None:
@@ -30,13 +38,32 @@ def _let_others_run() -> None:
     time.sleep(0)
 
 
+def log_turn_refused(session_id: str, request_id: str | None) -> None:
+    """The one line of a turn refused at capacity (nothing was stored)."""
+    record_turn("refused")
+    log.warning(
+        "turn outcome=refused session_id=%s request_id=%s reason=at capacity", session_ref(session_id), request_id
+    )
+
+
+def new_turn_id() -> str:
+    """An unguessable turn id: 128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+def plain_error_body(error: Exception) -> dict:
+    """An `error` event's data where no web layer says how errors read (its message only)."""
+    return {"code": 500, "status": "Internal Server Error", "message": str(error)}
+
+
 @dataclass(frozen=True, slots=True)
 class ChatExchange:
-    """The user's stored message and the agent's stored reply."""
+    """The user's stored message and the agent's stored reply, and the turn they belong to."""
 
     session_id: str
     message: MessageRecord
     reply: MessageRecord
+    turn_id: str | None = None  # None: a turn stored under its key before turns had ids
 
 
 def exchange_from_json(outcome: dict) -> ChatExchange:
@@ -59,16 +86,19 @@ class ChatService:
         *,
         timeout_s: float = 30.0,
         history_limit: int = 20,
-        lease_margin_s: float = 10.0,
+        lease_s: float = 5.0,
         max_agent_calls: int = 256,
+        error_body: ErrorBody = plain_error_body,
     ):
         self.sessions = sessions
         self.agent = agent
         self.timeout_s = timeout_s
         self.history_limit = history_limit
         self.gate = AgentGate(max_agent_calls)
-        # A turn whose worker died holds its session for at most the agent timeout plus the margin.
-        self.guard = TurnGuard(sessions.uow, sessions.keys, lease_s=timeout_s + lease_margin_s)
+        self.error_body = error_body
+        # A running turn renews its lease (journal); one whose worker died frees its session after lease_s.
+        self.guard = TurnGuard(sessions.uow, sessions.keys, lease_s=lease_s)
+        self.journal = TurnJournal(sessions.uow, lease_s=lease_s)
 
     def chat(
         self,
@@ -132,10 +162,11 @@ class ChatService:
 
     @staticmethod
     def _complete(turn: StreamedTurn | ReplayedTurn) -> ChatExchange:
-        for kind, value in turn.events():
-            if kind == "error":
-                raise value
-        return ChatExchange(turn.session_id, turn.message, turn.reply)
+        for _ in turn.follow():
+            pass
+        if turn.failure is not None:
+            raise turn.failure
+        return ChatExchange(turn.session_id, turn.message, turn.reply, turn.turn_id)
 
     def _begin(
         self,
@@ -175,10 +206,18 @@ class ChatService:
             self.gate.release(slot)
             guarding.__exit__(None, None, None)
             exchange = exchange_from_json(guard.replay)
-            return ReplayedTurn(exchange.session_id, exchange.message, exchange.reply)
+            return ReplayedTurn(exchange.session_id, exchange.turn_id, exchange.message, exchange.reply)
+        turn_id = new_turn_id()
         try:
             start = open_turn(
-                self.sessions.uow, self.sessions.limits, new, guard, history_limit=self.history_limit, owner=owner
+                self.sessions.uow,
+                self.sessions.limits,
+                new,
+                guard,
+                turn_id=turn_id,
+                history_limit=self.history_limit,
+                owner=owner,
+                error_body=self.error_body,
             )  # TurnInProgress, SessionNotFound
         except BaseException as exc:
             self.gate.release(slot)
@@ -187,4 +226,17 @@ class ChatService:
         _let_others_run()
         request = AgentRequest(start.session, start.history, start.message)
         call = AgentCall(self.agent, request, self.gate, slot, time.monotonic() + self.timeout_s, self.timeout_s)
-        return StreamedTurn(self.sessions, start.message, call, reply_marks, request_id, guard, guarding, owner)
+        return StreamedTurn(
+            self.sessions.uow,
+            self.sessions.limits,
+            start.message,
+            turn_id,
+            call,
+            reply_marks,
+            guard,
+            guarding,
+            owner=owner,
+            journal=self.journal,
+            error_body=self.error_body,
+            request_id=request_id,
+        )

@@ -1,24 +1,50 @@
-"""A turn's two writes, each one short transaction: the user's message in, the reply out."""
+"""A turn's two writes, each one short transaction: the user's message in, the turn's ending out."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from backend.services.agents import AgentFailed
 from backend.services.errors import SessionNotFound, TurnInProgress
+from backend.services.idempotency import now
 from backend.services.messages import reachable
 from backend.services.turns.guard import Turn
 from backend.services.validation import check_new_message
 from backend.settings import Limits
-from backend.store.records import MessageRecord, NewMessage, TurnStart
-from backend.store.unit_of_work import UnitOfWork
+from backend.store.records import MessageRecord, NewMessage, TurnRecord, TurnStart, record_to_json
+from backend.store.unit_of_work import StoreTransaction, UnitOfWork
+
+ErrorBody = Callable[[Exception], dict]
+ABANDONED = "the worker running this turn stopped before it ended; what it had said is stored as failed"
+
+
+def encoded(data: dict) -> str:
+    """An event's data as its stream sends it and the journal keeps it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def message_event(message: MessageRecord, turn_id: str) -> dict:
+    """The data of a turn's first event: the user's stored message, and the turn's id."""
+    return {**record_to_json(message), "turn_id": turn_id}
 
 
 def open_turn(
-    uow: UnitOfWork, limits: Limits, new: NewMessage, turn: Turn, *, history_limit: int, owner: str | None
+    uow: UnitOfWork,
+    limits: Limits,
+    new: NewMessage,
+    turn: Turn,
+    *,
+    turn_id: str,
+    history_limit: int,
+    owner: str | None,
+    error_body: ErrorBody,
 ) -> TurnStart:
-    """The turn's first write: take the session's lease, store the user's message `new` (or reuse the one an
-    earlier attempt with the same key stored), and read what the agent needs: the session as it now is and
-    the `history_limit` messages before that message. TurnInProgress, SessionNotFound."""
+    """The turn's first write: take the session's lease, end any turn of the session whose worker died, store
+    the user's message `new` (or reuse the one an earlier attempt with the same key stored), record the turn
+    and its first event, and read what the agent needs: the session as it now is and the `history_limit`
+    messages before that message. TurnInProgress, SessionNotFound."""
     check_new_message(new, limits)
     session_id = new.session_id
     with uow.write() as store:
@@ -28,6 +54,8 @@ def open_turn(
             # Busy or not, a session that is not the caller's is missing: a 404, never a 409.
             reachable(store.sessions.get(session_id), session_id, owner)
             raise
+        for dead in store.turns.running_on(session_id):  # the lease is ours: whoever ran these is gone
+            end_abandoned(store, dead, error_body)
         message = None if turn.message_id is None else store.messages.get(session_id, turn.message_id)
         if message is None:
             added = store.messages.add_reading_session(new, owner)
@@ -37,26 +65,63 @@ def open_turn(
             turn.note_message(store, message)
         else:
             session = reachable(store.sessions.get(session_id), session_id, owner)
+        store.turns.add(turn_id, session_id, message.id, now())
+        store.turns.add_events([(turn_id, 1, "message", encoded(message_event(message, turn_id)))])
         history = store.messages.newest(session_id, history_limit, before=message.id) if history_limit > 0 else []
     return TurnStart(session, message, history)
 
 
-def store_reply(
+def end_abandoned(store: StoreTransaction, dead: TurnRecord, error_body: ErrorBody) -> None:
+    """In a transaction holding the session's lease: what a turn whose worker died had said (its kept deltas)
+    stored as its reply with status failed, and its events ended with an `error` event."""
+    events = store.turns.events_after(dead.turn_id, 0)
+    text = "".join(event.data["text"] for event in events if event.event == "delta")
+    reply = None
+    if text:
+        reply = store.messages.add(NewMessage(dead.session_id, "assistant", text, {"status": "failed"}))
+    store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now())
+    last = events[-1].id if events else 0
+    store.turns.add_events([(dead.turn_id, last + 1, "error", encoded(error_body(AgentFailed(ABANDONED))))])
+
+
+@dataclass
+class Ending:
+    """How a turn ends: its status, the reply to store (None: nothing was said), the events still to keep, and
+    its last event's name. `keeps_key`: the lease goes back and the outcome is stored under the key in this
+    write (completed or stopped); otherwise the key is released after, for a retry to ask again."""
+
+    turn_id: str
+    status: str
+    reply: NewMessage | None
+    last_seq: int
+    events: list[tuple[str, int, str, str]] = field(default_factory=list)
+    last_event: str = "done"
+    keeps_key: bool = True
+
+
+def end_turn(
     uow: UnitOfWork,
-    limits: Limits,
-    reply: NewMessage,
+    ending: Ending,
     turn: Turn,
-    outcome: Callable[[MessageRecord], dict],
     *,
+    last_data: Callable[[MessageRecord | None], dict | None],
+    outcome: Callable[[MessageRecord | None], dict],
     owner: str | None,
-) -> MessageRecord:
-    """The turn's last write: give the lease back (ReservationLost when it was taken over: nothing is
-    stored), store the agent's `reply`, and the turn's `outcome(stored reply)` under its key."""
-    check_new_message(reply, limits)
+) -> tuple[MessageRecord | None, dict]:
+    """The turn's last write: the lease back (ReservationLost when another turn took it over: nothing is
+    stored), the reply stored and counted, the turn's state, its remaining events and its last one, and the
+    outcome under its key. The stored reply and the last event's data."""
     with uow.write() as store:
-        turn.end_lease(store)
-        stored = store.messages.add(reply, owner)
-        if stored is None:
-            raise SessionNotFound(reply.session_id)
-        turn.finish(store, outcome(stored))
-        return stored
+        if ending.keeps_key:
+            turn.end_lease(store)
+        stored = None
+        if ending.reply is not None:
+            stored = store.messages.add(ending.reply, owner)
+            if stored is None:
+                raise SessionNotFound(ending.reply.session_id)
+        store.turns.end(ending.turn_id, ending.status, None if stored is None else stored.id, now())
+        data = last_data(stored)
+        store.turns.add_events([*ending.events, (ending.turn_id, ending.last_seq, ending.last_event, encoded(data))])
+        if ending.keeps_key:
+            turn.finish(store, outcome(stored))
+        return stored, data

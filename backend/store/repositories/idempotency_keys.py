@@ -41,6 +41,7 @@ take_over_key = (
     .where(_this_key, _keys.status.is_(None), _keys.held_until < _key_time("now"))
     .values(holder=sa.bindparam("token"), held_until=_key_time("k_held_until"))
 )
+renew_hold = idempotency_keys.update().where(_held_by).values(held_until=_key_time("k_held_until"))
 record_key_message = idempotency_keys.update().where(_held_by).values(message_id=sa.bindparam("k_message_id"))
 complete_key = (
     idempotency_keys.update()
@@ -92,6 +93,12 @@ class IdempotencyKeyRepository(Repository):
         """Hold a reservation whose holder's deadline passed; whether this call took it."""
         values = {"k_scope": scope, "k_key": key, "token": token, "now": now, "k_held_until": held_until}
         return self.tx.execute(take_over_key, values).rowcount == 1
+
+    def renew(self, held: list[tuple[str, str, str]], held_until: datetime) -> None:
+        """Extend the reservations `held` (scope, key, token) of turns still running until `held_until`."""
+        if held:
+            rows = [{"k_scope": s, "k_key": k, "token": t, "k_held_until": held_until} for s, k, t in held]
+            self.tx.execute(renew_hold, rows)
 
     def record_message(self, scope: str, key: str, token: str, message_id: int) -> bool:
         """Note the user message a turn stored under the key it holds; False when it no longer holds it."""

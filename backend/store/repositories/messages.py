@@ -78,6 +78,14 @@ _sizes = sa.select(
 newest_sizes = Precompiled(_sizes.order_by(_newest_first).limit(_limit))
 newest_sizes_before = Precompiled(_sizes.where(_before).order_by(_newest_first).limit(_limit))
 select_message = MESSAGE.select().where(messages.c.id == sa.bindparam("id")).where(by_id(messages))
+latest_assistant_id = (
+    sa.select(messages.c.id).where(by_id(messages), messages.c.role == "assistant").order_by(_newest_first).limit(1)
+)
+rewrite_message = (
+    messages.update()
+    .where(messages.c.id == sa.bindparam("mid"))
+    .values(content=sa.bindparam("text"), metadata=sa.bindparam("meta", type_=messages.c.metadata.type))
+)
 newest_message = MESSAGE.select().where(by_id(messages)).order_by(_newest_first).limit(1)
 
 # -- clear and pop ---------------------------------------------------------------------------------
@@ -181,6 +189,14 @@ class MessageRepository(Repository):
     def _oldest_first(self, rows: list) -> list[MessageRecord]:
         to_record = MESSAGE.converter(self.tx.dialect)
         return [to_record(row) for row in reversed(rows)]
+
+    def latest_assistant_id(self, session_id: str) -> int | None:
+        """The id of the session's newest assistant message, or None."""
+        return self.tx.execute(latest_assistant_id, {"sid": session_id}).scalar()
+
+    def rewrite(self, message_id: int, content: str, metadata: dict) -> None:
+        """Replace a stored message's content and metadata (a reply cut to what the user heard)."""
+        self.tx.execute(rewrite_message, {"mid": message_id, "text": content, "meta": metadata})
 
     def clear(self, session_id: str, owner: str | None = None) -> bool:
         """Delete every message of the session and set its count to 0; False when there is no such session."""

@@ -35,6 +35,7 @@ release_lease = turn_leases.delete().where(_this_lease)
 # Ends a turn in its last write: the row deleted is the proof that the lease was still this turn's
 # (and locks it on PostgreSQL until that write commits, so a retry taking it over waits).
 give_back_lease = Precompiled(release_lease.returning(_leases.session_id))
+renew_lease = turn_leases.update().where(_this_lease).values(expires_at=_lease_time("expires_at"))
 purge_expired_leases = turn_leases.delete().where(_leases.expires_at < _lease_time("now"))
 
 
@@ -62,6 +63,12 @@ class TurnLeaseRepository(Repository):
     def give_back(self, session_id: str, token: str) -> bool:
         """End the lease `token` holds, locking it until commit; False when another holder took it over."""
         return self.tx.run(give_back_lease, {"sid": session_id, "token": token}).fetchone() is not None
+
+    def renew(self, held: list[tuple[str, str]], expires_at: datetime) -> None:
+        """Extend the leases `held` (session_id, token) still holds until `expires_at` (a running turn's heartbeat)."""
+        if held:
+            rows = [{"sid": sid, "token": token, "expires_at": expires_at} for sid, token in held]
+            self.tx.execute(renew_lease, rows)
 
     def release(self, session_id: str, token: str) -> None:
         """End the lease `token` holds, if it still does."""

@@ -1,0 +1,105 @@
+"""Turns and their events: a turn's state, the stop asked of it, and the events its stream sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from backend.store.records import TurnEvent, TurnRecord
+from backend.store.repositories import Repository
+from backend.store.sql import TURN, turn_events, turns
+
+_this_turn = turns.c.turn_id == sa.bindparam("tid")
+_time = sa.bindparam("now", type_=turns.c.created_at.type)
+select_turn = TURN.select().where(_this_turn)
+running_on_session = TURN.select().where(turns.c.session_id == sa.bindparam("sid"), turns.c.status == "running")
+insert_turn = turns.insert().values(
+    turn_id=sa.bindparam("tid"),
+    session_id=sa.bindparam("sid"),
+    status="running",
+    user_message_id=sa.bindparam("mid"),
+    stop_requested=False,
+    created_at=_time,
+)
+end_turn = (
+    turns.update()
+    .where(_this_turn)
+    .values(status=sa.bindparam("new_status"), reply_message_id=sa.bindparam("rid"), ended_at=_time)
+)
+mark_turn = turns.update().where(_this_turn).values(status=sa.bindparam("new_status"))
+request_stop = (
+    turns.update()
+    .where(_this_turn, turns.c.status == "running")
+    .values(stop_requested=True, heard_chars=sa.bindparam("heard"))
+)
+stop_requests = sa.select(turns.c.turn_id, turns.c.heard_chars).where(
+    turns.c.turn_id.in_(sa.bindparam("tids", expanding=True)), turns.c.stop_requested.is_(True)
+)
+insert_event = turn_events.insert().values(
+    turn_id=sa.bindparam("tid"), seq=sa.bindparam("seq"), event=sa.bindparam("ev"), data=sa.bindparam("body")
+)
+events_after = (
+    sa.select(turn_events.c.seq, turn_events.c.event, turn_events.c.data)
+    .where(turn_events.c.turn_id == sa.bindparam("tid"), turn_events.c.seq > sa.bindparam("after"))
+    .order_by(turn_events.c.seq)
+)
+delete_events_of_ended = turn_events.delete().where(
+    turn_events.c.turn_id.in_(sa.select(turns.c.turn_id).where(turns.c.ended_at < _time))
+)
+
+
+class TurnRepository(Repository):
+    """The turns table and the events of each turn."""
+
+    __slots__ = ()
+
+    def add(self, turn_id: str, session_id: str, user_message_id: int, now: datetime) -> None:
+        """A running turn of the session, answering the stored user message."""
+        self.tx.execute(insert_turn, {"tid": turn_id, "sid": session_id, "mid": user_message_id, "now": now})
+
+    def get(self, turn_id: str) -> TurnRecord | None:
+        """The turn, or None."""
+        row = self.tx.execute(select_turn, {"tid": turn_id}).first()
+        return None if row is None else TURN.from_result_row(row)
+
+    def running_on(self, session_id: str) -> list[TurnRecord]:
+        """The session's turns still marked running (at most one, unless its worker died)."""
+        return [TURN.from_result_row(row) for row in self.tx.execute(running_on_session, {"sid": session_id})]
+
+    def end(self, turn_id: str, status: str, reply_message_id: int | None, now: datetime) -> None:
+        """The turn has ended with `status` and its stored reply (None when nothing was said)."""
+        values = {"tid": turn_id, "new_status": status, "rid": reply_message_id, "now": now}
+        self.tx.execute(end_turn, values)
+
+    def mark(self, turn_id: str, status: str) -> None:
+        """Change an ended turn's status (a stop after it completed: interrupted)."""
+        self.tx.execute(mark_turn, {"tid": turn_id, "new_status": status})
+
+    def request_stop(self, turn_id: str, heard_chars: int | None) -> bool:
+        """Ask a running turn to stop, for whichever worker runs it; False when it is not running."""
+        return self.tx.execute(request_stop, {"tid": turn_id, "heard": heard_chars}).rowcount == 1
+
+    def stop_requests(self, turn_ids: Iterable[str]) -> dict[str, int | None]:
+        """Of `turn_ids`, those asked to stop, with the characters heard."""
+        ids = list(turn_ids)
+        if not ids:
+            return {}
+        return {turn_id: heard for turn_id, heard in self.tx.execute(stop_requests, {"tids": ids})}
+
+    def add_events(self, events: list[tuple[str, int, str, str]]) -> None:
+        """Keep events as they were sent: (turn_id, seq, event, data as JSON text)."""
+        if events:
+            rows = [{"tid": tid, "seq": seq, "ev": event, "body": body} for tid, seq, event, body in events]
+            self.tx.execute(insert_event, rows)
+
+    def events_after(self, turn_id: str, after: int) -> list[TurnEvent]:
+        """The turn's kept events with an id after `after`, in order."""
+        rows = self.tx.execute(events_after, {"tid": turn_id, "after": after})
+        return [TurnEvent(seq, event, json.loads(data)) for seq, event, data in rows]
+
+    def forget_events(self, ended_before: datetime) -> int:
+        """Delete the events of turns that ended before `ended_before` (the turns stay); how many."""
+        return self.tx.execute(delete_events_of_ended, {"now": ended_before}).rowcount
