@@ -1,0 +1,107 @@
+"""Turns over the API and from Python: the turn id in every answer, the state, the events, a stop; and in jwt
+mode another owner's turn is exactly a missing one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from backend.services.async_session import AsyncSessionService
+from tests.api.test_access_control import ALICE, BOB, KEY  # noqa: F401 - one signing key for both owners
+from tests.auth.tokens import AUDIENCE, ISSUER, public_pem
+from tests.rows import dump_rows
+from tests.turns.conftest import SSE, frames
+
+
+def turn_path(session_id, turn_id, suffix=""):
+    return f"/api/v1/sessions/{session_id}/turns/{turn_id}{suffix}"
+
+
+@pytest.fixture
+def client(make_app):
+    client = make_app(CHAT_AGENT="tests.fakes.agents:streaming").test_client()
+    client.post("/api/v1/sessions", json={"session_id": "s1"})
+    return client
+
+
+def test_a_json_turn_answers_its_turn_id_and_the_turn_reads_back_completed(client):
+    answer = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}).get_json()
+    turn = client.get(turn_path("s1", answer["turn_id"])).get_json()
+    assert turn == {
+        "turn_id": answer["turn_id"],
+        "session_id": "s1",
+        "status": "completed",
+        "user_message": answer["message"],
+        "reply": answer["reply"],
+    }
+    events = list(frames(client.get(turn_path("s1", answer["turn_id"], "/events"), headers={"Last-Event-ID": "2"})))
+    assert [name for name, _ in events] == ["delta", "delta", "done"] and events[-1][1] == answer["reply"]
+
+
+def test_a_stop_refuses_what_is_not_a_count_of_characters_heard_and_stores_nothing(client, service):
+    turn_id = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}).get_json()["turn_id"]
+    before = dump_rows(service.engine)
+    for body in ({"heard_chars": -1}, {"heard_chars": 2.5}, {"heard_chars": "3"}, {"heard_chars": None, "x": 1}):
+        response = client.post(turn_path("s1", turn_id, "/stop"), json=body)
+        assert response.status_code == 422, body
+    too_long = client.post(turn_path("s1", turn_id, "/stop"), json={"heard_chars": 14})  # "one two three": 13
+    assert too_long.status_code == 422 and too_long.get_json()["errors"]["heard_chars"] == [
+        "must be at most 13, the length of the reply"
+    ]
+    assert dump_rows(service.engine) == before
+    whole = client.post(turn_path("s1", turn_id, "/stop"))  # no body: the user heard all of it
+    assert whole.status_code == 200 and whole.get_json()["reply"]["metadata"] == {
+        "agent": "streaming",
+        "status": "interrupted",
+    }
+
+
+def test_a_missing_turn_or_a_turn_of_another_session_is_404(client):
+    turn_id = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}).get_json()["turn_id"]
+    client.post("/api/v1/sessions", json={"session_id": "s2"})
+    for path in (turn_path("s1", "no-such-turn"), turn_path("s2", turn_id), turn_path("s2", turn_id, "/events")):
+        response = client.get(path)
+        assert response.status_code == 404 and response.get_json()["message"] == "turn not found", path
+
+
+def test_in_jwt_mode_another_owners_turn_is_exactly_a_missing_one_on_every_turn_route(make_app, service):
+    app = make_app(
+        AUTH_MODE="jwt",
+        JWT_PUBLIC_KEY=public_pem(KEY),
+        JWT_AUDIENCE=AUDIENCE,
+        JWT_ISSUER=ISSUER,
+        CHAT_AGENT="tests.fakes.agents:streaming",
+    )
+    http = app.test_client()
+    sid = http.post("/api/v1/sessions", headers=ALICE).get_json()["session_id"]
+    turn_id = http.post("/api/v1/chat", json={"session_id": sid, "message": "hi"}, headers=ALICE).get_json()["turn_id"]
+    before = dump_rows(service.engine)
+    for suffix, method in (("", "GET"), ("/events", "GET"), ("/stop", "POST")):
+        seen = http.open(turn_path(sid, turn_id, suffix), method=method, headers=BOB)
+        missing = http.open(turn_path("no-such-session", turn_id, suffix), method=method, headers=BOB)
+        assert seen.status_code == 404 and seen.get_json() == missing.get_json(), suffix
+    assert dump_rows(service.engine) == before
+    assert http.get(turn_path(sid, turn_id), headers=ALICE).get_json()["status"] == "completed"
+
+
+def test_from_python_a_turn_reads_stops_and_replays_its_events_sync_and_async(client, service):
+    turn_id = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}, headers=SSE)
+    turn_id = next(frames(turn_id))[1]["turn_id"]
+    assert [event.event for event in service.turn_events("s1", turn_id)] == [
+        "message",
+        "delta",
+        "delta",
+        "delta",
+        "done",
+    ]
+    state = service.stop_turn("s1", turn_id, heard_chars=4, idempotency_key="stop-1")
+    assert (state.status, state.reply.content, state.reply.metadata["unheard"]) == ("interrupted", "one ", "two three")
+    assert service.stop_turn("s1", turn_id, heard_chars=4, idempotency_key="stop-1") == state
+    assert service.get_turn("s1", turn_id) == state
+
+    async def follow():
+        async with AsyncSessionService(service=service) as async_service:
+            return [event.id async for event in async_service.turn_events("s1", turn_id, after=3)]
+
+    assert asyncio.run(follow()) == [4, 5]
