@@ -63,6 +63,7 @@ class Services:
             limits=config.LIMITS,
             idempotency_ttl_s=config.IDEMPOTENCY_TTL_S,
             turn_events_ttl_s=config.TURN_EVENTS_TTL_S,
+            turn_lease_s=config.TURN_LEASE_S,
         )
 
     def for_this_process(self) -> Services:

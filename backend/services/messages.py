@@ -21,6 +21,7 @@ from backend.store.records import (
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 DEFAULT_TURN_EVENTS_TTL_S = 3600.0
+DEFAULT_TURN_LEASE_S = 5.0
 
 
 def reachable(session: SessionRecord | None, session_id: str, owner: str | None) -> SessionRecord:
@@ -40,17 +41,20 @@ class MessageService:
         limits: Limits | None = None,
         idempotency_ttl_s: float | None = None,
         turn_events_ttl_s: float | None = None,
+        turn_lease_s: float | None = None,
     ):
         if url_or_engine is None:
             config = Config()
             url_or_engine, limits = config.DATABASE_URL, limits or config.LIMITS
             idempotency_ttl_s = idempotency_ttl_s or config.IDEMPOTENCY_TTL_S
             turn_events_ttl_s = turn_events_ttl_s or config.TURN_EVENTS_TTL_S
+            turn_lease_s = turn_lease_s or config.TURN_LEASE_S
         self.engine = engine_for(url_or_engine)
         self.uow = UnitOfWork(self.engine)
         self.limits = limits or Limits.from_env()
         self.keys = IdempotencyKeys(self.uow, ttl_s=idempotency_ttl_s or DEFAULT_TTL_S)
         self.turn_events_ttl_s = turn_events_ttl_s or DEFAULT_TURN_EVENTS_TTL_S
+        self.turn_lease_s = turn_lease_s or DEFAULT_TURN_LEASE_S
 
     # -- messages -----------------------------------------------------------------------
 

@@ -232,4 +232,6 @@ class SessionService(MessageService):
         self, session_id: str, turn_id: str, after: int | None = None, *, owner: str | None = None
     ) -> Iterator[TurnEvent]:
         """The turn's events after id `after` (every one without it), then live until `done` or `error`."""
-        return access.turn_events(self.uow, session_id, turn_id, after, owner=owner, ttl_s=self.turn_events_ttl_s)
+        return access.turn_events(
+            self.uow, session_id, turn_id, after, owner=owner, ttl_s=self.turn_events_ttl_s, lease_s=self.turn_lease_s
+        )

@@ -12,12 +12,14 @@ from backend.services.idempotency import IdempotencyKeys, key_scope, now, reques
 from backend.services.messages import reachable
 from backend.services.turns.following import never_gone
 from backend.services.turns.journal import FLUSH_S, RUNNING
+from backend.services.turns.writes import end_abandoned_turns
 from backend.services.validation import Problems, check_heard_chars, check_id, check_idempotency_key
 from backend.store.records import MessageRecord, TurnEvent, TurnRecord, TurnState, record_from_json, record_to_json
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 STOP_WAIT_S = 5.0  # how long a stop waits for a turn running elsewhere to end before it answers its state
 ENDS = ("done", "error")
+REAP_AFTER_S = 1.0  # a running turn's journal writes or renews at least this often
 
 
 def _turn(store: StoreTransaction, session_id: str, turn_id: str, owner: str | None) -> TurnRecord:
@@ -50,6 +52,7 @@ def turn_events(
     *,
     owner: str | None = None,
     ttl_s: float = 3600.0,
+    lease_s: float = 5.0,
     client_gone: Callable[[], bool] = never_gone,
 ) -> Iterator[TurnEvent]:
     """The turn's events after id `after` (all without it), then its live events until `done` or `error`, from
@@ -60,24 +63,31 @@ def turn_events(
         turn = _turn(store, session_id, turn_id, owner)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
         raise TurnNotFound(turn_id, "its events are no longer kept")
-    return _follow(uow, turn_id, after, client_gone)
+    return _follow(uow, turn, after, client_gone, lease_s)
 
 
-def _follow(uow: UnitOfWork, turn_id: str, after: int, client_gone: Callable[[], bool]) -> Iterator[TurnEvent]:
-    local = RUNNING.get(turn_id)
+def _follow(
+    uow: UnitOfWork, turn: TurnRecord, after: int, client_gone: Callable[[], bool], lease_s: float
+) -> Iterator[TurnEvent]:
+    local = RUNNING.get(turn.turn_id)
     if local is not None:  # running in this process: every event, as it happens
         yield from local.follow(after, client_gone)
         return
+    heard_from = time.monotonic()
     while not client_gone():
         with uow.read() as store:
-            kept = store.turns.events_after(turn_id, after)
+            kept = store.turns.events_after(turn.turn_id, after)
         for event in kept:
             if event.id != after + 1:
                 break  # an earlier event is still being written (ids are contiguous): read again
             yield event
-            after = event.id
+            after, heard_from = event.id, time.monotonic()
             if event.event in ENDS:
                 return
+        if time.monotonic() - heard_from > REAP_AFTER_S:
+            # Silent: if its worker died (its lease lapsed, TURN_LEASE_S), end it here; nobody else may come to.
+            end_abandoned_turns(uow, turn.session_id, lease_s)
+            heard_from = time.monotonic() - REAP_AFTER_S / 2  # look again in half a second
         time.sleep(FLUSH_S)
 
 

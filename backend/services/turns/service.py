@@ -217,7 +217,6 @@ class ChatService:
                 turn_id=turn_id,
                 history_limit=self.history_limit,
                 owner=owner,
-                error_body=self.error_body,
             )  # TurnInProgress, SessionNotFound
         except BaseException as exc:
             self.gate.release(slot)

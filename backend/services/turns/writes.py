@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from backend.services.agents import AgentFailed
 from backend.services.errors import SessionNotFound, TurnInProgress
 from backend.services.idempotency import now
 from backend.services.messages import reachable
@@ -17,7 +18,12 @@ from backend.store.records import MessageRecord, NewMessage, TurnRecord, TurnSta
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 ErrorBody = Callable[[Exception], dict]
-ABANDONED = "the worker running this turn stopped before it ended; what it had said is stored as failed"
+# The last event of a turn whose worker died, whoever ends it (the next turn, or a follower).
+ABANDONED = {
+    "code": 502,
+    "status": "Bad Gateway",
+    "message": "the worker running this turn stopped before it ended; what it had said is stored as failed",
+}
 
 
 def encoded(data: dict) -> str:
@@ -39,7 +45,6 @@ def open_turn(
     turn_id: str,
     history_limit: int,
     owner: str | None,
-    error_body: ErrorBody,
 ) -> TurnStart:
     """The turn's first write: take the session's lease, end any turn of the session whose worker died, store
     the user's message `new` (or reuse the one an earlier attempt with the same key stored), record the turn
@@ -55,7 +60,7 @@ def open_turn(
             reachable(store.sessions.get(session_id), session_id, owner)
             raise
         for dead in store.turns.running_on(session_id):  # the lease is ours: whoever ran these is gone
-            end_abandoned(store, dead, error_body)
+            end_abandoned(store, dead)
         message = None if turn.message_id is None else store.messages.get(session_id, turn.message_id)
         if message is None:
             added = store.messages.add_reading_session(new, owner)
@@ -71,7 +76,7 @@ def open_turn(
     return TurnStart(session, message, history)
 
 
-def end_abandoned(store: StoreTransaction, dead: TurnRecord, error_body: ErrorBody) -> None:
+def end_abandoned(store: StoreTransaction, dead: TurnRecord) -> None:
     """In a transaction holding the session's lease: what a turn whose worker died had said (its kept deltas)
     stored as its reply with status failed, and its events ended with an `error` event."""
     events = store.turns.events_after(dead.turn_id, 0)
@@ -81,7 +86,7 @@ def end_abandoned(store: StoreTransaction, dead: TurnRecord, error_body: ErrorBo
         reply = store.messages.add(NewMessage(dead.session_id, "assistant", text, {"status": "failed"}))
     store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now())
     last = events[-1].id if events else 0
-    store.turns.add_events([(dead.turn_id, last + 1, "error", encoded(error_body(AgentFailed(ABANDONED))))])
+    store.turns.add_events([(dead.turn_id, last + 1, "error", encoded(ABANDONED))])
 
 
 @dataclass
@@ -125,3 +130,14 @@ def end_turn(
         if ending.keeps_key:
             turn.finish(store, outcome(stored))
         return stored, data
+
+
+def end_abandoned_turns(uow: UnitOfWork, session_id: str, lease_s: float) -> None:
+    """End the session's turns whose worker died, if no live turn holds its lease (a follower's check)."""
+    token, current = secrets.token_urlsafe(16), now()
+    with uow.write() as store:
+        if not store.leases.take(session_id, token, current, current + timedelta(seconds=lease_s)):
+            return  # held: by a live turn, which ends (or finds abandoned) any turn before it
+        for dead in store.turns.running_on(session_id):
+            end_abandoned(store, dead)
+        store.leases.release(session_id, token)
