@@ -38,11 +38,11 @@ def serving(database_url: str, **settings):
 
 
 @contextmanager
-def agent_process():
-    """The loopback HTTP agent in a process of its own, so that it does not share the load client's GIL."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.streaming_agent"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    ) as process:
+def agent_process(*stream: str):
+    """The loopback HTTP agent in a process of its own, so that it does not share the load client's GIL;
+    `stream` = (chunks, gap_s) of its /stream answers."""
+    command = [sys.executable, "-m", "tests.fakes.streaming_agent", *stream]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
         try:
             yield process.stdout.readline().strip()
         finally:

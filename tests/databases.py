@@ -60,7 +60,8 @@ class PostgresSchema:
         """Remove every row and restart the id sequence."""
         with self.engine.begin() as conn:
             conn.exec_driver_sql(
-                "TRUNCATE chat_history, sessions, idempotency_keys, turn_leases RESTART IDENTITY CASCADE"
+                "TRUNCATE chat_history, sessions, idempotency_keys, turn_leases, turns, turn_events "
+                "RESTART IDENTITY CASCADE"
             )
 
     def drop(self) -> None:

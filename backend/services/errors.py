@@ -81,8 +81,8 @@ class AgentsBusy(SessionStoreError):
 class TurnNotFound(SessionStoreError):
     """No turn of this session has the given id (or its events are no longer kept)."""
 
-    def __init__(self, turn_id: str, why: str = "not found"):
-        super().__init__(f"turn {why}")
+    def __init__(self, turn_id: str, message: str = "turn not found"):
+        super().__init__(message)
         self.turn_id = turn_id
 
 

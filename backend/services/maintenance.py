@@ -42,9 +42,11 @@ class PurgeReport:
 class MaintenanceService:
     """Operator-only operations; each batch is its own short transaction."""
 
-    def __init__(self, url_or_engine: str | sa.Engine | None = None):
+    def __init__(self, url_or_engine: str | sa.Engine | None = None, *, turn_events_ttl_s: float | None = None):
+        config = Config() if url_or_engine is None or turn_events_ttl_s is None else None
         if url_or_engine is None:
-            url_or_engine = Config().DATABASE_URL
+            url_or_engine = config.DATABASE_URL
+        self.turn_events_ttl_s = turn_events_ttl_s if turn_events_ttl_s is not None else config.TURN_EVENTS_TTL_S
         self.engine = engine_for(url_or_engine)
         self.store = MaintenanceStore(self.engine)
 
@@ -72,8 +74,10 @@ class MaintenanceService:
         return PurgeReport(cutoff, total_sessions, total_messages, dry_run=False, expired_keys=expired)
 
     def purge_expired_keys(self, now: datetime | None = None) -> int:
-        """Delete idempotency keys past their time, and turn leases whose holder died; how many keys."""
-        return self.store.delete_expired(now or current_time())
+        """Delete idempotency keys past their time, turn leases whose holder died, and the events of turns ended
+        more than TURN_EVENTS_TTL_S ago; how many keys."""
+        now = now or current_time()
+        return self.store.delete_expired(now, now - timedelta(seconds=self.turn_events_ttl_s))
 
     def backup_sqlite(self, destination: str | Path, progress: Progress | None = None) -> dict[str, int]:
         """A consistent, standalone copy of the live SQLite database (safe while others write); row counts copied."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from backend.models.types import STORED_TIMESTAMP_FORMAT
+from backend.store.repositories.turns import TurnRepository
 from backend.store.sql import messages, sessions
 from backend.store.transaction import transaction
 from backend.store.unit_of_work import UnitOfWork
@@ -71,13 +72,16 @@ class MaintenanceStore:
             ids = found.scalars().all()
             if not ids:
                 return None
+            TurnRepository(tx).delete_of_sessions(list(ids))
             deleted_messages = tx.execute(messages.delete().where(messages.c.session_id.in_(ids))).rowcount
             return tx.execute(sessions.delete().where(sessions.c.session_id.in_(ids))).rowcount, deleted_messages
 
-    def delete_expired(self, now: datetime) -> int:
-        """Delete idempotency keys past their time and turn leases whose holder died; how many keys."""
+    def delete_expired(self, now: datetime, turn_events_ended_before: datetime) -> int:
+        """Delete idempotency keys past their time, turn leases whose holder died, and the events of turns that
+        ended before `turn_events_ended_before`; how many keys."""
         with UnitOfWork(self.engine).write() as store:
             store.leases.purge_expired(now)
+            store.turns.forget_events(turn_events_ended_before)
             return store.keys.purge_expired(now)
 
     def backup(self, destination: Path, progress: Progress | None = None) -> dict[str, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import sqlalchemy as sa
 
 from backend.services.async_session import AsyncSessionService
 from tests.api.test_access_control import ALICE, BOB, KEY  # noqa: F401 - one signing key for both owners
@@ -105,3 +106,30 @@ def test_from_python_a_turn_reads_stops_and_replays_its_events_sync_and_async(cl
             return [event.id async for event in async_service.turn_events("s1", turn_id, after=3)]
 
     assert asyncio.run(follow()) == [4, 5]
+
+
+def test_deleting_a_session_or_clearing_its_history_deletes_its_turns_and_every_event_of_them(client, service):
+    def kept(session_id):
+        sid = {"sid": session_id}
+        with service.engine.connect() as conn:
+            turns = conn.execute(sa.text("SELECT turn_id FROM turns WHERE session_id = :sid"), sid).all()
+            events = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM turn_events "
+                    "WHERE turn_id IN (SELECT turn_id FROM turns WHERE session_id = :sid)"
+                ),
+                sid,
+            ).scalar()
+            orphans = conn.execute(
+                sa.text("SELECT count(*) FROM turn_events WHERE turn_id NOT IN (SELECT turn_id FROM turns)")
+            ).scalar()
+        return len(turns), events, orphans
+
+    client.post("/api/v1/sessions", json={"session_id": "s2"})
+    for session_id in ("s1", "s2"):
+        client.post("/api/v1/chat", json={"session_id": session_id, "message": "secret"})
+    assert kept("s1") == (1, 5, 0)  # message, three deltas, done
+    assert client.delete("/api/v1/sessions/s1/messages").status_code == 204
+    assert kept("s1") == (0, 0, 0)
+    assert client.delete("/api/v1/sessions/s2").status_code == 204
+    assert kept("s2") == (0, 0, 0)

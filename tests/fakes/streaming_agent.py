@@ -94,10 +94,13 @@ class StreamingAgent:
 
 
 if __name__ == "__main__":
-    # `python -m tests.fakes.streaming_agent`: serve in a process of its own (the benchmark), print the base URL.
+    # `python -m tests.fakes.streaming_agent [CHUNKS GAP_S]`: serve in a process of its own (the benchmark), print
+    # the base URL; /stream then sends CHUNKS chunks GAP_S apart.
     import sys
 
     served = StreamingAgent()
+    if len(sys.argv) == 3:
+        served.chunks, served.gap_s = [f"w{i} " for i in range(int(sys.argv[1]))], float(sys.argv[2])
     print(served.base_url, flush=True)
     sys.stdin.read()  # until the parent closes our stdin
     served.close()

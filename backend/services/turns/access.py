@@ -62,7 +62,7 @@ def turn_events(
     with uow.read() as store:
         turn = _turn(store, session_id, turn_id, owner)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
-        raise TurnNotFound(turn_id, "its events are no longer kept")
+        raise TurnNotFound(turn_id, "the turn's events are no longer kept (TURN_EVENTS_TTL_S)")
     return _follow(uow, turn, after, client_gone, lease_s)
 
 

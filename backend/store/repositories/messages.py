@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from backend.models.types import stored_metadata, stored_timestamp
 from backend.store.records import MessageRecord, NewMessage, SessionRecord
 from backend.store.repositories import Repository
+from backend.store.repositories.turns import TurnRepository
 from backend.store.sql import MESSAGE, SESSION, Precompiled, at, by_id, messages, octet_length, owned_by, sessions
 
 # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the driver
@@ -199,9 +200,11 @@ class MessageRepository(Repository):
         self.tx.execute(rewrite_message, {"mid": message_id, "text": content, "meta": metadata})
 
     def clear(self, session_id: str, owner: str | None = None) -> bool:
-        """Delete every message of the session and set its count to 0; False when there is no such session."""
+        """Delete every message of the session (and its turns with the events that hold their text) and set its
+        count to 0; False when there is no such session."""
         if not self.tx.execute(reset_count[owner is not None], {"sid": session_id, "scope": owner}).rowcount:
             return False
+        TurnRepository(self.tx).delete_of_sessions([session_id])
         self.tx.execute(delete_messages, {"sid": session_id})
         return True
 

@@ -46,6 +46,9 @@ events_after = (
     .where(turn_events.c.turn_id == sa.bindparam("tid"), turn_events.c.seq > sa.bindparam("after"))
     .order_by(turn_events.c.seq)
 )
+_turns_of_sessions = sa.select(turns.c.turn_id).where(turns.c.session_id.in_(sa.bindparam("sids", expanding=True)))
+delete_events_of_sessions = turn_events.delete().where(turn_events.c.turn_id.in_(_turns_of_sessions))
+delete_turns_of_sessions = turns.delete().where(turns.c.session_id.in_(sa.bindparam("sids", expanding=True)))
 delete_events_of_ended = turn_events.delete().where(
     turn_events.c.turn_id.in_(sa.select(turns.c.turn_id).where(turns.c.ended_at < _time))
 )
@@ -99,6 +102,11 @@ class TurnRepository(Repository):
         """The turn's kept events with an id after `after`, in order."""
         rows = self.tx.execute(events_after, {"tid": turn_id, "after": after})
         return [TurnEvent(seq, event, json.loads(data)) for seq, event, data in rows]
+
+    def delete_of_sessions(self, session_ids: list[str]) -> None:
+        """Delete the turns of these sessions and every event they streamed (their text goes with them)."""
+        self.tx.execute(delete_events_of_sessions, {"sids": session_ids})
+        self.tx.execute(delete_turns_of_sessions, {"sids": session_ids})
 
     def forget_events(self, ended_before: datetime) -> int:
         """Delete the events of turns that ended before `ended_before` (the turns stay); how many."""
