@@ -18,6 +18,18 @@ from tests.servers import Server, migrate
 _LEFT_OUT = pytest.StashKey[int]()
 
 
+@pytest.fixture(autouse=True)
+def no_turn_outlives_its_test():
+    """Turns go on after their client left: any still running in this process when a test ends is stopped (and
+    waited for), so that it never writes into the next test's database."""
+    yield
+    from backend.services.turns.journal import RUNNING
+
+    for turn in list(RUNNING.values()):
+        turn.request_stop(None)
+        turn.wait(10)
+
+
 @pytest.fixture
 def launch(tmp_path):
     """Start real gunicorn servers (migrating their database first, as an operator does); every one is stopped

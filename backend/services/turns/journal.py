@@ -47,13 +47,14 @@ class TurnJournal:
         self.uow = uow
         self.lease_s = lease_s
         self._pending: list[tuple[str, int, str, str]] = []
+        self._running: dict[str, Running] = {}  # this journal's turns (RUNNING holds every journal's)
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
 
     def start(self, turn: Running) -> None:
         """`turn` runs in this process from now on."""
         with _lock:
-            RUNNING[turn.turn_id] = turn
+            RUNNING[turn.turn_id] = self._running[turn.turn_id] = turn
         if self._flusher is None or not self._flusher.is_alive():
             self._flusher = threading.Thread(target=self._loop, name="turn-journal", daemon=True)
             self._flusher.start()
@@ -75,11 +76,12 @@ class TurnJournal:
         """`turn_id` no longer runs here."""
         with _lock:
             RUNNING.pop(turn_id, None)
+            self._running.pop(turn_id, None)
 
     def _loop(self) -> None:
         flushes = 0
         while True:
-            if not RUNNING and not self._pending:
+            if not self._running and not self._pending:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
@@ -94,7 +96,7 @@ class TurnJournal:
         """Write the pending events, renew the running turns' holds (with `heartbeat`), and pass on their stops."""
         with _lock:
             batch, self._pending = self._pending, []
-            running = dict(RUNNING)
+            running = dict(self._running)
         write = bool(batch) or (heartbeat and bool(running))
         try:
             with self.uow.write() if write else self.uow.read() as store:

@@ -229,19 +229,20 @@ class StreamedTurn:
         self._finish(status, "error", self.error_body(failure), failure)
 
     def _finish(self, status: str, event: str, data: dict, failure: Exception | None) -> None:
+        # The lease and the key go back first (the key unless finished): a client that sees the end may retry at once.
+        self.journal.finish(self.turn_id)
+        self._guarding.__exit__(None, None, None)
+        record_turn(status)
+        record_turn_in_flight(-1)
+        level = logging.INFO if status in ("completed", "interrupted") else logging.WARNING
+        figures = (len(self._said), sum(map(len, self._said)), self._elapsed_ms())
+        log.log(level, "turn outcome=%s session_id=%s request_id=%s chunks=%d chars=%d duration_ms=%.1f", status,
+                session_ref(self.session_id), self._request_id, *figures)  # fmt: skip
         self.failure = failure
         with self._changed:
             self.events.append(TurnEvent(len(self.events) + 1, event, data))
             self.outcome = status
             self._changed.notify_all()
-        self.journal.finish(self.turn_id)
-        record_turn(status)
-        record_turn_in_flight(-1)
-        self._guarding.__exit__(None, None, None)  # the lease (and the key, unless finished) go back
-        level = logging.INFO if status in ("completed", "interrupted") else logging.WARNING
-        figures = (len(self._said), sum(map(len, self._said)), self._elapsed_ms())
-        log.log(level, "turn outcome=%s session_id=%s request_id=%s chunks=%d chars=%d duration_ms=%.1f", status,
-                session_ref(self.session_id), self._request_id, *figures)  # fmt: skip
 
     def _elapsed_ms(self) -> float:
         return round((time.monotonic() - self._started) * 1000, 1)
