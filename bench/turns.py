@@ -1,5 +1,5 @@
 """Turns in the field against real gunicorn (default worker class): capacity with a slow agent, slow clients, delta
-latency."""
+latency; resume and stop (bench/resume.py)."""
 
 from __future__ import annotations
 
@@ -242,10 +242,13 @@ def delta_latency_cases(database_url: str, chunks: int = 40, gap_s: float = 0.05
 
 def turn_cases(database_url: str, size) -> list[dict]:
     """Every case of this module at `size` (bench.__main__.Size)."""
+    from bench.resume import resume_cases, stop_cases
     from bench.serving import serving_cases
 
     rows, _ = serving_cases(database_url, min(size.http_seconds, 5), rounds=3 if size.http_seconds >= 5 else 1)
     rows += delta_latency_cases(database_url, size.stream_chunks)
+    rows += resume_cases(database_url, size.turn_chats)
+    rows += stop_cases(database_url, 100 if size.turn_chats >= 200 else 5)
     rows += capacity_cases(database_url, size.turn_chats)
     rows += slow_client_cases(database_url, size.slow_idle, size.slow_trickling)
     return rows
