@@ -12,7 +12,7 @@ from backend.services.idempotency import IdempotencyKeys, key_scope, now, reques
 from backend.services.messages import reachable
 from backend.services.turns.following import never_gone
 from backend.services.turns.journal import FLUSH_S, RUNNING
-from backend.services.turns.writes import end_abandoned_turns
+from backend.services.turns.writes import end_abandoned_turns, message_event
 from backend.services.validation import Problems, check_heard_chars, check_id, check_idempotency_key
 from backend.store.records import MessageRecord, TurnEvent, TurnRecord, TurnState, record_from_json, record_to_json
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
@@ -61,18 +61,27 @@ def turn_events(
     after = after or 0
     with uow.read() as store:
         turn = _turn(store, session_id, turn_id, owner)
+        message = store.messages.get(session_id, turn.user_message_id)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
         raise TurnNotFound(turn_id, "the turn's events are no longer kept (TURN_EVENTS_TTL_S)")
-    return _follow(uow, turn, after, client_gone, lease_s)
+    return _follow(uow, turn, message, after, client_gone, lease_s)
 
 
 def _follow(
-    uow: UnitOfWork, turn: TurnRecord, after: int, client_gone: Callable[[], bool], lease_s: float
+    uow: UnitOfWork,
+    turn: TurnRecord,
+    message: MessageRecord | None,
+    after: int,
+    client_gone: Callable[[], bool],
+    lease_s: float,
 ) -> Iterator[TurnEvent]:
     local = RUNNING.get(turn.turn_id)
     if local is not None:  # running in this process: every event, as it happens
         yield from local.follow(after, client_gone)
         return
+    if after < 1 and message is not None:  # event 1 is the user's message, built from the turn's row
+        yield TurnEvent(1, "message", message_event(message, turn.turn_id))
+        after = 1
     heard_from = time.monotonic()
     while not client_gone():
         with uow.read() as store:

@@ -47,8 +47,8 @@ def open_turn(
     owner: str | None,
 ) -> TurnStart:
     """The turn's first write: take the session's lease, end any turn of the session whose worker died, store
-    the user's message `new` (or reuse the one an earlier attempt with the same key stored), record the turn
-    and its first event, and read what the agent needs: the session as it now is and the `history_limit`
+    the user's message `new` (or reuse the one an earlier attempt with the same key stored), record the turn,
+    and read what the agent needs: the session as it now is and the `history_limit`
     messages before that message. TurnInProgress, SessionNotFound."""
     check_new_message(new, limits)
     session_id = new.session_id
@@ -70,8 +70,8 @@ def open_turn(
             turn.note_message(store, message)
         else:
             session = reachable(store.sessions.get(session_id), session_id, owner)
+        # The turn's first event (its user message) is not written: a reader builds it from these two rows.
         store.turns.add(turn_id, session_id, message.id, now())
-        store.turns.add_events([(turn_id, 1, "message", encoded(message_event(message, turn_id)))])
         history = store.messages.newest(session_id, history_limit, before=message.id) if history_limit > 0 else []
     return TurnStart(session, message, history)
 
@@ -85,7 +85,7 @@ def end_abandoned(store: StoreTransaction, dead: TurnRecord) -> None:
     if text:
         reply = store.messages.add(NewMessage(dead.session_id, "assistant", text, {"status": "failed"}))
     store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now())
-    last = events[-1].id if events else 0
+    last = events[-1].id if events else 1  # event 1, its message, is built from the turn's row
     store.turns.add_events([(dead.turn_id, last + 1, "error", encoded(ABANDONED))])
 
 
