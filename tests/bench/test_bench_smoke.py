@@ -25,6 +25,8 @@ CASES = {
     "capacity: 10 concurrent chats, HTTP agent",
     "capacity: 10 concurrent chats, in-process agent",
     "slow clients:",
+    "resume: 10 streamed turns",
+    "stop sent to another server",
 }
 SQLITE_ONLY = {"HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL"}
 
