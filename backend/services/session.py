@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
 from backend.services.messages import MessageService, reachable
 from backend.services.turns import access
+from backend.services.turns.remote import RemoteFollowers
 from backend.services.validation import (
     Problems,
     check_fingerprint,
@@ -233,5 +235,10 @@ class SessionService(MessageService):
     ) -> Iterator[TurnEvent]:
         """The turn's events after id `after` (every one without it), then live until `done` or `error`."""
         return access.turn_events(
-            self.uow, session_id, turn_id, after, owner=owner, ttl_s=self.turn_events_ttl_s, lease_s=self.turn_lease_s
+            self.uow, self.followers, session_id, turn_id, after, owner=owner, ttl_s=self.turn_events_ttl_s
         )
+
+    @functools.cached_property
+    def followers(self) -> RemoteFollowers:
+        """The one reader of this service's turns that run elsewhere, for every follower (made on first use)."""
+        return RemoteFollowers(self.uow, lease_s=self.turn_lease_s)

@@ -12,14 +12,13 @@ from backend.services.idempotency import IdempotencyKeys, key_scope, now, reques
 from backend.services.messages import reachable
 from backend.services.turns.following import never_gone
 from backend.services.turns.journal import FLUSH_S, RUNNING
-from backend.services.turns.writes import end_abandoned_turns, message_event
+from backend.services.turns.remote import RemoteFollowers
+from backend.services.turns.writes import message_event
 from backend.services.validation import Problems, check_heard_chars, check_id, check_idempotency_key
 from backend.store.records import MessageRecord, TurnEvent, TurnRecord, TurnState, record_from_json, record_to_json
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 STOP_WAIT_S = 5.0  # how long a stop waits for a turn running elsewhere to end before it answers its state
-ENDS = ("done", "error")
-REAP_AFTER_S = 1.0  # a running turn's journal writes or renews at least this often
 
 
 def _turn(store: StoreTransaction, session_id: str, turn_id: str, owner: str | None) -> TurnRecord:
@@ -46,13 +45,13 @@ def get_turn(uow: UnitOfWork, session_id: str, turn_id: str, owner: str | None =
 
 def turn_events(
     uow: UnitOfWork,
+    followers: RemoteFollowers,
     session_id: str,
     turn_id: str,
     after: int | None = None,
     *,
     owner: str | None = None,
     ttl_s: float = 3600.0,
-    lease_s: float = 5.0,
     client_gone: Callable[[], bool] = never_gone,
 ) -> Iterator[TurnEvent]:
     """The turn's events after id `after` (all without it), then its live events until `done` or `error`, from
@@ -64,16 +63,15 @@ def turn_events(
         message = store.messages.get(session_id, turn.user_message_id)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
         raise TurnNotFound(turn_id, "the turn's events are no longer kept (TURN_EVENTS_TTL_S)")
-    return _follow(uow, turn, message, after, client_gone, lease_s)
+    return _follow(followers, turn, message, after, client_gone)
 
 
 def _follow(
-    uow: UnitOfWork,
+    followers: RemoteFollowers,
     turn: TurnRecord,
     message: MessageRecord | None,
     after: int,
     client_gone: Callable[[], bool],
-    lease_s: float,
 ) -> Iterator[TurnEvent]:
     local = RUNNING.get(turn.turn_id)
     if local is not None:  # running in this process: every event, as it happens
@@ -82,22 +80,7 @@ def _follow(
     if after < 1 and message is not None:  # event 1 is the user's message, built from the turn's row
         yield TurnEvent(1, "message", message_event(message, turn.turn_id))
         after = 1
-    heard_from = time.monotonic()
-    while not client_gone():
-        with uow.read() as store:
-            kept = store.turns.events_after(turn.turn_id, after)
-        for event in kept:
-            if event.id != after + 1:
-                break  # an earlier event is still being written (ids are contiguous): read again
-            yield event
-            after, heard_from = event.id, time.monotonic()
-            if event.event in ENDS:
-                return
-        if time.monotonic() - heard_from > REAP_AFTER_S:
-            # Silent: if its worker died (its lease lapsed, TURN_LEASE_S), end it here; nobody else may come to.
-            end_abandoned_turns(uow, turn.session_id, lease_s)
-            heard_from = time.monotonic() - REAP_AFTER_S / 2  # look again in half a second
-        time.sleep(FLUSH_S)
+    yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone)
 
 
 def stop_turn(

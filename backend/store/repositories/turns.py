@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -12,6 +13,7 @@ from backend.store.records import TurnEvent, TurnRecord
 from backend.store.repositories import Repository
 from backend.store.sql import TURN, turn_events, turns
 
+EVENTS_OF_BATCH = 256  # turns per statement of events_of
 _this_turn = turns.c.turn_id == sa.bindparam("tid")
 _time = sa.bindparam("now", type_=turns.c.created_at.type)
 select_turn = TURN.select().where(_this_turn)
@@ -46,6 +48,19 @@ events_after = (
     .where(turn_events.c.turn_id == sa.bindparam("tid"), turn_events.c.seq > sa.bindparam("after"))
     .order_by(turn_events.c.seq)
 )
+
+
+@functools.lru_cache(maxsize=32)
+def _events_of(pairs: int) -> sa.Select:
+    """The events after a cursor of each of `pairs` turns, in one statement (one index range per turn)."""
+    ranges = [
+        sa.and_(turn_events.c.turn_id == sa.bindparam(f"t{i}"), turn_events.c.seq > sa.bindparam(f"a{i}"))
+        for i in range(pairs)
+    ]
+    columns = (turn_events.c.turn_id, turn_events.c.seq, turn_events.c.event, turn_events.c.data)
+    return sa.select(*columns).where(sa.or_(*ranges)).order_by(turn_events.c.turn_id, turn_events.c.seq)
+
+
 _turns_of_sessions = sa.select(turns.c.turn_id).where(turns.c.session_id.in_(sa.bindparam("sids", expanding=True)))
 delete_events_of_sessions = turn_events.delete().where(turn_events.c.turn_id.in_(_turns_of_sessions))
 delete_turns_of_sessions = turns.delete().where(turns.c.session_id.in_(sa.bindparam("sids", expanding=True)))
@@ -102,6 +117,21 @@ class TurnRepository(Repository):
         """The turn's kept events with an id after `after`, in order."""
         rows = self.tx.execute(events_after, {"tid": turn_id, "after": after})
         return [TurnEvent(seq, event, json.loads(data)) for seq, event, data in rows]
+
+    def events_of(self, cursors: dict[str, int]) -> dict[str, list[TurnEvent]]:
+        """For each turn id of `cursors`, its kept events with an id after its cursor, in order."""
+        found: dict[str, list[TurnEvent]] = {}
+        items = list(cursors.items())
+        for start in range(0, len(items), EVENTS_OF_BATCH):
+            batch = items[start : start + EVENTS_OF_BATCH]
+            # Padded to a multiple of 16 turns: a few statement shapes, each compiled once.
+            padded = batch + [("", 0)] * (-len(batch) % 16)
+            params = {
+                key: value for i, (tid, after) in enumerate(padded) for key, value in ((f"t{i}", tid), (f"a{i}", after))
+            }
+            for tid, seq, event, data in self.tx.execute(_events_of(len(padded)), params):
+                found.setdefault(tid, []).append(TurnEvent(seq, event, json.loads(data)))
+        return found
 
     def delete_of_sessions(self, session_ids: list[str]) -> None:
         """Delete the turns of these sessions and every event they streamed (their text goes with them)."""
