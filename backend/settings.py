@@ -45,10 +45,11 @@ class Limits:
     max_page: int = 500
     # Content and metadata bytes a history page holds at most (always at least one message).
     max_page_bytes: int = 1024 * 1024
+    max_batch_messages: int = 100
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_PAGE_BYTES."""
+        """Limits from MAX_CONTENT_CHARS, MAX_METADATA_BYTES, MAX_PAGE_BYTES, MAX_BATCH_MESSAGES."""
         return cls(
             #: Longest message content, in characters.
             max_content_chars=_int("MAX_CONTENT_CHARS", cls.max_content_chars),
@@ -56,6 +57,8 @@ class Limits:
             max_metadata_bytes=_int("MAX_METADATA_BYTES", cls.max_metadata_bytes),
             #: Content and metadata bytes a history page holds at most (always at least one message).
             max_page_bytes=_int("MAX_PAGE_BYTES", cls.max_page_bytes),
+            #: Messages one append may carry as a batch (`{"messages": [...]}`), all stored or none.
+            max_batch_messages=_int("MAX_BATCH_MESSAGES", cls.max_batch_messages),
         )
 
 

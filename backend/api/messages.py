@@ -7,7 +7,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
-from backend.schemas.messages import HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema, MessageSchema
+from backend.schemas.messages import AppendedSchema, HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema
 from backend.store.records import NewMessage
 from backend.web.auth import owner_scope
 from backend.web.blueprint import Blueprint
@@ -45,11 +45,16 @@ class Messages(MethodView):
         headers=RETRY_AFTER_HEADER,
         description="The database's disk is full: nothing was stored",
     )
-    @blp.response(201, MessageSchema)
+    @blp.response(201, AppendedSchema)
     def post(self, body, headers, session_id):
-        """Append a message; the session's count and last_active change with it. Idempotency-Key: stored once."""
+        """Append a message, or a batch (`{"messages": [...]}`: all in one transaction, in order, or none); the
+        session's count and last_active change with it. Idempotency-Key: stored once (a batch as a whole)."""
+        key = headers.get("idempotency_key")
+        if "messages" in body:
+            news = [NewMessage(session_id=session_id, **item) for item in body["messages"]]
+            return services().sessions.append_many(news, owner=owner_scope(), idempotency_key=key)
         new = NewMessage(session_id=session_id, **body)  # the whole value: a new field needs nothing here
-        return services().sessions.append(new, owner=owner_scope(), idempotency_key=headers.get("idempotency_key"))
+        return services().sessions.append(new, owner=owner_scope(), idempotency_key=key)
 
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from marshmallow import fields
 
 from backend.schemas.base import Object, StrictSchema, Text, json_object, page_limit, timestamp
@@ -19,13 +20,55 @@ class MessageSchema(StrictSchema):
     metadata = json_object()
 
 
-class MessageCreateSchema(StrictSchema):
+class MessageItemSchema(StrictSchema):
     """A message to append."""
 
     RULES = {"role": "role", "content": "content", "metadata": "metadata"}
     role = Text(required=True, metadata={"enum": list(ROLES)})
     content = Text(required=True)
     metadata = Object()
+
+
+class MessageCreateSchema(StrictSchema):
+    """One message to append (role, content, metadata), or a batch: {"messages": [...]}, all stored or none."""
+
+    RULES = MessageItemSchema.RULES
+    role = Text(metadata={"enum": list(ROLES), "description": "required without `messages`"})
+    content = Text(metadata={"description": "required without `messages`"})
+    metadata = Object()
+    messages = fields.List(
+        fields.Nested(MessageItemSchema),
+        metadata={"description": "a batch (MAX_BATCH_MESSAGES at most): all stored in one transaction, or none"},
+    )
+
+    @ma.validates_schema
+    def _one_message_or_a_batch(self, data, **kwargs) -> None:
+        if "messages" in data:
+            alone = [name for name in ("role", "content", "metadata") if name in data]
+            if alone:
+                raise ma.ValidationError({name: ["not allowed with messages"] for name in alone})
+            return
+        missing = [name for name in ("role", "content") if name not in data]
+        if missing:
+            raise ma.ValidationError({name: ["Missing data for required field."] for name in missing})
+
+
+class AppendedSchema(StrictSchema):
+    """The stored message (every field of Message), or, for a batch, {"session_id", "messages": [the stored
+    messages, in order]}."""
+
+    id = fields.Integer()
+    session_id = fields.String(required=True)
+    role = fields.String()
+    content = fields.String()
+    timestamp = timestamp()
+    metadata = json_object()
+    messages = fields.List(fields.Nested(MessageSchema))
+
+    def dump(self, obj, *, many=None):
+        if isinstance(obj, list):
+            return {"session_id": obj[0].session_id, "messages": MessageSchema(many=True).dump(obj)}
+        return MESSAGE_SCHEMA.dump(obj)
 
 
 class HistoryArgsSchema(StrictSchema):
@@ -42,3 +85,6 @@ class HistoryPageSchema(StrictSchema):
     session_id = fields.String(required=True)
     messages = fields.List(fields.Nested(MessageSchema))
     next_before = fields.Integer(allow_none=True)
+
+
+MESSAGE_SCHEMA = MessageSchema()

@@ -3,9 +3,13 @@ SessionService (services.session) adds the sessions themselves."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
-from backend.services.errors import SessionNotFound
+from backend.services.batch_rules import check_new_messages
+from backend.services.errors import InvalidInput, SessionNotFound
 from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope, request_hash
 from backend.services.validation import check_id, check_new_message, check_page
 from backend.settings import Config, Limits
@@ -103,6 +107,41 @@ class MessageService:
             message = self._appended(store.messages.add(new, owner), new)
             self.keys.complete(store, claim, 201, record_to_json(message))
             return message
+
+    def save_messages(
+        self,
+        session_id: str,
+        messages: Iterable[dict],
+        *,
+        owner: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[MessageRecord]:
+        """Append a batch, each {"role", "content", "metadata"?}: all in one transaction, in order, with no other
+        message of the session between them, or none (InvalidInput naming each bad item by its index)."""
+        news = [NewMessage(session_id=session_id, **message) for message in messages]
+        return self.append_many(news, owner=owner, idempotency_key=idempotency_key)
+
+    def append_many(
+        self, news: list[NewMessage], *, owner: str | None = None, idempotency_key: str | None = None
+    ) -> list[MessageRecord]:
+        """Append a batch of one session's NewMessages (see save_messages); an Idempotency-Key covers it whole."""
+        check_new_messages(news, self.limits, idempotency_key)
+        if len({new.session_id for new in news}) != 1:
+            raise InvalidInput({"messages": ["must all be messages of one session"]})
+        session_id = news[0].session_id
+        with self.uow.write() as store:
+            claim = None
+            if idempotency_key is not None:
+                fingerprint = request_hash("add_many", news=[dataclasses.asdict(new) for new in news])
+                claim = self.keys.claim(store, key_scope(session_id, owner), idempotency_key, fingerprint)
+                if claim.replay is not None:
+                    return [record_from_json(MessageRecord, item) for item in claim.replay.outcome["messages"]]
+            added = store.messages.add_many(news, owner)
+            if added is None:
+                raise SessionNotFound(session_id)
+            if claim is not None:
+                self.keys.complete(store, claim, 201, {"messages": [record_to_json(message) for message in added]})
+            return added
 
     @staticmethod
     def _appended(message: MessageRecord | None, new: NewMessage) -> MessageRecord:

@@ -16,10 +16,17 @@ class SessionStoreError(Exception):
 class InvalidInput(SessionStoreError):
     """One or more arguments are invalid; `errors` maps each field to its problems."""
 
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str] | dict]):
         fields = ", ".join(sorted(errors))
-        super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in sorted(errors.items())))
+        super().__init__(f"invalid {fields}: " + "; ".join(f"{k}: {_described(v)}" for k, v in sorted(errors.items())))
         self.errors = errors
+
+
+def _described(problems: list[str] | dict) -> str:
+    # A batch's problems are nested by item index, then field: "2: content: must be at most 100000 characters".
+    if isinstance(problems, dict):
+        return "; ".join(f"{key}: {_described(value)}" for key, value in problems.items())
+    return " ".join(problems)
 
 
 class StoreUnavailable(SessionStoreError):

@@ -54,7 +54,7 @@ def _log_cause(code: int, message: str, errors: dict | None) -> None:
     level = (
         logging.ERROR if code >= 500 and code != 502 else logging.WARNING if code in (401, 403, 502) else logging.INFO
     )
-    detail = "; ".join(f"{field}: {' '.join(problems)}" for field, problems in sorted(errors.items())) if errors else ""
+    detail = str(InvalidInput(errors)).partition(": ")[2] if errors else ""
     # A message may quote the session id (a credential in AUTH_MODE=none): logged by its reference.
     log.log(
         level,
@@ -73,12 +73,17 @@ def _status_name(code: int) -> str:
         return "Error"
 
 
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """{field: [problems]} from marshmallow's nested errors; nested fields as dotted names (audio.format)."""
-    flat: dict[str, list[str]] = {}
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str] | dict]:
+    """{field: [problems]} from marshmallow's nested errors; nested fields as dotted names (audio.format), the
+    items of a list by their index, as the service names them ({"messages": {"2": {"content": [...]}}})."""
+    flat: dict[str, list[str] | dict] = {}
     for key, value in messages.items():
         name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value and all(isinstance(index, int) for index in value):
+            flat[name] = {
+                str(index): flatten_errors(item) if isinstance(item, dict) else item for index, item in value.items()
+            }
+        elif isinstance(value, dict):
             flat.update(flatten_errors(value, name))
         else:
             flat.setdefault(name, []).extend(str(v) for v in (value if isinstance(value, list) else [value]))

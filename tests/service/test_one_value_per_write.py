@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from backend.schemas.messages import MessageCreateSchema
+from backend.schemas.messages import MessageCreateSchema, MessageItemSchema
 from backend.services.errors import IdempotencyKeyReused
 from backend.services.idempotency import request_hash
 from backend.store.records import MessageRecord, NewMessage
@@ -36,8 +36,9 @@ def test_every_field_of_a_new_message_has_its_column_and_comes_back_in_the_recor
 
 
 def test_the_append_schema_loads_every_field_but_the_session_id_which_comes_from_the_path():
-    loaded = set(MessageCreateSchema().fields)
-    assert loaded == {f.name for f in dataclasses.fields(NewMessage)} - {"session_id"}
+    one_message = {f.name for f in dataclasses.fields(NewMessage)} - {"session_id"}
+    assert set(MessageItemSchema().fields) == one_message  # each item of a batch
+    assert set(MessageCreateSchema().fields) == one_message | {"messages"}  # one message, or a batch of items
 
 
 @pytest.mark.parametrize("field", ["role", "content", "metadata"])

@@ -26,6 +26,18 @@ increment_count = {
     )
     for owned in (False, True)
 }
+# A batch: counted once for all its messages, in the same transaction as their inserts.
+increment_count_by = {
+    owned: Precompiled(
+        sessions.update()
+        .where(owned_by(sessions) if owned else by_id(sessions))
+        .values(
+            message_count=sa.func.coalesce(sessions.c.message_count, 0) + sa.bindparam("n"),
+            last_active=at(sessions.c.last_active),
+        )
+    )
+    for owned in (False, True)
+}
 # A turn's first write: the count, and the session as it now is (the agent's context) in the same statement.
 count_and_read_session = {
     owned: Precompiled(
@@ -145,6 +157,17 @@ class MessageRepository(Repository):
         if tx.run(increment_count[owned], params).rowcount != 1:
             return None
         return self._record(values, tx.run(insert_message, values).fetchone()[0])
+
+    def add_many(self, news: list[NewMessage], owner: str | None = None) -> list[MessageRecord] | None:
+        """Append a batch of one session's messages, in order, counted at once; None when there is no such session.
+
+        The count's update locks the session's row first, so no other message of the session can land between
+        the batch's (on SQLite, whose one writer holds the whole file, their ids are consecutive)."""
+        tx, stored = self.tx, [self._stored(new) for new in news]
+        params = {"sid": news[0].session_id, "now": stored[0]["timestamp"], "scope": owner, "n": len(news)}
+        if tx.run(increment_count_by[owner is not None], params).rowcount != 1:
+            return None
+        return [self._record(values, tx.run(insert_message, values).fetchone()[0]) for values in stored]
 
     def add_reading_session(
         self, new: NewMessage, owner: str | None = None
