@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, messages_from_dict
 
-from backend.adapters.history import alast_messages, last_messages
+from backend.adapters.history import alast_messages, append_batch, last_messages
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -81,12 +81,11 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         return [from_stored(record) for record in records]
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        """Append each message, in order (each its own short transaction)."""
+        """Append the messages, in order, as one batch (one transaction: all or none)."""
         if not self._opened:
             self.service.get_or_create_session(self.session_id)
             self._opened = True
-        for message in messages:
-            self.service.save_message(self.session_id, *to_stored(message))
+        append_batch(self.service, self.session_id, [to_stored(message) for message in messages])
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """As add_messages, without blocking the event loop."""

@@ -13,7 +13,7 @@ from typing import Any
 from agents.memory import SessionABC
 from agents.memory.session_settings import SessionSettings, resolve_session_limit
 
-from backend.adapters.history import alast_messages
+from backend.adapters.history import alast_messages, append_batch
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -82,15 +82,15 @@ class StoreSession(SessionABC):
         return [from_stored(record) for record in await alast_messages(self.service, self.session_id, limit)]
 
     async def add_items(self, items: list[Any]) -> None:
-        """Append the items in order (each its own short transaction); the session is created on the first write."""
+        """Append the items in order as one batch (one transaction: all or none); the session is created on the
+        first write."""
         await self.service.run_sync(self._add_items, items)
 
     def _add_items(self, service: SessionService, items: list[Any]) -> None:
         if not self._opened:
             service.get_or_create_session(self.session_id)
             self._opened = True
-        for item in items:
-            service.save_message(self.session_id, *to_stored(item))
+        append_batch(service, self.session_id, [to_stored(item) for item in items])
 
     async def pop_item(self) -> Any | None:
         """Remove and return the newest item; None when there is none."""

@@ -113,3 +113,28 @@ def test_an_unknown_session_has_no_items_and_nothing_to_pop(service):
     session = StoreSession("oa-new", service)
     assert asyncio.run(session.get_items()) == []
     assert asyncio.run(session.pop_item()) is None
+
+
+def test_add_items_is_all_or_none_and_concurrent_calls_never_interleave(database_url):
+    service = AsyncSessionService(database_url)
+    session = StoreSession("oa-batch", service)
+    too_long = {"role": "assistant", "content": "x" * 100_001}
+    try:
+        asyncio.run(session.add_items([{"role": "user", "content": "a"}, too_long, {"role": "user", "content": "b"}]))
+    except Exception as error:  # noqa: BLE001 - the service's InvalidInput, whatever the SDK wraps
+        assert "content" in str(error)
+    else:
+        raise AssertionError("an item over MAX_CONTENT_CHARS was accepted")
+    assert asyncio.run(session.get_items()) == []  # none of the three, not the first alone
+
+    async def twenty_batches():
+        await asyncio.gather(
+            *(session.add_items([{"role": "user", "content": f"{b}:{i}"} for i in range(5)]) for b in range(20))
+        )
+
+    asyncio.run(twenty_batches())
+    stored = [item["content"].split(":") for item in asyncio.run(session.get_items())]
+    runs = [stored[i : i + 5] for i in range(0, len(stored), 5)]
+    assert len(stored) == 100 and all(len({batch for batch, _ in run}) == 1 for run in runs)
+    assert all([i for _, i in run] == ["0", "1", "2", "3", "4"] for run in runs)
+    service.close()
