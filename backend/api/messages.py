@@ -7,7 +7,14 @@ from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
-from backend.schemas.messages import AppendedSchema, HistoryArgsSchema, HistoryPageSchema, MessageCreateSchema
+from backend.schemas.messages import (
+    AppendedSchema,
+    ContextArgsSchema,
+    ContextSchema,
+    HistoryArgsSchema,
+    HistoryPageSchema,
+    MessageCreateSchema,
+)
 from backend.store.records import NewMessage
 from backend.web.auth import owner_scope
 from backend.web.blueprint import Blueprint
@@ -67,3 +74,14 @@ class Messages(MethodView):
     def delete(self, session_id):
         """Clear the history; the session stays, its count back to 0."""
         services().sessions.clear_history(session_id, owner=owner_scope())
+
+
+@blp.route("/<session_id>/context")
+@blp.arguments(ContextArgsSchema, location="query")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.response(200, ContextSchema)
+def context(args, session_id):
+    """What an agent sends its model: the newest messages that fit `max_tokens` tokens (counted by TOKENIZER when
+    each was written), oldest first, never starting inside a tool exchange; `truncated` when older ones were
+    left out."""
+    return services().sessions.get_context(session_id, args["max_tokens"], owner=owner_scope())

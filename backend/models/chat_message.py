@@ -32,5 +32,8 @@ class ChatMessage(Base):
     content: so.Mapped[str] = so.mapped_column(sa.Text)
     timestamp: so.Mapped[datetime | None] = so.mapped_column(UTCTimestamp, server_default=sa.text("CURRENT_TIMESTAMP"))
     metadata_: so.Mapped[dict | None] = so.mapped_column("metadata", MetadataJSON)
+    # The content's tokens by the TOKENIZER setting, counted once when written (revision 0006; NULL for rows
+    # written before it, counted on their first context read or by `session-store count-tokens`).
+    token_count: so.Mapped[int | None] = so.mapped_column(sa.Integer, nullable=True)
 
     session: so.Mapped[Session] = so.relationship(back_populates="messages")

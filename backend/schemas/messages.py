@@ -79,6 +79,23 @@ class HistoryArgsSchema(StrictSchema):
     before = fields.Integer()
 
 
+class ContextArgsSchema(StrictSchema):
+    """Query of a context window: its budget in tokens (the service's rule bounds it)."""
+
+    max_tokens = fields.Integer(required=True, metadata={"description": "1 to 10000000"})
+
+
+class ContextSchema(StrictSchema):
+    """The newest messages that fit, oldest first, with the summary counted first; tokens in all; truncated when
+    older messages were left out."""
+
+    session_id = fields.String(required=True)
+    messages = fields.List(fields.Nested(MessageSchema), required=True)
+    summary = fields.Nested(MessageSchema, allow_none=True, required=True)
+    tokens = fields.Integer(required=True)
+    truncated = fields.Boolean(required=True)
+
+
 class HistoryPageSchema(StrictSchema):
     """Messages oldest first; next_before is the `before` of the page before this one, null when none."""
 

@@ -8,13 +8,16 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from backend.services import context
 from backend.services.batch_rules import check_new_messages
 from backend.services.errors import InvalidInput, SessionNotFound
 from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope, request_hash
+from backend.services.token_counts import DEFAULT_TOKENIZER, TokenCounter
 from backend.services.validation import check_id, check_new_message, check_page
 from backend.settings import Config, Limits
 from backend.store.engines import engine_for
 from backend.store.records import (
+    ContextWindow,
     HistoryPage,
     MessageRecord,
     NewMessage,
@@ -46,6 +49,7 @@ class MessageService:
         idempotency_ttl_s: float | None = None,
         turn_events_ttl_s: float | None = None,
         turn_lease_s: float | None = None,
+        tokenizer: str | None = None,
     ):
         if url_or_engine is None:
             config = Config()
@@ -53,8 +57,10 @@ class MessageService:
             idempotency_ttl_s = idempotency_ttl_s or config.IDEMPOTENCY_TTL_S
             turn_events_ttl_s = turn_events_ttl_s or config.TURN_EVENTS_TTL_S
             turn_lease_s = turn_lease_s or config.TURN_LEASE_S
+            tokenizer = tokenizer or config.TOKENIZER
         self.engine = engine_for(url_or_engine)
-        self.uow = UnitOfWork(self.engine)
+        self.count_tokens = TokenCounter(tokenizer or DEFAULT_TOKENIZER)
+        self.uow = UnitOfWork(self.engine, count_tokens=self.count_tokens)
         self.limits = limits or Limits.from_env()
         self.keys = IdempotencyKeys(self.uow, ttl_s=idempotency_ttl_s or DEFAULT_TTL_S)
         self.turn_events_ttl_s = turn_events_ttl_s or DEFAULT_TURN_EVENTS_TTL_S
@@ -142,6 +148,13 @@ class MessageService:
             if claim is not None:
                 self.keys.complete(store, claim, 201, {"messages": [record_to_json(message) for message in added]})
             return added
+
+    def get_context(self, session_id: str, max_tokens: int, *, owner: str | None = None) -> ContextWindow:
+        """The newest messages that fit `max_tokens` tokens (TOKENIZER), oldest first, never starting inside a tool
+        exchange (an assistant message and its tool results stay or go together); `truncated` when older
+        messages were left out. Each message's count was kept when it was written: the read costs the same at
+        any history length."""
+        return context.get_context(self.uow, self.count_tokens, session_id, max_tokens, owner)
 
     @staticmethod
     def _appended(message: MessageRecord | None, new: NewMessage) -> MessageRecord:

@@ -85,6 +85,18 @@ class SessionPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextWindow:
+    """What an agent sends its model: the newest messages that fit `max_tokens`, oldest first, with the summary
+    of what came before them (counted first); `tokens` in all; `truncated` when older messages were left out."""
+
+    session_id: str
+    messages: list[MessageRecord]
+    summary: MessageRecord | None
+    tokens: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     """Messages oldest first, within the count and byte budget; next_before is the `before` of the
     page before this one, None when none."""

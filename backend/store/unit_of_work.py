@@ -10,13 +10,16 @@ A service knows repositories and this class, never a statement, a dialect or a d
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from backend.store.errors import StoreUnavailable
 from backend.store.migrations import database_revision
+from backend.store.repositories.context import ContextRepository
 from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
 from backend.store.repositories.messages import MessageRepository
 from backend.store.repositories.session_listing import SessionListing
@@ -30,9 +33,14 @@ PROBE_SESSION = " readiness probe "
 
 
 class StoreTransaction(Transaction):
-    """One open transaction and the repositories that run in it."""
+    """One open transaction and the repositories that run in it; `count_tokens`, the tokens of a message's
+    content (given by the service), counted as each message is written."""
 
-    __slots__ = ()
+    __slots__ = ("count_tokens",)
+
+    def __init__(self, connection: sa.Connection, count_tokens: Callable[[str], int] | None = None):
+        super().__init__(connection)
+        self.count_tokens = count_tokens
 
     @property
     def sessions(self) -> SessionRepository:
@@ -48,6 +56,11 @@ class StoreTransaction(Transaction):
     def messages(self) -> MessageRepository:
         """Messages, counted on their session."""
         return MessageRepository(self)
+
+    @property
+    def context(self) -> ContextRepository:
+        """The context window's reads."""
+        return ContextRepository(self)
 
     @property
     def keys(self) -> IdempotencyKeyRepository:
@@ -68,17 +81,18 @@ class StoreTransaction(Transaction):
 class UnitOfWork:
     """Opens the store's transactions on `engine`: `read()` and `write()`, each a StoreTransaction."""
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, *, count_tokens: Callable[[str], int] | None = None):
         self.engine = engine
+        self._kind = partial(StoreTransaction, count_tokens=count_tokens) if count_tokens else StoreTransaction
 
     def read(self):
         """A read-only transaction."""
-        return transaction(self.engine, write=False, kind=StoreTransaction)
+        return transaction(self.engine, write=False, kind=self._kind)
 
     def write(self, *, one_statement: bool = False):
         """A write transaction (SQLite's write lock taken up front); `one_statement` when it runs exactly one
         statement, which PostgreSQL then runs without BEGIN and COMMIT."""
-        return transaction(self.engine, write=True, one_statement=one_statement, kind=StoreTransaction)
+        return transaction(self.engine, write=True, one_statement=one_statement, kind=self._kind)
 
     @property
     def cursor_key_types(self) -> tuple[type, ...]:

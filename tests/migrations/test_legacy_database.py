@@ -41,8 +41,9 @@ ADDED_INDEXES = {
     "ix_sessions_device_fingerprint_last_active",
     "ix_sessions_owner_last_active",
 }
-# Revision 0003 is the one change to a legacy table: ALTER TABLE ADD COLUMN appends this to its DDL.
-ADDED_TO_SESSIONS = ", owner TEXT)"
+# Revisions 0003 and 0006 are the changes to legacy tables: ALTER TABLE ADD COLUMN puts these in their DDL, after
+# the last column (before a table constraint such as chat_history's FOREIGN KEY).
+ADDED_COLUMNS = {"sessions": ", owner TEXT", "chat_history": ", token_count INTEGER"}
 # Revision 0004: new tables only.
 ADDED_TABLES = {
     "idempotency_keys",
@@ -62,12 +63,12 @@ def split_schema(schema_rows, legacy_names):
 
 
 def without_added_column(schema_rows):
-    """The schema with revision 0003's column taken out of the sessions table's DDL (checked to be there)."""
+    """The schema with the added columns taken out of the legacy tables' DDL (each checked to be there)."""
     rows = []
     for kind, name, sql in schema_rows:
-        if name == "sessions":
-            assert sql.endswith(ADDED_TO_SESSIONS), sql
-            sql = sql[: -len(ADDED_TO_SESSIONS)] + ")"
+        if name in ADDED_COLUMNS:
+            assert sql.count(ADDED_COLUMNS[name]) == 1, sql
+            sql = sql.replace(ADDED_COLUMNS[name], "")
         rows.append((kind, name, sql))
     return rows
 
@@ -75,10 +76,11 @@ def without_added_column(schema_rows):
 def test_upgrade_keeps_every_row_value_type_and_the_legacy_schema(upgraded):
     path, before = upgraded
     after = dump(path)
-    assert {k: after[k] for k in ("chat_history", "sequence")} == {k: before[k] for k in ("chat_history", "sequence")}
-    # Every legacy value as it was; the one new column (value, storage class) is NULL on every row.
-    assert [row[:-2] for row in after["sessions"]] == before["sessions"]
-    assert {row[-2:] for row in after["sessions"]} == {(None, "null")}
+    assert after["sequence"] == before["sequence"]
+    # Every legacy value as it was; each new column (value, storage class) is NULL on every row.
+    for table in ("sessions", "chat_history"):
+        assert [row[:-2] for row in after[table]] == before[table]
+        assert {row[-2:] for row in after[table]} == {(None, "null")}
     legacy_names = {row[1] for row in before["schema"]}
     legacy_after, added = split_schema(after["schema"], legacy_names)
     assert without_added_column(legacy_after) == before["schema"]

@@ -69,8 +69,11 @@ def test_migrate_adopts_a_legacy_file_and_keeps_every_row(tmp_path):
     result = session_store("migrate", DATABASE_URL=f"sqlite:///{path}")
     assert result.exit_code == 0, result.output
     after = dump(path)
-    assert (after["chat_history"], after["sequence"]) == (before["chat_history"], before["sequence"])
-    assert [row[:-2] for row in after["sessions"]] == before["sessions"]
+    assert after["sequence"] == before["sequence"]
+    # Every legacy value as it was; each added column (owner, token_count) NULL on every row.
+    for table in ("sessions", "chat_history"):
+        assert [row[:-2] for row in after[table]] == before[table]
+        assert {row[-2:] for row in after[table]} == {(None, "null")}
 
 
 def test_migrate_on_postgresql_builds_the_schema_once(tmp_path):

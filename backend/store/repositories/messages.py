@@ -50,7 +50,10 @@ count_and_read_session = {
 }
 # Bind names are the column names: the repository passes {column name: stored value}.
 _STORED = [column for column in MESSAGE.columns if not column.primary_key]
-insert_message = Precompiled(messages.insert().returning(messages.c.id), column_keys=[c.key for c in _STORED])
+# What an insert writes: the record's columns, and its token count (derived from the content, never read back
+# into a MessageRecord: only the context window reads it).
+_INSERTED = [*_STORED, messages.c.token_count]
+insert_message = Precompiled(messages.insert().returning(messages.c.id), column_keys=[c.key for c in _INSERTED])
 
 
 def _count_and_insert(owned: bool) -> Precompiled:
@@ -64,7 +67,7 @@ def _count_and_insert(owned: bool) -> Precompiled:
         .returning(sessions.c.session_id)
         .cte("bump")
     )
-    values = [column for column in _STORED if column.key != "session_id"]
+    values = [column for column in _INSERTED if column.key != "session_id"]
     stored = sa.select(bump.c.session_id, *(sa.cast(sa.bindparam(column.key), column.type) for column in values))
     return Precompiled(
         messages.insert()
@@ -97,7 +100,11 @@ latest_assistant_id = (
 rewrite_message = (
     messages.update()
     .where(messages.c.id == sa.bindparam("mid"))
-    .values(content=sa.bindparam("text"), metadata=sa.bindparam("meta", type_=messages.c.metadata.type))
+    .values(
+        content=sa.bindparam("text"),
+        metadata=sa.bindparam("meta", type_=messages.c.metadata.type),
+        token_count=sa.bindparam("tokens"),
+    )
 )
 newest_message = MESSAGE.select().where(by_id(messages)).order_by(_newest_first).limit(1)
 
@@ -139,6 +146,7 @@ class MessageRepository(Repository):
         values = {column.key: getattr(new, column.key, None) for column in _STORED}
         values["timestamp"] = stored_timestamp(datetime.now(UTC), self.tx.dialect.name)
         values["metadata"] = stored_metadata(new.metadata)
+        values["token_count"] = self.tx.count_tokens(new.content) if self.tx.count_tokens else None
         return values
 
     def _record(self, values: dict, message_id: int) -> MessageRecord:
@@ -220,7 +228,8 @@ class MessageRepository(Repository):
 
     def rewrite(self, message_id: int, content: str, metadata: dict) -> None:
         """Replace a stored message's content and metadata (a reply cut to what the user heard)."""
-        self.tx.execute(rewrite_message, {"mid": message_id, "text": content, "meta": metadata})
+        tokens = self.tx.count_tokens(content) if self.tx.count_tokens else None
+        self.tx.execute(rewrite_message, {"mid": message_id, "text": content, "meta": metadata, "tokens": tokens})
 
     def clear(self, session_id: str, owner: str | None = None) -> bool:
         """Delete every message of the session (and its turns with the events that hold their text) and set its
