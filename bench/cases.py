@@ -38,6 +38,9 @@ def service_vs_raw(db: BenchDatabase, size) -> list[dict]:
     ]
 
 
+CONTEXT_TOKENS = 2_000  # about 330 of the filled messages: fewer than the small session holds
+
+
 def flat_history(db: BenchDatabase, size) -> list[dict]:
     """History of a huge session vs a small one, in a database with millions of other rows."""
     others = max(1, size.other_messages // 1000)
@@ -60,8 +63,22 @@ def flat_history(db: BenchDatabase, size) -> list[dict]:
         rounds=size.rounds,
         repeats=size.repeats,
     )
+    for session_id in ("big-00000000", "small-00000000"):
+        service.get_context(session_id, max_tokens=CONTEXT_TOKENS)  # the filled rows are counted once, kept
+    context = compare_latencies(
+        lambda: service.get_context("big-00000000", max_tokens=CONTEXT_TOKENS),
+        lambda: service.get_context("small-00000000", max_tokens=CONTEXT_TOKENS),
+        rounds=size.rounds,
+        repeats=size.repeats,
+    )
     label = f"{size.big_session:,} msgs vs 1,000 ({size.big_session + 1000 + others * 1000:,} rows)"
     return [
+        {
+            "case": f"context window of {CONTEXT_TOKENS:,} tokens, {label}",
+            "target": "<= 1.2",
+            **context,
+            "ok": context["ratio"] <= 1.2,
+        },
         {"case": f"history newest 50, {label}", "target": "<= 1.2", **newest, "ok": newest["ratio"] <= 1.2},
         {"case": f"history page before=, {label}", "target": "<= 1.2", **paged, "ok": paged["ratio"] <= 1.2},
     ]

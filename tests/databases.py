@@ -60,7 +60,7 @@ class PostgresSchema:
         """Remove every row and restart the id sequence."""
         with self.engine.begin() as conn:
             conn.exec_driver_sql(
-                "TRUNCATE chat_history, sessions, idempotency_keys, turn_leases, turns, turn_events "
+                "TRUNCATE chat_history, sessions, idempotency_keys, turn_leases, turns, turn_events, summaries "
                 "RESTART IDENTITY CASCADE"
             )
 

@@ -14,6 +14,8 @@ from backend.schemas.messages import (
     HistoryArgsSchema,
     HistoryPageSchema,
     MessageCreateSchema,
+    SummaryCreateSchema,
+    SummarySchema,
 )
 from backend.store.records import NewMessage
 from backend.web.auth import owner_scope
@@ -85,3 +87,13 @@ def context(args, session_id):
     each was written), oldest first, never starting inside a tool exchange; `truncated` when older ones were
     left out."""
     return services().sessions.get_context(session_id, args["max_tokens"], owner=owner_scope())
+
+
+@blp.route("/<session_id>/summaries", methods=["POST"])
+@blp.arguments(SummaryCreateSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.response(201, SummarySchema)
+def summarize(body, session_id):
+    """Store a summary of the conversation up to and including message `covers_through`: the context window then
+    puts the summary that covers most first, and only the messages after it. No message changes."""
+    return services().sessions.add_summary(session_id, body["content"], body["covers_through"], owner=owner_scope())

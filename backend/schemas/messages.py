@@ -85,13 +85,31 @@ class ContextArgsSchema(StrictSchema):
     max_tokens = fields.Integer(required=True, metadata={"description": "1 to 10000000"})
 
 
+class SummaryCreateSchema(StrictSchema):
+    """A summary of the conversation up to and including message `covers_through`."""
+
+    RULES = {"content": "content"}
+    content = Text(required=True)
+    covers_through = fields.Integer(required=True, metadata={"description": "the id of a message of this session"})
+
+
+class SummarySchema(StrictSchema):
+    """A stored summary."""
+
+    id = fields.Integer(required=True)
+    session_id = fields.String(required=True)
+    content = fields.String(required=True)
+    covers_through = fields.Integer(required=True)
+    created_at = timestamp(required=True)
+
+
 class ContextSchema(StrictSchema):
     """The newest messages that fit, oldest first, with the summary counted first; tokens in all; truncated when
     older messages were left out."""
 
     session_id = fields.String(required=True)
     messages = fields.List(fields.Nested(MessageSchema), required=True)
-    summary = fields.Nested(MessageSchema, allow_none=True, required=True)
+    summary = fields.Nested(SummarySchema, allow_none=True, required=True)
     tokens = fields.Integer(required=True)
     truncated = fields.Boolean(required=True)
 

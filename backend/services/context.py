@@ -1,13 +1,16 @@
 """The context window: the newest messages of a session that fit a token budget, never starting inside a tool
-exchange (an assistant message and the tool results that answer it stay together or go together)."""
+exchange (an assistant message and the tool results that answer it stay together or go together), after the
+summary that covers most of what came before them. Summaries compact without deleting: no message changes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from backend.services.errors import SessionNotFound
-from backend.services.validation import Problems, check_id, check_positive_int
-from backend.store.records import ContextWindow, MessageRecord
+from backend.services.errors import InvalidInput, SessionNotFound
+from backend.services.idempotency import now
+from backend.services.validation import Problems, check_content, check_id, check_positive_int
+from backend.settings import Limits
+from backend.store.records import ContextWindow, MessageRecord, SummaryRecord
 from backend.store.unit_of_work import UnitOfWork
 
 MAX_CONTEXT_TOKENS = 10_000_000
@@ -58,18 +61,47 @@ def get_context(
     with uow.read() as store:
         if not store.sessions.exists(session_id, owner):  # another owner's session is exactly a missing one
             raise SessionNotFound(session_id)
+        summary, summary_tokens = store.summaries.covering_most(session_id) or (None, 0)
+        if summary_tokens > max_tokens:  # counted first: when it alone does not fit, nothing does
+            return ContextWindow(session_id, [], None, 0, True)
+        since = summary.covers_through if summary else 0
 
         def newest_first() -> Iterator[tuple[MessageRecord, int]]:
             before = NEWEST
             while page := store.context.newest(session_id, before, PAGE):
                 for message, tokens in page:
+                    if message.id <= since:
+                        return  # the summary holds the rest
                     if tokens is None:
                         tokens = counted[message.id] = count_tokens(message.content)
                     yield message, tokens
                 before = page[-1][0].id
 
-        messages, tokens, truncated = fit(newest_first(), max_tokens)
+        messages, tokens, truncated = fit(newest_first(), max_tokens - summary_tokens)
     if counted:
         with uow.write() as store:
             store.context.keep_token_counts(counted)
-    return ContextWindow(session_id, messages, None, tokens, truncated)
+    return ContextWindow(session_id, messages, summary, summary_tokens + tokens, truncated)
+
+
+def add_summary(
+    uow: UnitOfWork,
+    count_tokens: Callable[[str], int],
+    limits: Limits,
+    session_id: str,
+    content: str,
+    covers_through: int,
+    owner: str | None,
+) -> SummaryRecord:
+    """See SessionService.add_summary."""
+    check_id(session_id)
+    problems = Problems()
+    check_content(problems, content, limits)
+    check_positive_int(problems, "covers_through", covers_through)
+    problems.raise_if_any()
+    with uow.write() as store:
+        if not store.sessions.exists(session_id, owner):
+            raise SessionNotFound(session_id)
+        if store.messages.get(session_id, covers_through) is None:
+            raise InvalidInput({"covers_through": ["must be the id of a message of this session"]})
+        return store.summaries.add(session_id, content, covers_through, now(), count_tokens(content))

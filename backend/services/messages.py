@@ -22,6 +22,7 @@ from backend.store.records import (
     MessageRecord,
     NewMessage,
     SessionRecord,
+    SummaryRecord,
     record_from_json,
     record_to_json,
 )
@@ -155,6 +156,14 @@ class MessageService:
         messages were left out. Each message's count was kept when it was written: the read costs the same at
         any history length."""
         return context.get_context(self.uow, self.count_tokens, session_id, max_tokens, owner)
+
+    def add_summary(
+        self, session_id: str, content: str, covers_through: int, *, owner: str | None = None
+    ) -> SummaryRecord:
+        """Store a summary of the conversation up to and including message `covers_through` (an id of this
+        session's, else InvalidInput). get_context then puts the summary that covers most first, and only the
+        messages after it; no message is changed or deleted, and the history does not show the summary."""
+        return context.add_summary(self.uow, self.count_tokens, self.limits, session_id, content, covers_through, owner)
 
     @staticmethod
     def _appended(message: MessageRecord | None, new: NewMessage) -> MessageRecord:

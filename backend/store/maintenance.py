@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from backend.models.types import STORED_TIMESTAMP_FORMAT
-from backend.store.repositories.turns import TurnRepository
+from backend.store.repositories.dependents import delete_dependents
 from backend.store.sql import messages, sessions
 from backend.store.transaction import transaction
 from backend.store.unit_of_work import UnitOfWork
@@ -72,7 +72,7 @@ class MaintenanceStore:
             ids = found.scalars().all()
             if not ids:
                 return None
-            TurnRepository(tx).delete_of_sessions(list(ids))
+            delete_dependents(tx, list(ids))
             deleted_messages = tx.execute(messages.delete().where(messages.c.session_id.in_(ids))).rowcount
             return tx.execute(sessions.delete().where(sessions.c.session_id.in_(ids))).rowcount, deleted_messages
 

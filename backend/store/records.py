@@ -85,13 +85,24 @@ class SessionPage:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryRecord:
+    """A summary of a session's messages up to and including `covers_through`."""
+
+    id: int
+    session_id: str
+    content: str
+    covers_through: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ContextWindow:
     """What an agent sends its model: the newest messages that fit `max_tokens`, oldest first, with the summary
     of what came before them (counted first); `tokens` in all; `truncated` when older messages were left out."""
 
     session_id: str
     messages: list[MessageRecord]
-    summary: MessageRecord | None
+    summary: SummaryRecord | None
     tokens: int
     truncated: bool
 

@@ -9,8 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 
-from backend.models import ChatMessage, IdempotencyKey, Session, Turn, TurnEvent, TurnLease
-from backend.store.records import IdempotencyRecord, MessageRecord, SessionRecord, TurnLeaseRecord, TurnRecord
+from backend.models import ChatMessage, IdempotencyKey, Session, Summary, Turn, TurnEvent, TurnLease
+from backend.store.records import (
+    IdempotencyRecord,
+    MessageRecord,
+    SessionRecord,
+    SummaryRecord,
+    TurnLeaseRecord,
+    TurnRecord,
+)
 from backend.store.rows import RecordMapping
 
 sessions = Session.__table__
@@ -19,12 +26,14 @@ idempotency_keys = IdempotencyKey.__table__
 turn_leases = TurnLease.__table__
 turns = Turn.__table__
 turn_events = TurnEvent.__table__
+summaries = Summary.__table__
 
 SESSION = RecordMapping(SessionRecord, sessions)
 MESSAGE = RecordMapping(MessageRecord, messages)
 IDEMPOTENCY = RecordMapping(IdempotencyRecord, idempotency_keys)
 TURN_LEASE = RecordMapping(TurnLeaseRecord, turn_leases)
 TURN = RecordMapping(TurnRecord, turns)
+SUMMARY = RecordMapping(SummaryRecord, summaries)
 
 
 class Precompiled:

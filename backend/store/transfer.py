@@ -15,7 +15,7 @@ from backend.models.types import MetadataJSON, UTCTimestamp, parse_timestamp, ta
 from backend.store.engines import create_engine
 from backend.store.errors import InvalidInput
 from backend.store.migrations import upgrade_to_head
-from backend.store.sql import messages, sessions
+from backend.store.sql import messages, sessions, summaries
 
 BATCH = 5000
 LIVE_SOURCE_PROBE_S = 1.0  # how long the source is watched for writes before copying
@@ -96,6 +96,12 @@ def copy_sqlite_to_postgres(
             cursor = conn.connection.driver_connection.cursor()
             _copy_sessions(source, cursor, report, progress)
             _copy_messages(source, cursor, report, progress)
+            if source.execute("SELECT 1 FROM sqlite_master WHERE name = 'summaries'").fetchone():
+                _copy_table(source, cursor, summaries, report, progress)
+                cursor.execute(
+                    "SELECT setval(pg_get_serial_sequence('summaries', 'id'), coalesce(max(id), 0) + 1, false) "
+                    "FROM summaries"
+                )
             sequence = source.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chat_history'").fetchone()
             report.id_sequence = max(sequence[0] if sequence else 0, report.id_sequence)
             if report.id_sequence:
@@ -109,9 +115,11 @@ def copy_sqlite_to_postgres(
 
 
 def _copy_table(source, cursor, table: sa.Table, report: CopyReport, progress: Progress | None = None) -> int:
-    """Every row of `table`, each column converted by its type; returns the rows copied."""
+    """Every row of `table`, each column converted by its type; returns the rows copied. A column the source
+    does not have yet (a legacy file, or one at an older revision) is left to its default: NULL."""
     key = table.primary_key.columns[0].name
-    names = [column.name for column in table.c]
+    present = {row[1] for row in source.execute(f"PRAGMA table_info({table.name})")}
+    names = [column.name for column in table.c if column.name in present]
     convert = {column.name: _CONVERTERS.get(type(column.type)) for column in table.c}
     insert = table.insert().compile(dialect=_TARGET_DIALECT, column_keys=names).string
     total = source.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0] if progress else 0

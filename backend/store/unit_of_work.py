@@ -24,6 +24,7 @@ from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
 from backend.store.repositories.messages import MessageRepository
 from backend.store.repositories.session_listing import SessionListing
 from backend.store.repositories.sessions import SessionRepository
+from backend.store.repositories.summaries import SummaryRepository
 from backend.store.repositories.turn_leases import TurnLeaseRepository
 from backend.store.repositories.turns import TurnRepository
 from backend.store.transaction import Transaction, transaction
@@ -61,6 +62,11 @@ class StoreTransaction(Transaction):
     def context(self) -> ContextRepository:
         """The context window's reads."""
         return ContextRepository(self)
+
+    @property
+    def summaries(self) -> SummaryRepository:
+        """Summaries of conversations."""
+        return SummaryRepository(self)
 
     @property
     def keys(self) -> IdempotencyKeyRepository:

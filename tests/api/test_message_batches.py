@@ -29,6 +29,7 @@ def history(client, session_id="s1"):
 
 
 def test_a_batch_is_stored_in_order_with_consecutive_ids_and_counted_once(client, session):
+    active_before = client.get("/api/v1/sessions/s1").get_json()["last_active"]
     response = client.post("/api/v1/sessions/s1/messages", json={"messages": BATCH})
     assert response.status_code == 201
     body = response.get_json()
@@ -37,7 +38,8 @@ def test_a_batch_is_stored_in_order_with_consecutive_ids_and_counted_once(client
     assert ids == list(range(ids[0], ids[0] + 4))
     assert body["messages"][1]["metadata"] == {"tool_calls": [{"id": "c1", "name": "add"}]}
     assert history(client)[1:] == body["messages"]
-    assert client.get("/api/v1/sessions/s1").get_json()["message_count"] == 5
+    after = client.get("/api/v1/sessions/s1").get_json()
+    assert after["message_count"] == 5 and after["last_active"] > active_before
 
 
 def test_one_bad_item_stores_nothing_and_the_422_names_each_bad_item_by_its_index(client, session, stored):

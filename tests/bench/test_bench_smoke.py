@@ -10,6 +10,7 @@ pytestmark = pytest.mark.slow  # runs every benchmark case, gunicorn included
 CASES = {
     "save_message vs raw driver",
     "get_chat_history(50) vs raw driver",
+    "context window of 2,000 tokens",
     "history newest 50",
     "history page before=",
     "listing first page",

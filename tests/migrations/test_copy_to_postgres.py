@@ -77,3 +77,23 @@ def test_owners_are_carried_over_to_postgres(legacy_sqlite, empty_postgres):
     target = SessionService(empty_postgres)
     assert target.get_session("legacy-web", owner="alice").owner == "alice"
     assert [s.session_id for s in target.list_sessions(owner="alice").sessions] == ["legacy-web"]
+
+
+def test_summaries_and_token_counts_are_carried_over(legacy_sqlite, empty_postgres):
+    source = SessionService(f"sqlite:///{legacy_sqlite}")
+    said = source.add_message("legacy-web", "user", "a message counted when written")
+    summary = source.add_summary("legacy-web", "what was said so far", covers_through=said.id)
+    before = source.get_context("legacy-web", max_tokens=100_000)
+    copy_sqlite_to_postgres(str(legacy_sqlite), empty_postgres)
+    target = SessionService(empty_postgres)
+    assert target.get_context("legacy-web", max_tokens=100_000) == before and before.summary == summary
+    assert target.add_summary("legacy-web", "a newer summary", covers_through=said.id).id == summary.id + 1
+
+
+def test_a_source_at_an_older_revision_copies_without_the_columns_it_lacks(tmp_path, empty_postgres):
+    path = tmp_path / "sessions.db"
+    build_legacy_database(path)  # not migrated: no token_count, no summaries
+    report = copy_sqlite_to_postgres(str(path), empty_postgres)
+    assert report.messages > 0
+    window = SessionService(empty_postgres).get_context("legacy-web", max_tokens=100_000)
+    assert [m.content for m in window.messages] == ["You help.", "Hello!", "Hi there"]  # counted on this first read

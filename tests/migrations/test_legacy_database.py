@@ -44,7 +44,7 @@ ADDED_INDEXES = {
 # Revisions 0003 and 0006 are the changes to legacy tables: ALTER TABLE ADD COLUMN puts these in their DDL, after
 # the last column (before a table constraint such as chat_history's FOREIGN KEY).
 ADDED_COLUMNS = {"sessions": ", owner TEXT", "chat_history": ", token_count INTEGER"}
-# Revision 0004: new tables only.
+# Revisions 0004, 0005 and 0006: new tables.
 ADDED_TABLES = {
     "idempotency_keys",
     "ix_idempotency_keys_expires_at",
@@ -53,6 +53,8 @@ ADDED_TABLES = {
     "ix_turns_session_id",
     "ix_turns_ended_at",
     "turn_events",
+    "summaries",
+    "ix_summaries_session_id",
 }
 
 

@@ -93,3 +93,54 @@ def test_another_owners_session_is_missing(service):
     with pytest.raises(SessionNotFound):
         service.get_context(session_id, max_tokens=100, owner="bob")
     assert service.get_context(session_id, max_tokens=100, owner="alice").messages == [said]
+
+
+def test_a_summary_comes_first_then_only_the_messages_after_what_it_covers_and_nothing_is_deleted(service):
+    stored = conversation(service)
+    summary = service.add_summary("s1", "The user asked about Oslo's weather.", covers_through=stored[4].id)
+    assert (summary.session_id, summary.covers_through) == ("s1", stored[4].id)
+    window = service.get_context("s1", max_tokens=100_000)
+    assert window.summary == summary and window.messages == stored[5:] and not window.truncated
+    assert window.tokens == tokens(summary.content) + sum(tokens(m.content) for m in stored[5:])
+    assert service.get_chat_history("s1") == stored  # the history shows every message, and no summary
+    assert service.get_session("s1").message_count == len(stored)
+
+
+def test_the_summary_covering_most_is_used_and_is_counted_first(service):
+    stored = conversation(service)
+    wide = service.add_summary("s1", "Oslo, weather, four degrees.", covers_through=stored[5].id)
+    service.add_summary("s1", "A narrower summary written later.", covers_through=stored[1].id)
+    assert service.get_context("s1", max_tokens=100_000).summary == wide
+    just_the_summary = tokens(wide.content)
+    window = service.get_context("s1", max_tokens=just_the_summary)
+    assert (window.summary, window.messages, window.truncated) == (wide, [], True)
+    too_small = service.get_context("s1", max_tokens=just_the_summary - 1)
+    assert (too_small.summary, too_small.messages, too_small.tokens, too_small.truncated) == (None, [], 0, True)
+
+
+def test_a_summary_must_cover_a_message_of_its_own_session(service):
+    stored = conversation(service)
+    service.get_or_create_session("s2")
+    elsewhere = service.add_message("s2", "user", "not in s1")
+    for covers_through in (elsewhere.id, stored[-1].id + 100):
+        with pytest.raises(InvalidInput) as raised:
+            service.add_summary("s1", "summary", covers_through=covers_through)
+        assert raised.value.errors == {"covers_through": ["must be the id of a message of this session"]}
+    with pytest.raises(InvalidInput) as raised:
+        service.add_summary("s1", "", covers_through=0)
+    assert set(raised.value.errors) == {"content", "covers_through"}
+    with pytest.raises(SessionNotFound):
+        service.add_summary("nope", "summary", covers_through=stored[0].id)
+    assert service.get_context("s1", max_tokens=100_000).summary is None
+
+
+def test_deleting_or_clearing_a_session_deletes_its_summaries(service):
+    stored = conversation(service)
+    service.add_summary("s1", "summary", covers_through=stored[2].id)
+    service.clear_history("s1")
+    assert service.get_context("s1", max_tokens=1000).summary is None
+    again = service.add_message("s1", "user", "hello again")
+    service.add_summary("s1", "summary", covers_through=again.id)
+    service.delete_session("s1")
+    with service.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM summaries")).scalar() == 0

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from backend.models.types import stored_metadata, stored_timestamp
 from backend.store.records import MessageRecord, NewMessage, SessionRecord
 from backend.store.repositories import Repository
-from backend.store.repositories.turns import TurnRepository
+from backend.store.repositories.dependents import delete_dependents
 from backend.store.sql import MESSAGE, SESSION, Precompiled, at, by_id, messages, octet_length, owned_by, sessions
 
 # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the driver
@@ -27,14 +27,10 @@ increment_count = {
     for owned in (False, True)
 }
 # A batch: counted once for all its messages, in the same transaction as their inserts.
+_count_n_more = dict(_count_one_more, message_count=sa.func.coalesce(sessions.c.message_count, 0) + sa.bindparam("n"))
 increment_count_by = {
     owned: Precompiled(
-        sessions.update()
-        .where(owned_by(sessions) if owned else by_id(sessions))
-        .values(
-            message_count=sa.func.coalesce(sessions.c.message_count, 0) + sa.bindparam("n"),
-            last_active=at(sessions.c.last_active),
-        )
+        sessions.update().where(owned_by(sessions) if owned else by_id(sessions)).values(**_count_n_more)
     )
     for owned in (False, True)
 }
@@ -232,11 +228,12 @@ class MessageRepository(Repository):
         self.tx.execute(rewrite_message, {"mid": message_id, "text": content, "meta": metadata, "tokens": tokens})
 
     def clear(self, session_id: str, owner: str | None = None) -> bool:
-        """Delete every message of the session (and its turns with the events that hold their text) and set its
+        """Delete every message of the session (and its turns with the events that hold their text, and its summaries)
+        and set its
         count to 0; False when there is no such session."""
         if not self.tx.execute(reset_count[owner is not None], {"sid": session_id, "scope": owner}).rowcount:
             return False
-        TurnRepository(self.tx).delete_of_sessions([session_id])
+        delete_dependents(self.tx, [session_id])
         self.tx.execute(delete_messages, {"sid": session_id})
         return True
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from backend.store.records import NewSession, SessionRecord
 from backend.store.repositories import Repository
-from backend.store.repositories.turns import TurnRepository
+from backend.store.repositories.dependents import delete_dependents
 from backend.store.sql import SESSION, Precompiled, at, by_id, messages, owned_by, per_dialect, sessions
 
 select_session = SESSION.select().where(by_id(sessions))
@@ -99,8 +99,8 @@ class SessionRepository(Repository):
         self.tx.execute(update_session, values)
 
     def delete(self, session_id: str) -> None:
-        """Delete the session, every message of it, and its turns with their events."""
-        TurnRepository(self.tx).delete_of_sessions([session_id])
+        """Delete the session, every message of it, its turns with their events, and its summaries."""
+        delete_dependents(self.tx, [session_id])
         self.tx.execute(delete_messages, {"sid": session_id})
         self.tx.execute(delete_session, {"sid": session_id})
 
