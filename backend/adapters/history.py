@@ -1,12 +1,34 @@
-"""Reading the last N messages of a session through the services, page by page (a page is at most Limits.max_page),
-and writing a call's messages as one batch."""
+"""What both adapters share: the process's default service, reading the last N readable messages of a session
+page by page (a page is at most Limits.max_page), and writing a call's messages as one batch."""
 
 from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from backend.services.async_session import AsyncSessionService
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
 from backend.store.records import MessageRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_default: dict[int, SessionService] = {}
+_default_lock = threading.Lock()
+
+
+def default_service() -> SessionService:
+    """The one SessionService of this process for adapters built without one (from the environment's settings):
+    a service per adapter would open a pool and worker threads per conversation."""
+    with _default_lock:
+        service = _default.get(os.getpid())  # after a fork, the child builds its own
+        if service is None:
+            service = _default[os.getpid()] = SessionService()
+        return service
 
 
 def last_messages(service: SessionService, session_id: str, limit: int | None) -> list[MessageRecord]:
@@ -27,9 +49,37 @@ def last_messages(service: SessionService, session_id: str, limit: int | None) -
     return [message for page in reversed(pages) for message in page]
 
 
-async def alast_messages(service: AsyncSessionService, session_id: str, limit: int | None) -> list[MessageRecord]:
-    """last_messages, awaited: the whole paging runs in one worker thread."""
-    return await service.run_sync(last_messages, session_id, limit)
+def readable(records: list[MessageRecord], convert: Callable[[MessageRecord], T]) -> tuple[list[T], int]:
+    """Each record converted, oldest first, and how many could not be: each of those is skipped with one
+    warning naming its id (one unreadable row never fails the whole read, as in the frameworks' own stores)."""
+    converted: list[T] = []
+    for record in records:
+        try:
+            converted.append(convert(record))
+        except Exception as error:  # noqa: BLE001 - whatever the framework raises for a row it cannot read
+            log.warning("skipping stored message %s of session %s: %s", record.id, record.session_id, error)
+    return converted, len(records) - len(converted)
+
+
+def last_readable(
+    service: SessionService, session_id: str, limit: int | None, convert: Callable[[MessageRecord], T]
+) -> list[T]:
+    """The newest `limit` messages that `convert` can read (all when None), oldest first; unreadable ones are
+    skipped with a warning, and the window grows past them so that `limit` counts readable messages."""
+    window = limit
+    while True:
+        records = last_messages(service, session_id, window)
+        converted, skipped = readable(records, convert)
+        if window is None or not skipped or len(records) < window:
+            return converted[-limit:] if limit else converted
+        window += skipped
+
+
+async def alast_readable(
+    service: AsyncSessionService, session_id: str, limit: int | None, convert: Callable[[MessageRecord], T]
+) -> list[T]:
+    """last_readable, awaited: the whole paging runs in one worker thread."""
+    return await service.run_sync(last_readable, session_id, limit, convert)
 
 
 def append_batch(service: SessionService, session_id: str, stored: list[tuple[str, str, dict]]) -> None:

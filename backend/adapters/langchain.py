@@ -1,9 +1,11 @@
 """LangChain chat history over the session store: `SessionChatMessageHistory(session_id)` (needs the `langchain` extra).
 
-Each message is one stored message: human -> user, ai -> assistant, system -> system, tool -> tool;
-its text in `content`, every other field of the LangChain message (ids, tool calls, kwargs, ...)
-under the metadata key "langchain", so it reads back as the same message. Reads are bounded: the
-newest `limit` messages, not the whole history.
+Each message is one stored message: human -> user, ai -> assistant, system -> system, tool and function ->
+tool, and a ChatMessage by its own role (user unless it names another); a chunk (AIMessageChunk, as
+RunnableWithMessageHistory stores a streamed reply) is stored as its full class. Its text goes in `content`,
+every other field of the LangChain message (ids, tool calls, kwargs, ...) under the metadata key "langchain",
+so it reads back as the same message. Reads are bounded: the newest `limit` readable messages, not the whole
+history; a row that cannot be read is skipped with a warning naming its id.
 """
 
 from __future__ import annotations
@@ -13,20 +15,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage, messages_from_dict
+from langchain_core.messages import BaseMessage, message_chunk_to_message, messages_from_dict
 
-from backend.adapters.history import alast_messages, append_batch, last_messages
+from backend.adapters.history import alast_readable, append_batch, default_service, last_readable
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
 from backend.store.records import MessageRecord
 
-ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
+# A message stored by another client reads as the LangChain message of its role.
+BY_ROLE = {"user": "human", "assistant": "ai", "system": "system", "tool": "tool"}
+# A ChatMessage's free-form role, when it names one of ours.
+CHAT_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant", "system": "system"}
 METADATA_KEY = "langchain"
 
 
+def _role(message: BaseMessage) -> str:
+    if message.type == "chat":
+        return CHAT_ROLES.get(str(getattr(message, "role", "")).lower(), "user")
+    return ROLES.get(message.type, "user")
+
+
 def to_stored(message: BaseMessage) -> tuple[str, str, dict]:
-    """(role, content, metadata) for one LangChain message."""
+    """(role, content, metadata) for one LangChain message (a chunk as its full class)."""
+    message = message_chunk_to_message(message)
     fields = message.model_dump(exclude_defaults=True, exclude={"content", "type"})
     content = message.content
     if isinstance(content, str) and content:
@@ -35,13 +48,13 @@ def to_stored(message: BaseMessage) -> tuple[str, str, dict]:
         # Empty text (an AI message that only calls tools) or a list of content blocks: the
         # store wants non-empty text, so the exact content is kept as JSON and marked so.
         text, fields["content_json"] = json.dumps(content, ensure_ascii=False), True
-    return ROLES.get(message.type, "user"), text, {METADATA_KEY: {"type": message.type, **fields}}
+    return _role(message), text, {METADATA_KEY: {"type": message.type, **fields}}
 
 
 def from_stored(record: MessageRecord) -> BaseMessage:
     """The LangChain message a stored message holds; one stored by another client reads by its role."""
     fields = dict(record.metadata.get(METADATA_KEY) or {})
-    kind = fields.pop("type", None) or {v: k for k, v in ROLES.items()}.get(record.role, "human")
+    kind = fields.pop("type", None) or BY_ROLE.get(record.role, "human")
     content: Any = json.loads(record.content) if fields.pop("content_json", False) else record.content
     if kind == "tool":
         fields.setdefault("tool_call_id", "")
@@ -61,7 +74,7 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         self.session_id = session_id
         self.limit = limit
         sync = service.sync if isinstance(service, AsyncSessionService) else service
-        self.service = sync if sync is not None else SessionService()
+        self.service = sync if sync is not None else default_service()
         self.async_service = service if isinstance(service, AsyncSessionService) else None
         self._opened = False
 
@@ -73,12 +86,11 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """The newest `limit` messages (all when limit is None), oldest first."""
-        return [from_stored(record) for record in last_messages(self.service, self.session_id, self.limit)]
+        return last_readable(self.service, self.session_id, self.limit, from_stored)
 
     async def aget_messages(self) -> list[BaseMessage]:
         """As messages, without blocking the event loop."""
-        records = await alast_messages(self._async(), self.session_id, self.limit)
-        return [from_stored(record) for record in records]
+        return await alast_readable(self._async(), self.session_id, self.limit, from_stored)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append the messages, in order, as one batch (one transaction: all or none)."""

@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 from agents.memory import SessionABC
-from agents.memory.session_settings import SessionSettings, resolve_session_limit
+from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
 
-from backend.adapters.history import alast_messages, append_batch
+from backend.adapters.history import alast_readable, append_batch, default_service, readable
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -67,19 +67,25 @@ class StoreSession(SessionABC):
         session_id: str,
         service: SessionService | AsyncSessionService | None = None,
         *,
-        session_settings: SessionSettings | None = None,
+        session_settings: SessionSettings | dict[str, Any] | None = None,
     ):
         self.session_id = session_id
-        self.session_settings = session_settings
+        # As the SDK's own sessions: a dict is coerced, and None is the default SessionSettings().
+        self.session_settings = (
+            coerce_session_settings(session_settings) if session_settings is not None else SessionSettings()
+        )
         self.service = (
-            service if isinstance(service, AsyncSessionService) else async_service_for(service or SessionService())
+            service if isinstance(service, AsyncSessionService) else async_service_for(service or default_service())
         )
         self._opened = False
 
     async def get_items(self, limit: int | None = None) -> list[Any]:
-        """The newest `limit` items (all when None and no session_settings limit), oldest first."""
+        """The newest `limit` items (all when None and no session_settings limit, or when negative, as the SDK's
+        SQLiteSession), oldest first; a stored row that cannot be read is skipped with a warning naming its id."""
         limit = resolve_session_limit(limit, self.session_settings)
-        return [from_stored(record) for record in await alast_messages(self.service, self.session_id, limit)]
+        if limit is not None and limit < 0:
+            limit = None
+        return await alast_readable(self.service, self.session_id, limit, from_stored)
 
     async def add_items(self, items: list[Any]) -> None:
         """Append the items in order as one batch (one transaction: all or none); the session is created on the
@@ -93,9 +99,12 @@ class StoreSession(SessionABC):
         append_batch(service, self.session_id, [to_stored(item) for item in items])
 
     async def pop_item(self) -> Any | None:
-        """Remove and return the newest item; None when there is none."""
+        """Remove and return the newest item; None when there is none. A newest row that cannot be read is never
+        removed: it stays, with a warning naming its id, and None is answered."""
         try:
-            record = await self.service.pop_last_message(self.session_id)
+            record = await self.service.pop_last_message(
+                self.session_id, accept=lambda r: bool(readable([r], from_stored)[0])
+            )
         except SessionNotFound:
             return None
         return None if record is None else from_stored(record)

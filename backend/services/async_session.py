@@ -12,7 +12,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
-import weakref
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -96,12 +96,15 @@ for _name in METHODS:
     setattr(AsyncSessionService, _name, _awaitable(_name))
 
 
-_shared: weakref.WeakKeyDictionary[SessionService, AsyncSessionService] = weakref.WeakKeyDictionary()
+_twin_lock = threading.Lock()
 
 
 def async_service_for(service: SessionService) -> AsyncSessionService:
-    """One AsyncSessionService (one set of threads) per sync service, for adapters built per session."""
-    shared = _shared.get(service)
-    if shared is None:
-        shared = _shared[service] = AsyncSessionService(service=service)
-    return shared
+    """One AsyncSessionService (one set of threads) per sync service, for adapters built per session. It is kept
+    on the service itself, so both go together: a cache keyed weakly by the service held them forever (its
+    value holds the key), with their threads (177 threads after 100 short-lived sessions)."""
+    with _twin_lock:
+        twin = service.__dict__.get("_async_twin")
+        if twin is None:
+            twin = service.__dict__["_async_twin"] = AsyncSessionService(service=service)
+        return twin

@@ -4,7 +4,7 @@ SessionService (services.session) adds the sessions themselves."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
@@ -37,6 +37,10 @@ def reachable(session: SessionRecord | None, session_id: str, owner: str | None)
     if session is None or (owner is not None and session.owner != owner):
         raise SessionNotFound(session_id)
     return session
+
+
+class _Kept(Exception):
+    """Rolls back a pop whose message the caller did not accept."""
 
 
 class MessageService:
@@ -209,10 +213,20 @@ class MessageService:
             if not store.messages.clear(session_id, owner):
                 raise SessionNotFound(session_id)
 
-    def pop_last_message(self, session_id: str, *, owner: str | None = None) -> MessageRecord | None:
-        """Remove and return the newest message (None when there is none); the count goes down with it."""
+    def pop_last_message(
+        self, session_id: str, *, owner: str | None = None, accept: Callable[[MessageRecord], bool] | None = None
+    ) -> MessageRecord | None:
+        """Remove and return the newest message (None when there is none); the count goes down with it. With
+        `accept`, the message is removed only when accept(message) is true (run before the commit); else it
+        stays and None is answered (an adapter never deletes a row it could not hand back)."""
         check_id(session_id)
-        with self.uow.write() as store:
-            # The session row locked first, as delete does: the count stays equal to the rows.
-            reachable(store.sessions.get(session_id, for_update=True), session_id, owner)
-            return store.messages.pop_newest(session_id)
+        try:
+            with self.uow.write() as store:
+                # The session row locked first, as delete does: the count stays equal to the rows.
+                reachable(store.sessions.get(session_id, for_update=True), session_id, owner)
+                popped = store.messages.pop_newest(session_id)
+                if popped is not None and accept is not None and not accept(popped):
+                    raise _Kept
+                return popped
+        except _Kept:
+            return None

@@ -1,0 +1,96 @@
+"""The adapters at parity with the frameworks' own stores: no thread leak, every LangChain message class, an
+unreadable row skipped (never failing the read, never deleted by a pop), session_settings as the SDK treats it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import threading
+import time
+
+from agents.memory.session_settings import SessionSettings
+from langchain_core.messages import AIMessage, AIMessageChunk, ChatMessage, FunctionMessage, HumanMessage
+
+from backend.adapters import history
+from backend.adapters.langchain import SessionChatMessageHistory
+from backend.adapters.openai_agents import StoreSession
+from backend.services.session import SessionService
+
+
+def test_short_lived_sessions_leave_no_threads_behind(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(history, "_default", {})
+    gc.collect()
+    before = threading.active_count()
+    for i in range(100):
+        asyncio.run(StoreSession(f"oa-{i}").get_items())  # no service given: the process's default one
+        asyncio.run(StoreSession(f"own-{i}", SessionService(database_url)).get_items())  # a service each
+    gc.collect()
+    deadline = time.monotonic() + 5  # a collected pool's idle threads exit on their own, soon after
+    while threading.active_count() > before + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() <= before + 2  # the default service's two worker threads at most
+
+
+def test_every_langchain_message_class_keeps_its_role_and_reads_back_as_its_full_class(service):
+    history_ = SessionChatMessageHistory("lc-classes", service)
+    history_.add_messages(
+        [
+            HumanMessage("hi"),
+            AIMessageChunk(content="streamed reply", id="run-1"),
+            FunctionMessage(name="lookup", content="42"),
+            ChatMessage(role="critic", content="too long"),
+            ChatMessage(role="assistant", content="from a chat message"),
+        ]
+    )
+    stored = [(m.role, m.content) for m in service.get_chat_history("lc-classes")]
+    assert stored == [
+        ("user", "hi"),
+        ("assistant", "streamed reply"),
+        ("tool", "42"),
+        ("user", "too long"),
+        ("assistant", "from a chat message"),
+    ]
+    read = history_.messages
+    assert [type(m).__name__ for m in read] == [
+        "HumanMessage",
+        "AIMessage",
+        "FunctionMessage",
+        "ChatMessage",
+        "ChatMessage",
+    ]
+    assert read[1] == AIMessage(content="streamed reply", id="run-1")
+    assert (read[2].name, read[3].role) == ("lookup", "critic")
+
+
+def test_an_unreadable_row_is_skipped_with_a_warning_naming_it_and_limits_count_readable_ones(service, caplog):
+    history_ = SessionChatMessageHistory("lc-bad", service, limit=2)
+    history_.add_messages([HumanMessage("one"), AIMessage("two")])
+    bad = service.add_message("lc-bad", "assistant", "x", {"langchain": {"type": "no-such-type"}})
+    history_.add_messages([HumanMessage("three")])
+    with caplog.at_level(logging.WARNING, logger="backend.adapters.history"):
+        assert [m.content for m in history_.messages] == ["two", "three"]
+    assert f"skipping stored message {bad.id} of session lc-bad" in caplog.text
+
+
+def test_a_pop_never_deletes_a_row_it_cannot_return(service, caplog):
+    session = StoreSession("oa-bad", service)
+    asyncio.run(session.add_items([{"role": "user", "content": "kept"}]))
+    bad = service.add_message("oa-bad", "assistant", "{not json", {"openai_agents": {"text_in": None}})
+    with caplog.at_level(logging.WARNING, logger="backend.adapters.history"):
+        assert asyncio.run(session.get_items()) == [{"role": "user", "content": "kept"}]
+        assert asyncio.run(session.pop_item()) is None
+    assert service.get_chat_history("oa-bad")[-1] == bad and service.get_session("oa-bad").message_count == 2
+    assert f"skipping stored message {bad.id}" in caplog.text
+
+
+def test_session_settings_as_the_sdks_own_sessions_treat_them(service):
+    assert StoreSession("oa-s", service).session_settings == SessionSettings()
+    limited = StoreSession("oa-s", service, session_settings={"limit": 2})
+    assert limited.session_settings == SessionSettings(limit=2)
+    items = [{"role": "user", "content": f"m{i}"} for i in range(4)]
+    asyncio.run(limited.add_items(items))
+    assert asyncio.run(limited.get_items()) == items[2:]
+    assert asyncio.run(limited.get_items(limit=-1)) == items  # negative: all, as SQLiteSession
+    assert asyncio.run(limited.get_items(limit=0)) == []
