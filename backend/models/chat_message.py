@@ -35,5 +35,7 @@ class ChatMessage(Base):
     # The content's tokens by the TOKENIZER setting, counted once when written (revision 0006; NULL for rows
     # written before it, counted on their first context read or by `session-store count-tokens`).
     token_count: so.Mapped[int | None] = so.mapped_column(sa.Integer, nullable=True)
+    # Set by a rewind: the message stays stored, out of the history and the context (revision 0006).
+    superseded_at: so.Mapped[datetime | None] = so.mapped_column(UTCTimestamp, nullable=True)
 
     session: so.Mapped[Session] = so.relationship(back_populates="messages")

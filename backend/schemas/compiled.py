@@ -25,6 +25,8 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
         return int
     if kind is fields.String:
         return str
+    if kind is fields.Boolean:
+        return bool
     if kind is fields.DateTime and field.format == "iso":
         return lambda value: value.isoformat()
     if kind is fields.Dict and type(field.key_field) is fields.String and field.value_field is None:

@@ -18,6 +18,9 @@ class MessageSchema(StrictSchema):
     content = fields.String(required=True)
     timestamp = timestamp()
     metadata = json_object()
+    superseded = fields.Boolean(
+        metadata={"description": "only with include=superseded: true for a message a rewind took out"}
+    )
 
 
 class MessageItemSchema(StrictSchema):
@@ -77,6 +80,25 @@ class HistoryArgsSchema(StrictSchema):
     RULES = {"limit": "limit", "before": "before"}
     limit = page_limit()
     before = fields.Integer()
+    include = fields.String(
+        validate=ma.validate.OneOf(["superseded"]),
+        metadata={"description": "superseded: also the messages a rewind took out, each marked superseded"},
+    )
+
+
+class RewindSchema(StrictSchema):
+    """Take every message after `after_message_id` out of the history and the context (kept as superseded)."""
+
+    after_message_id = fields.Integer(required=True, metadata={"description": "a message of the history"})
+
+
+class RewoundSchema(StrictSchema):
+    """What a rewind did: how many messages it superseded, and the history's count now."""
+
+    session_id = fields.String(required=True)
+    after_message_id = fields.Integer(required=True)
+    superseded = fields.Integer(required=True)
+    message_count = fields.Integer(required=True)
 
 
 class ContextArgsSchema(StrictSchema):

@@ -8,21 +8,18 @@ from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 
-from backend.services import context
 from backend.services.batch_rules import check_new_messages
 from backend.services.errors import InvalidInput, SessionNotFound
 from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope, request_hash
+from backend.services.reach import reachable  # noqa: F401 - also imported from here
 from backend.services.token_counts import DEFAULT_TOKENIZER, TokenCounter
 from backend.services.validation import check_id, check_new_message, check_page
 from backend.settings import Config, Limits
 from backend.store.engines import engine_for
 from backend.store.records import (
-    ContextWindow,
     HistoryPage,
     MessageRecord,
     NewMessage,
-    SessionRecord,
-    SummaryRecord,
     record_from_json,
     record_to_json,
 )
@@ -30,13 +27,6 @@ from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 DEFAULT_TURN_EVENTS_TTL_S = 3600.0
 DEFAULT_TURN_LEASE_S = 5.0
-
-
-def reachable(session: SessionRecord | None, session_id: str, owner: str | None) -> SessionRecord:
-    """`session`; SessionNotFound when there is none or, with `owner`, when it is not the owner's."""
-    if session is None or (owner is not None and session.owner != owner):
-        raise SessionNotFound(session_id)
-    return session
 
 
 class _Kept(Exception):
@@ -154,21 +144,6 @@ class MessageService:
                 self.keys.complete(store, claim, 201, {"messages": [record_to_json(message) for message in added]})
             return added
 
-    def get_context(self, session_id: str, max_tokens: int, *, owner: str | None = None) -> ContextWindow:
-        """The newest messages that fit `max_tokens` tokens (TOKENIZER), oldest first, never starting inside a tool
-        exchange (an assistant message and its tool results stay or go together); `truncated` when older
-        messages were left out. Each message's count was kept when it was written: the read costs the same at
-        any history length."""
-        return context.get_context(self.uow, self.count_tokens, session_id, max_tokens, owner)
-
-    def add_summary(
-        self, session_id: str, content: str, covers_through: int, *, owner: str | None = None
-    ) -> SummaryRecord:
-        """Store a summary of the conversation up to and including message `covers_through` (an id of this
-        session's, else InvalidInput). get_context then puts the summary that covers most first, and only the
-        messages after it; no message is changed or deleted, and the history does not show the summary."""
-        return context.add_summary(self.uow, self.count_tokens, self.limits, session_id, content, covers_through, owner)
-
     @staticmethod
     def _appended(message: MessageRecord | None, new: NewMessage) -> MessageRecord:
         if message is None:
@@ -188,17 +163,29 @@ class MessageService:
         return messages
 
     def get_history_page(
-        self, session_id: str, limit: int = 50, before: int | None = None, *, owner: str | None = None
+        self,
+        session_id: str,
+        limit: int = 50,
+        before: int | None = None,
+        *,
+        owner: str | None = None,
+        include_superseded: bool = False,
     ) -> HistoryPage:
         """As get_chat_history, also stopping at limits.max_page_bytes of content and metadata (at least one
-        message), and the `before` of the page before it (None when there is none)."""
+        message), and the `before` of the page before it (None when there is none). With `include_superseded`,
+        the messages a rewind took out are in it too, their ids in the page's `superseded`."""
         check_page(session_id, limit, before, self.limits)
+        superseded: frozenset[int] = frozenset()
         with self.uow.read() as store:
             self._check_reachable(store, session_id, owner)
-            messages, more = store.messages.newest_within(session_id, limit, before, self.limits.max_page_bytes)
+            if include_superseded:
+                found, more = store.rewind.newest_with_superseded(session_id, limit, before, self.limits.max_page_bytes)
+                messages, superseded = [m for m, _ in found], frozenset(m.id for m, out in found if out)
+            else:
+                messages, more = store.messages.newest_within(session_id, limit, before, self.limits.max_page_bytes)
             if not messages and owner is None and not store.sessions.exists(session_id):
                 raise SessionNotFound(session_id)
-        return HistoryPage(session_id, messages, messages[0].id if more else None)
+        return HistoryPage(session_id, messages, messages[0].id if more else None, superseded)
 
     @staticmethod
     def _check_reachable(store: StoreTransaction, session_id: str, owner: str | None) -> None:

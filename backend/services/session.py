@@ -7,11 +7,12 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from backend.services.conversation import ContextService
 from backend.services.errors import SessionNotFound
 from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
-from backend.services.messages import MessageService, reachable
+from backend.services.messages import reachable
 from backend.services.turns import access
 from backend.services.turns.remote import RemoteFollowers
 from backend.services.validation import (
@@ -44,8 +45,9 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService(MessageService):
-    """Sessions and their messages (MessageService); usable with or without Flask.
+class SessionService(ContextService):
+    """Sessions, their messages (MessageService) and what an agent reads of them (ContextService); usable with or
+    without Flask.
 
     Every method takes an optional `owner`: a session of another owner (or of none) is then
     exactly a missing one. The agent process is trusted and leaves it out.

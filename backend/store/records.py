@@ -108,6 +108,16 @@ class ContextWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class Rewound:
+    """What a rewind did: the messages after `after_message_id` superseded, and the history's count now."""
+
+    session_id: str
+    after_message_id: int
+    superseded: int
+    message_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     """Messages oldest first, within the count and byte budget; next_before is the `before` of the
     page before this one, None when none."""
@@ -115,6 +125,7 @@ class HistoryPage:
     session_id: str
     messages: list[MessageRecord]
     next_before: int | None
+    superseded: frozenset[int] = frozenset()  # with include=superseded: the ids of the superseded ones
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ turn_leases = TurnLease.__table__
 turns = Turn.__table__
 turn_events = TurnEvent.__table__
 summaries = Summary.__table__
+# A message of the history: not superseded by a rewind (superseded ones stay stored, read only on request).
+live = messages.c.superseded_at.is_(None)
 
 SESSION = RecordMapping(SessionRecord, sessions)
 MESSAGE = RecordMapping(MessageRecord, messages)

@@ -22,6 +22,7 @@ from backend.store.migrations import database_revision
 from backend.store.repositories.context import ContextRepository
 from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
 from backend.store.repositories.messages import MessageRepository
+from backend.store.repositories.rewind import RewindRepository
 from backend.store.repositories.session_listing import SessionListing
 from backend.store.repositories.sessions import SessionRepository
 from backend.store.repositories.summaries import SummaryRepository
@@ -62,6 +63,11 @@ class StoreTransaction(Transaction):
     def context(self) -> ContextRepository:
         """The context window's reads."""
         return ContextRepository(self)
+
+    @property
+    def rewind(self) -> RewindRepository:
+        """Rewinds, and histories with what they superseded."""
+        return RewindRepository(self)
 
     @property
     def summaries(self) -> SummaryRepository:

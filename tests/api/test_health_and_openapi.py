@@ -12,6 +12,7 @@ ROUTES = {
     "/api/v1/sessions/{session_id}/messages": {"get", "post", "delete"},
     "/api/v1/sessions/{session_id}/context": {"get"},
     "/api/v1/sessions/{session_id}/summaries": {"post"},
+    "/api/v1/sessions/{session_id}/rewind": {"post"},
     "/api/v1/chat": {"post"},
     "/api/v1/voice": {"post"},
     "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get"},

@@ -70,10 +70,10 @@ def test_migrate_adopts_a_legacy_file_and_keeps_every_row(tmp_path):
     assert result.exit_code == 0, result.output
     after = dump(path)
     assert after["sequence"] == before["sequence"]
-    # Every legacy value as it was; each added column (owner, token_count) NULL on every row.
-    for table in ("sessions", "chat_history"):
-        assert [row[:-2] for row in after[table]] == before[table]
-        assert {row[-2:] for row in after[table]} == {(None, "null")}
+    # Every legacy value as it was; each added column (owner; token_count, superseded_at) NULL on every row.
+    for table, added in (("sessions", 1), ("chat_history", 2)):
+        assert [row[: -2 * added] for row in after[table]] == before[table]
+        assert {row[-2 * added :] for row in after[table]} == {(None, "null") * added}
 
 
 def test_migrate_on_postgresql_builds_the_schema_once(tmp_path):

@@ -6,12 +6,12 @@ import sqlalchemy as sa
 
 from backend.store.records import MessageRecord
 from backend.store.repositories import Repository
-from backend.store.sql import MESSAGE, Precompiled, by_id, messages
+from backend.store.sql import MESSAGE, Precompiled, by_id, live, messages
 
 # Newest first below `before`: one range of the (session_id, id) index, whatever the history's length.
 newest_with_tokens = Precompiled(
     sa.select(*MESSAGE.columns, messages.c.token_count)
-    .where(by_id(messages), messages.c.id < sa.bindparam("before"))
+    .where(by_id(messages), live, messages.c.id < sa.bindparam("before"))
     .order_by(messages.c.id.desc())
     .limit(sa.bindparam("limit"))
 )

@@ -9,74 +9,33 @@ import sqlalchemy as sa
 from backend.models.types import stored_metadata, stored_timestamp
 from backend.store.records import MessageRecord, NewMessage, SessionRecord
 from backend.store.repositories import Repository
+from backend.store.repositories.appends import (
+    STORED,
+    count_and_insert_message,
+    count_and_read_session,
+    increment_count,
+    increment_count_by,
+    insert_message,
+)
 from backend.store.repositories.dependents import delete_dependents
-from backend.store.sql import MESSAGE, SESSION, Precompiled, at, by_id, messages, octet_length, owned_by, sessions
+from backend.store.sql import (
+    MESSAGE,
+    SESSION,
+    Precompiled,
+    by_id,
+    live,
+    messages,
+    octet_length,
+    owned_by,
+    sessions,
+)
 
 # Ids are 64-bit on both databases: a bound past the largest excludes nothing, and the driver
 # cannot even bind it (OverflowError on SQLite, out of range on PostgreSQL).
 MAX_ROW_ID = 2**63 - 1
 
-# -- the append: the two hot paths run precompiled -----------------------------------------------
-_count_one_more = dict(
-    message_count=sa.func.coalesce(sessions.c.message_count, 0) + 1, last_active=at(sessions.c.last_active)
-)
-increment_count = {
-    owned: Precompiled(
-        sessions.update().where(owned_by(sessions) if owned else by_id(sessions)).values(**_count_one_more)
-    )
-    for owned in (False, True)
-}
-# A batch: counted once for all its messages, in the same transaction as their inserts.
-_count_n_more = dict(_count_one_more, message_count=sa.func.coalesce(sessions.c.message_count, 0) + sa.bindparam("n"))
-increment_count_by = {
-    owned: Precompiled(
-        sessions.update().where(owned_by(sessions) if owned else by_id(sessions)).values(**_count_n_more)
-    )
-    for owned in (False, True)
-}
-# A turn's first write: the count, and the session as it now is (the agent's context) in the same statement.
-count_and_read_session = {
-    owned: Precompiled(
-        sessions.update()
-        .where(owned_by(sessions) if owned else by_id(sessions))
-        .values(**_count_one_more)
-        .returning(*SESSION.columns)
-    )
-    for owned in (False, True)
-}
-# Bind names are the column names: the repository passes {column name: stored value}.
-_STORED = [column for column in MESSAGE.columns if not column.primary_key]
-# What an insert writes: the record's columns, and its token count (derived from the content, never read back
-# into a MessageRecord: only the context window reads it).
-_INSERTED = [*_STORED, messages.c.token_count]
-insert_message = Precompiled(messages.insert().returning(messages.c.id), column_keys=[c.key for c in _INSERTED])
-
-
-def _count_and_insert(owned: bool) -> Precompiled:
-    # The append as one statement (PostgreSQL; SQLite has no UPDATE inside WITH): the session row is
-    # locked for one round trip and the commit instead of three, which is what appends to one
-    # session queue on. No session (or not the owner's): nothing counted, nothing inserted, no id.
-    bump = (
-        sessions.update()
-        .where(owned_by(sessions) if owned else by_id(sessions))
-        .values(**_count_one_more)
-        .returning(sessions.c.session_id)
-        .cte("bump")
-    )
-    values = [column for column in _INSERTED if column.key != "session_id"]
-    stored = sa.select(bump.c.session_id, *(sa.cast(sa.bindparam(column.key), column.type) for column in values))
-    return Precompiled(
-        messages.insert()
-        .from_select(["session_id", *(column.key for column in values)], stored)
-        .add_cte(bump)
-        .returning(messages.c.id)
-    )
-
-
-count_and_insert_message = {owned: _count_and_insert(owned) for owned in (False, True)}
-
 # -- reads, newest first ---------------------------------------------------------------------------
-_history = MESSAGE.select().where(by_id(messages))
+_history = MESSAGE.select().where(by_id(messages), live)
 _before = messages.c.id < sa.bindparam("before")
 _newest_first = messages.c.id.desc()
 _limit = sa.bindparam("limit")
@@ -86,12 +45,15 @@ newest_messages_before = Precompiled(_history.where(_before).order_by(_newest_fi
 _sizes = sa.select(
     messages.c.id,
     octet_length(messages.c.content) + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0),
-).where(by_id(messages))
+).where(by_id(messages), live)
 newest_sizes = Precompiled(_sizes.order_by(_newest_first).limit(_limit))
 newest_sizes_before = Precompiled(_sizes.where(_before).order_by(_newest_first).limit(_limit))
 select_message = MESSAGE.select().where(messages.c.id == sa.bindparam("id")).where(by_id(messages))
 latest_assistant_id = (
-    sa.select(messages.c.id).where(by_id(messages), messages.c.role == "assistant").order_by(_newest_first).limit(1)
+    sa.select(messages.c.id)
+    .where(by_id(messages), live, messages.c.role == "assistant")
+    .order_by(_newest_first)
+    .limit(1)
 )
 rewrite_message = (
     messages.update()
@@ -102,7 +64,7 @@ rewrite_message = (
         token_count=sa.bindparam("tokens"),
     )
 )
-newest_message = MESSAGE.select().where(by_id(messages)).order_by(_newest_first).limit(1)
+newest_message = MESSAGE.select().where(by_id(messages), live).order_by(_newest_first).limit(1)
 
 # -- clear and pop ---------------------------------------------------------------------------------
 reset_count = {
@@ -139,7 +101,7 @@ class MessageRepository(Repository):
 
     def _stored(self, new: NewMessage) -> dict:
         # The whole value, in stored form: a field added to NewMessage and its column needs nothing here.
-        values = {column.key: getattr(new, column.key, None) for column in _STORED}
+        values = {column.key: getattr(new, column.key, None) for column in STORED}
         values["timestamp"] = stored_timestamp(datetime.now(UTC), self.tx.dialect.name)
         values["metadata"] = stored_metadata(new.metadata)
         values["token_count"] = self.tx.count_tokens(new.content) if self.tx.count_tokens else None

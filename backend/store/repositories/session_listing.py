@@ -19,7 +19,7 @@ PREVIEW_CHARS = 100
 _last_message = messages.alias("last_message")
 last_message_preview = (
     sa.select(sa.func.substr(_last_message.c.content, 1, PREVIEW_CHARS))
-    .where(_last_message.c.session_id == sessions.c.session_id)
+    .where(_last_message.c.session_id == sessions.c.session_id, _last_message.c.superseded_at.is_(None))
     .order_by(_last_message.c.id.desc())
     .limit(1)
     .scalar_subquery()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from backend.store.records import NewSession, SessionRecord
 from backend.store.repositories import Repository
 from backend.store.repositories.dependents import delete_dependents
-from backend.store.sql import SESSION, Precompiled, at, by_id, messages, owned_by, per_dialect, sessions
+from backend.store.sql import SESSION, Precompiled, at, by_id, live, messages, owned_by, per_dialect, sessions
 
 select_session = SESSION.select().where(by_id(sessions))
 select_session_for_update = select_session.with_for_update()
@@ -46,9 +46,9 @@ insert_session_if_absent = per_dialect(
         .returning(sessions.c.session_id)
     )
 )
-count_by_role = sa.select(messages.c.role, sa.func.count()).where(by_id(messages)).group_by(messages.c.role)
-first_message_time = sa.select(messages.c.timestamp).where(by_id(messages)).order_by(messages.c.id.asc()).limit(1)
-last_message_time = sa.select(messages.c.timestamp).where(by_id(messages)).order_by(messages.c.id.desc()).limit(1)
+count_by_role = sa.select(messages.c.role, sa.func.count()).where(by_id(messages), live).group_by(messages.c.role)
+first_message_time = sa.select(messages.c.timestamp).where(by_id(messages), live).order_by(messages.c.id.asc()).limit(1)
+last_message_time = sa.select(messages.c.timestamp).where(by_id(messages), live).order_by(messages.c.id.desc()).limit(1)
 
 # Owners of legacy sessions (an operator's command): only sessions that have none get one.
 _unowned = sessions.c.owner.is_(None)

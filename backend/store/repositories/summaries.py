@@ -8,13 +8,15 @@ import sqlalchemy as sa
 
 from backend.store.records import SummaryRecord
 from backend.store.repositories import Repository
-from backend.store.sql import SUMMARY, summaries
+from backend.store.sql import SUMMARY, live, messages, summaries
 
 insert_summary = summaries.insert().returning(summaries.c.id)
 # The summary that covers most of the session (of two covering as much, the newer): the one the context uses.
 covering_most = (
     sa.select(*SUMMARY.columns, summaries.c.token_count)
     .where(summaries.c.session_id == sa.bindparam("sid"))
+    # Only a summary of the history as it is: one that covers a message a rewind took out is stale.
+    .where(sa.exists().where(messages.c.id == summaries.c.covers_through, live))
     .order_by(summaries.c.covers_through.desc(), summaries.c.id.desc())
     .limit(1)
 )

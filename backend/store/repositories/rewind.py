@@ -1,0 +1,65 @@
+"""A rewind: messages after one taken out of the history, kept stored as superseded, and read on request."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from backend.store.records import MessageRecord
+from backend.store.repositories import Repository
+from backend.store.repositories.messages import MAX_ROW_ID, _fitting
+from backend.store.sql import MESSAGE, by_id, live, messages, octet_length, sessions
+
+_after = messages.c.id > sa.bindparam("after")
+is_live = sa.select(messages.c.id).where(by_id(messages), live, messages.c.id == sa.bindparam("id"))
+supersede = messages.update().where(by_id(messages), live, _after).values(superseded_at=sa.bindparam("now"))
+count_fewer = (
+    sessions.update()
+    .where(by_id(sessions))
+    .values(message_count=sa.func.coalesce(sessions.c.message_count, 0) - sa.bindparam("n"))
+)
+# Every message, superseded or not, newest first: sizes for the page's byte budget, then the rows.
+_newest_first = messages.c.id.desc()
+_below = messages.c.id < sa.bindparam("before")
+_size = octet_length(messages.c.content) + sa.func.coalesce(octet_length(sa.cast(messages.c.metadata, sa.Text)), 0)
+all_sizes = sa.select(messages.c.id, _size).where(by_id(messages), _below).order_by(_newest_first)
+all_rows = (
+    sa.select(*MESSAGE.columns, messages.c.superseded_at.is_not(None))
+    .where(by_id(messages), _below)
+    .order_by(_newest_first)
+    .limit(sa.bindparam("limit"))
+)
+
+
+class RewindRepository(Repository):
+    """Superseding the messages after one, and reading a history with them."""
+
+    __slots__ = ()
+
+    def is_live(self, session_id: str, message_id: int) -> bool:
+        """Whether `message_id` is a message of the session's history (not superseded)."""
+        return self.tx.execute(is_live, {"sid": session_id, "id": message_id}).first() is not None
+
+    def supersede_after(self, session_id: str, after_id: int, now: datetime) -> int:
+        """Take every live message after `after_id` out of the history (kept, marked superseded at `now`) and
+        count the history down by as many; how many."""
+        superseded = self.tx.execute(supersede, {"sid": session_id, "after": after_id, "now": now}).rowcount
+        if superseded:
+            self.tx.execute(count_fewer, {"sid": session_id, "n": superseded})
+        return superseded
+
+    def newest_with_superseded(
+        self, session_id: str, limit: int, before: int | None, max_bytes: int
+    ) -> tuple[list[tuple[MessageRecord, bool]], bool]:
+        """As MessageRepository.newest_within over every message, each with whether it is superseded."""
+        before = MAX_ROW_ID if before is None or before > MAX_ROW_ID else before
+        params = {"sid": session_id, "before": before}
+        sizes = self.tx.execute(all_sizes.limit(limit + 1), params).fetchall()
+        if not sizes:
+            return [], False
+        taken = _fitting(sizes, limit, max_bytes)
+        rows = self.tx.execute(all_rows, {**params, "limit": taken, "before": sizes[0][0] + 1}).fetchall()
+        width = len(MESSAGE.columns)
+        found = [(MESSAGE.from_result_row(row[:width]), bool(row[width])) for row in reversed(rows)]
+        return found, len(sizes) > taken and bool(found)
