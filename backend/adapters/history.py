@@ -3,10 +3,11 @@ page by page (a page is at most Limits.max_page), and writing a call's messages 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from backend.services.async_session import AsyncSessionService
@@ -80,6 +81,23 @@ async def alast_readable(
 ) -> list[T]:
     """last_readable, awaited: the whole paging runs in one worker thread."""
     return await service.run_sync(last_readable, session_id, limit, convert)
+
+
+async def to_its_outcome(write: Awaitable[T]) -> T:
+    """Await a write until it has landed or failed, even when the caller is cancelled meanwhile (the
+    cancellation is raised after): a cancelled call never returns while its write still lands behind it."""
+    task = asyncio.ensure_future(write)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError as error:
+            cancelled = cancelled or error
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # its outcome is known; the caller asked to be cancelled
+        raise cancelled
+    return task.result()
 
 
 def append_batch(service: SessionService, session_id: str, stored: list[tuple[str, str, dict]]) -> None:

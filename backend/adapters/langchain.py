@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_chunk_to_message, messages_from_dict
 
-from backend.adapters.history import alast_readable, append_batch, default_service, last_readable
+from backend.adapters.history import alast_readable, append_batch, default_service, last_readable, to_its_outcome
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -101,7 +101,7 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """As add_messages, without blocking the event loop."""
-        await self._async().run_sync(lambda _service: self.add_messages(messages))
+        await to_its_outcome(self._async().run_sync(lambda _service: self.add_messages(messages)))
 
     def clear(self) -> None:
         """Delete the session's messages; the session itself stays."""
@@ -112,4 +112,4 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
 
     async def aclear(self) -> None:
         """As clear, without blocking the event loop."""
-        await self._async().run_sync(lambda _service: self.clear())
+        await to_its_outcome(self._async().run_sync(lambda _service: self.clear()))

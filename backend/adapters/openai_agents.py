@@ -13,7 +13,7 @@ from typing import Any
 from agents.memory import SessionABC
 from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
 
-from backend.adapters.history import alast_readable, append_batch, default_service, readable
+from backend.adapters.history import alast_readable, append_batch, default_service, readable, to_its_outcome
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -90,7 +90,7 @@ class StoreSession(SessionABC):
     async def add_items(self, items: list[Any]) -> None:
         """Append the items in order as one batch (one transaction: all or none); the session is created on the
         first write."""
-        await self.service.run_sync(self._add_items, items)
+        await to_its_outcome(self.service.run_sync(self._add_items, items))
 
     def _add_items(self, service: SessionService, items: list[Any]) -> None:
         if not self._opened:
@@ -102,9 +102,10 @@ class StoreSession(SessionABC):
         """Remove and return the newest item; None when there is none. A newest row that cannot be read is never
         removed: it stays, with a warning naming its id, and None is answered."""
         try:
-            record = await self.service.pop_last_message(
+            popping = self.service.pop_last_message(
                 self.session_id, accept=lambda r: bool(readable([r], from_stored)[0])
             )
+            record = await to_its_outcome(popping)
         except SessionNotFound:
             return None
         return None if record is None else from_stored(record)
@@ -112,6 +113,6 @@ class StoreSession(SessionABC):
     async def clear_session(self) -> None:
         """Delete every item; the session itself stays."""
         try:
-            await self.service.clear_history(self.session_id)
+            await to_its_outcome(self.service.clear_history(self.session_id))
         except SessionNotFound:
             pass  # nothing stored yet: nothing to clear

@@ -94,3 +94,24 @@ def test_session_settings_as_the_sdks_own_sessions_treat_them(service):
     assert asyncio.run(limited.get_items()) == items[2:]
     assert asyncio.run(limited.get_items(limit=-1)) == items  # negative: all, as SQLiteSession
     assert asyncio.run(limited.get_items(limit=0)) == []
+
+
+def test_a_cancelled_write_has_landed_or_failed_before_the_cancellation_reaches_the_caller(service):
+    session = StoreSession("oa-cancel", service)
+    items = [{"role": "user", "content": f"m{i}"} for i in range(100)]
+
+    async def scenario():
+        task = asyncio.create_task(session.add_items(items))
+        await asyncio.sleep(0)  # the write is on its way in a worker thread
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the cancellation was lost")
+        at_cancellation = len(history.last_messages(service, "oa-cancel", None))  # [] while there is no session
+        await asyncio.sleep(0.3)
+        return at_cancellation, len(history.last_messages(service, "oa-cancel", None))
+
+    assert asyncio.run(scenario()) == (100, 100)  # all of it, already: nothing lands after the caller moved on
