@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,16 @@ class Limits:
     # Content and metadata bytes a history page holds at most (always at least one message).
     max_page_bytes: int = 1024 * 1024
     max_batch_messages: int = 100
+
+    @classmethod
+    def for_agents(cls) -> Limits:
+        """Limits.from_env with room for what agents write through the adapters: a retrieval tool's output of
+        hundreds of thousands of characters, as the frameworks' own stores accept (REST clients keep theirs)."""
+        #: Longest message content the adapters (LangChain, OpenAI Agents) may write, in characters.
+        content = _int("AGENT_MAX_CONTENT_CHARS", 5_000_000)
+        #: Largest metadata object the adapters may write (a message's tool calls, an item's fields), in bytes.
+        metadata = _int("AGENT_MAX_METADATA_BYTES", 1024 * 1024)
+        return replace(cls.from_env(), max_content_chars=content, max_metadata_bytes=metadata)
 
     @classmethod
     def from_env(cls) -> Limits:

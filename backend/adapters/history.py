@@ -13,6 +13,7 @@ from typing import TypeVar
 from backend.services.async_session import AsyncSessionService
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
+from backend.settings import Limits
 from backend.store.records import MessageRecord
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,13 @@ _default_lock = threading.Lock()
 
 
 def default_service() -> SessionService:
-    """The one SessionService of this process for adapters built without one (from the environment's settings):
-    a service per adapter would open a pool and worker threads per conversation."""
+    """The one SessionService of this process for adapters built without one (from the environment's settings,
+    with the agents' limits, Limits.for_agents): a service per adapter would open a pool and worker threads per
+    conversation."""
     with _default_lock:
         service = _default.get(os.getpid())  # after a fork, the child builds its own
         if service is None:
-            service = _default[os.getpid()] = SessionService()
+            service = _default[os.getpid()] = SessionService(limits=Limits.for_agents())
         return service
 
 

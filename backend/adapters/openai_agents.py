@@ -2,7 +2,9 @@
 
 Each input item is one stored message. A message item's text goes in `content` (readable by every
 other client) and the rest of the item under the metadata key "openai_agents", so it reads back as
-the same item; any other item (tool calls, their outputs, reasoning) is stored whole as JSON text.
+the same item; a reasoning item as the marker "[reasoning]" with metadata "kind": "reasoning" and the item
+whole under that key (never shown as what the assistant said); any other item (tool calls, their outputs) is
+stored whole as JSON text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from backend.services.session import SessionService
 from backend.store.records import MessageRecord
 
 METADATA_KEY = "openai_agents"
+REASONING_CONTENT = "[reasoning]"
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 _ITEM_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "assistant"}
 
@@ -32,6 +35,10 @@ def _role(item: dict) -> str:
 
 def to_stored(item: dict) -> tuple[str, str, dict]:
     """(role, content, metadata) for one input item."""
+    if item.get("type") == "reasoning":
+        # The model's reasoning was never said to the user: a marker as its content, the item whole in metadata,
+        # and "kind" that a REST client (or a context reader) tells it apart by.
+        return "assistant", REASONING_CONTENT, {METADATA_KEY: {"item": item, "text_in": "item"}, "kind": "reasoning"}
     rest, role, content = dict(item), _role(item), item.get("content")
     if isinstance(content, str) and content:
         del rest["content"]
@@ -52,6 +59,8 @@ def from_stored(record: MessageRecord) -> dict:
         return {"role": _ITEM_ROLES.get(record.role, "user"), "content": record.content}
     if stored.get("text_in") == "content":
         return {**stored["item"], "content": record.content}
+    if stored.get("text_in") == "item":
+        return stored["item"]
     if stored.get("text_in") == "content[0].text":
         item = dict(stored["item"])
         item["content"] = [{**item["content"][0], "text": record.content}]

@@ -9,12 +9,14 @@ import logging
 import threading
 import time
 
+import pytest
 from agents.memory.session_settings import SessionSettings
 from langchain_core.messages import AIMessage, AIMessageChunk, ChatMessage, FunctionMessage, HumanMessage
 
 from backend.adapters import history
 from backend.adapters.langchain import SessionChatMessageHistory
 from backend.adapters.openai_agents import StoreSession
+from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
 
 
@@ -115,3 +117,30 @@ def test_a_cancelled_write_has_landed_or_failed_before_the_cancellation_reaches_
         return at_cancellation, len(history.last_messages(service, "oa-cancel", None))
 
     assert asyncio.run(scenario()) == (100, 100)  # all of it, already: nothing lands after the caller moved on
+
+
+def test_a_reasoning_item_is_told_apart_from_what_the_assistant_said_and_reads_back_whole(service):
+    session = StoreSession("oa-reasoning", service)
+    reasoning = {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "The user wants the weather; call the tool."}],
+    }
+    asyncio.run(session.add_items([{"role": "user", "content": "weather?"}, reasoning]))
+    stored = service.get_chat_history("oa-reasoning")[-1]
+    assert (stored.role, stored.content, stored.metadata["kind"]) == ("assistant", "[reasoning]", "reasoning")
+    assert "call the tool" not in stored.content
+    assert asyncio.run(session.get_items())[-1] == reasoning
+
+
+def test_the_adapters_accept_tool_outputs_the_frameworks_accept_while_rest_keeps_its_limit(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(history, "_default", {})
+    output = {"type": "function_call_output", "call_id": "c1", "output": "retrieved " * 20_000}  # 180,000 chars
+    session = StoreSession("oa-big")  # the process's default service: the agents' limits
+    asyncio.run(session.add_items([output]))
+    assert asyncio.run(session.get_items()) == [output]
+    server_side = SessionService(database_url)  # the server's limits (MAX_CONTENT_CHARS), as REST clients get
+    with pytest.raises(InvalidInput) as refused:
+        server_side.save_message("oa-big", "tool", output["output"])
+    assert refused.value.errors == {"content": ["must be at most 100000 characters"]}
