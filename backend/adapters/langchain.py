@@ -61,6 +61,14 @@ def from_stored(record: MessageRecord) -> BaseMessage:
     return messages_from_dict([{"type": kind, "data": {**fields, "content": content}}])[0]
 
 
+def _whole_exchanges(messages: list[BaseMessage]) -> list[BaseMessage]:
+    """`messages` without the tool results at its start: their call was cut off by the window."""
+    start = 0
+    while start < len(messages) and messages[start].type == "tool":
+        start += 1
+    return messages[start:]
+
+
 class SessionChatMessageHistory(BaseChatMessageHistory):
     """A BaseChatMessageHistory (sync and async) for one session; the session is created on the first write."""
 
@@ -85,12 +93,13 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """The newest `limit` messages (all when limit is None), oldest first."""
-        return last_readable(self.service, self.session_id, self.limit, from_stored)
+        """The newest `limit` messages (all when limit is None), oldest first, never starting on a ToolMessage
+        whose calling AIMessage the window left out (a model refuses a tool result without its call)."""
+        return _whole_exchanges(last_readable(self.service, self.session_id, self.limit, from_stored))
 
     async def aget_messages(self) -> list[BaseMessage]:
         """As messages, without blocking the event loop."""
-        return await alast_readable(self._async(), self.session_id, self.limit, from_stored)
+        return _whole_exchanges(await alast_readable(self._async(), self.session_id, self.limit, from_stored))
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append the messages, in order, as one batch (one transaction: all or none)."""

@@ -144,3 +144,20 @@ def test_the_adapters_accept_tool_outputs_the_frameworks_accept_while_rest_keeps
     with pytest.raises(InvalidInput) as refused:
         server_side.save_message("oa-big", "tool", output["output"])
     assert refused.value.errors == {"content": ["must be at most 100000 characters"]}
+
+
+def test_a_window_never_starts_on_a_tool_message_whose_call_it_left_out(service):
+    from langchain_core.messages import ToolMessage
+
+    exchange = [
+        HumanMessage("weather?"),
+        AIMessage("", tool_calls=[{"name": "weather", "args": {}, "id": "c1"}]),
+        ToolMessage("4 degrees", tool_call_id="c1"),
+        ToolMessage("calm", tool_call_id="c1"),
+        AIMessage("4 degrees and calm"),
+    ]
+    SessionChatMessageHistory("lc-window", service).add_messages(exchange)
+    window = SessionChatMessageHistory("lc-window", service, limit=3).messages  # would start on a tool result
+    assert [m.content for m in window] == ["4 degrees and calm"]
+    whole = SessionChatMessageHistory("lc-window", service, limit=4).messages
+    assert [type(m).__name__ for m in whole] == ["AIMessage", "ToolMessage", "ToolMessage", "AIMessage"]
