@@ -102,7 +102,10 @@ def metrics():
 def init_app(app: flask.Flask) -> None:
     """Request ids, access lines and request metrics for every request of `app`; /metrics."""
     install_request_id()
-    app.before_request(_start)
+    # First of all before_request hooks, whenever this is called: a request that another hook refuses (401,
+    # 429, the rate limiter's 503, a path of leading slashes) still gets its id, its access line and its count.
+    # Registered in order, 312 refused requests in jwt mode had left 0 log lines.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
     app.teardown_request(_end)
     app.register_blueprint(blp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import sys
 
@@ -133,3 +134,30 @@ def test_requests_and_transactions_go_on_when_metrics_cannot_be_written(database
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[201, 200]"
     assert result.stderr.count("metrics stop being recorded in this process") == 1
+
+
+def test_refused_requests_get_a_request_id_an_access_line_and_a_count(make_app, caplog):
+    from backend.observability.metrics import exposition
+    from tests.api.test_rate_limits import ALICE, jwt_settings
+
+    caplog.set_level(logging.INFO)
+
+    def counts():  # requests of /api/v1/sessions by (method, status), as /metrics serves them
+        pattern = r'session_store_http_requests_total\{method="(\w+)",route="/api/v1/sessions",status="(\d+)"\} (\S+)'
+        return {(m, s): float(n) for m, s, n in re.findall(pattern, exposition()[0].decode())}
+
+    client = make_app(**jwt_settings(RATE_LIMIT_WRITES="1/minute")).test_client()
+    before = counts()
+    unauthorized = client.get("/api/v1/sessions", headers={"X-Request-ID": "refused-1"})
+    client.post("/api/v1/sessions", headers=ALICE)
+    limited = client.post("/api/v1/sessions", headers=ALICE)
+    leading_slashes = client.get("//api/v1/sessions")
+    assert (unauthorized.status_code, limited.status_code, leading_slashes.status_code) == (401, 429, 404)
+    assert unauthorized.headers["X-Request-ID"] == "refused-1" and limited.headers["X-Request-ID"]
+    assert leading_slashes.headers["X-Request-ID"]
+    access = [(r.status, r.request_id) for r in caplog.records if r.name == "backend.access"]
+    assert (401, "refused-1") in access and 429 in {status for status, _ in access}
+    assert 404 in {status for status, _ in access}
+    after = counts()
+    assert after[("GET", "401")] == before.get(("GET", "401"), 0) + 1
+    assert after[("POST", "429")] == before.get(("POST", "429"), 0) + 1
