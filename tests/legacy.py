@@ -123,3 +123,17 @@ def dump(path) -> dict:
         return result
     finally:
         conn.close()
+
+
+# Columns the migrations added to the legacy tables (0003: sessions.owner; 0006: chat_history.token_count and
+# superseded_at), in the order ALTER TABLE appended them: a dump row has a (value, storage class) pair for each.
+ADDED_COLUMNS = {"sessions": 1, "chat_history": 2}
+
+
+def assert_legacy_rows_kept(before: dict, after: dict) -> None:
+    """Every legacy row and value of `before` (a dump) as it was in `after`, the id sequence too; each added
+    column NULL on every row."""
+    assert after["sequence"] == before["sequence"]
+    for table, added in ADDED_COLUMNS.items():
+        assert [row[: -2 * added] for row in after[table]] == before[table]
+        assert {row[-2 * added :] for row in after[table]} == {(None, "null") * added}

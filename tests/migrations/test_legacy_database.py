@@ -12,7 +12,15 @@ from backend.services.session import SessionService
 from backend.settings import PROJECT_ROOT
 from backend.store.engines import create_engine
 from backend.store.migrations import alembic_config, head_revision, upgrade_to_head
-from tests.legacy import LEGACY_DDL, ODD_METADATA, ODD_TIMESTAMPS, ORPHAN_SESSION_ID, build_legacy_database, dump
+from tests.legacy import (
+    LEGACY_DDL,
+    ODD_METADATA,
+    ODD_TIMESTAMPS,
+    ORPHAN_SESSION_ID,
+    assert_legacy_rows_kept,
+    build_legacy_database,
+    dump,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +52,6 @@ ADDED_INDEXES = {
 # Revisions 0003 and 0006 are the changes to legacy tables: ALTER TABLE ADD COLUMN puts these in their DDL, after
 # the last column (before a table constraint such as chat_history's FOREIGN KEY).
 ADDED_COLUMNS = {"sessions": ", owner TEXT", "chat_history": ", token_count INTEGER, superseded_at TIMESTAMP"}
-# How many columns each adds: the dump has a (value, storage class) pair per column.
-ADDED_COLUMN_COUNT = {"sessions": 1, "chat_history": 2}
 # Revisions 0004, 0005 and 0006: new tables.
 ADDED_TABLES = {
     "idempotency_keys",
@@ -80,11 +86,7 @@ def without_added_column(schema_rows):
 def test_upgrade_keeps_every_row_value_type_and_the_legacy_schema(upgraded):
     path, before = upgraded
     after = dump(path)
-    assert after["sequence"] == before["sequence"]
-    # Every legacy value as it was; each new column (value, storage class) is NULL on every row.
-    for table, added in ADDED_COLUMN_COUNT.items():
-        assert [row[: -2 * added] for row in after[table]] == before[table]
-        assert {row[-2 * added :] for row in after[table]} == {(None, "null") * added}
+    assert_legacy_rows_kept(before, after)
     legacy_names = {row[1] for row in before["schema"]}
     legacy_after, added = split_schema(after["schema"], legacy_names)
     assert without_added_column(legacy_after) == before["schema"]

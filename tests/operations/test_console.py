@@ -15,7 +15,7 @@ from backend.cli import main
 from backend.store.engines import create_engine
 from backend.store.migrations import head_revision
 from tests.databases import postgres_url_or_skip, url_with_schema
-from tests.legacy import build_legacy_database, dump
+from tests.legacy import assert_legacy_rows_kept, build_legacy_database, dump
 
 
 def session_store(*args: str, **env: str | None):
@@ -69,11 +69,7 @@ def test_migrate_adopts_a_legacy_file_and_keeps_every_row(tmp_path):
     result = session_store("migrate", DATABASE_URL=f"sqlite:///{path}")
     assert result.exit_code == 0, result.output
     after = dump(path)
-    assert after["sequence"] == before["sequence"]
-    # Every legacy value as it was; each added column (owner; token_count, superseded_at) NULL on every row.
-    for table, added in (("sessions", 1), ("chat_history", 2)):
-        assert [row[: -2 * added] for row in after[table]] == before[table]
-        assert {row[-2 * added :] for row in after[table]} == {(None, "null") * added}
+    assert_legacy_rows_kept(before, after)
 
 
 def test_migrate_on_postgresql_builds_the_schema_once(tmp_path):
