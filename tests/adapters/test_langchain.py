@@ -122,3 +122,29 @@ def test_clear_empties_the_session_and_keeps_it(service):
     asyncio.run(history.aclear())
     assert history.messages == []
     assert service.get_session("lc-clear").message_count == 0
+
+
+def test_a_streaming_chain_stores_each_streamed_reply_whole_as_an_ai_message(service):
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    model = GenericFakeChatModel(messages=iter([AIMessage("streamed one two"), AIMessage("second reply here")]))
+    prompt = ChatPromptTemplate.from_messages([MessagesPlaceholder("history"), ("human", "{question}")])
+    chain = RunnableWithMessageHistory(
+        prompt | model,
+        lambda session_id: SessionChatMessageHistory(session_id, service),
+        input_messages_key="question",
+        history_messages_key="history",
+    )
+    config = {"configurable": {"session_id": "lc-stream"}}
+    chunks = [chunk.content for chunk in chain.stream({"question": "first?"}, config=config)]
+    assert len(chunks) > 1 and "".join(chunks) == "streamed one two"  # it did stream, chunk by chunk
+    list(chain.stream({"question": "second?"}, config=config))
+    stored = service.get_chat_history("lc-stream")
+    assert [(m.role, m.content) for m in stored] == [
+        ("user", "first?"),
+        ("assistant", "streamed one two"),
+        ("user", "second?"),
+        ("assistant", "second reply here"),
+    ]
+    read = SessionChatMessageHistory("lc-stream", service).messages
+    assert [type(m).__name__ for m in read] == ["HumanMessage", "AIMessage", "HumanMessage", "AIMessage"]

@@ -138,3 +138,34 @@ def test_add_items_is_all_or_none_and_concurrent_calls_never_interleave(database
     assert len(stored) == 100 and all(len({batch for batch, _ in run}) == 1 for run in runs)
     assert all([i for _, i in run] == ["0", "1", "2", "3", "4"] for run in runs)
     service.close()
+
+
+def test_runner_run_with_function_calls_over_two_turns_stores_what_sqlite_session_stores(service, tmp_path):
+    from agents import SQLiteSession, function_tool
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    @function_tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"4 degrees in {city}"
+
+    def script():
+        return ScriptedModel(
+            [
+                [function_call("weather", {"city": "Oslo"}, call_id="c1")],
+                [assistant_message("It is 4 degrees in Oslo.")],
+                [function_call("weather", {"city": "Bergen"}, call_id="c2")],
+                [assistant_message("And 4 in Bergen.")],
+            ]
+        )
+
+    async def two_turns(session):
+        agent = Agent(name="weather", instructions="Use the tool.", tools=[weather], model=script())
+        await Runner.run(agent, "Weather in Oslo?", session=session)
+        await Runner.run(agent, "And Bergen?", session=session)
+        return await session.get_items()
+
+    theirs = asyncio.run(two_turns(SQLiteSession("same-run", str(tmp_path / "sdk.db"))))
+    ours = asyncio.run(two_turns(StoreSession("same-run", service)))
+    assert ours == theirs and len(ours) == 8  # 2 x (user, call, output, reply)
+    assert [m.role for m in service.get_chat_history("same-run")] == ["user", "assistant", "tool", "assistant"] * 2
