@@ -1,6 +1,7 @@
-"""The frameworks' own tests against our adapters: the pinned openai-agents release's session tests, from its
-source distribution on the registry (downloaded at test time, never copied here), with SQLiteSession pointed at
-StoreSession by our shim (tests/adapters/framework_suites)."""
+"""The frameworks' own tests against our adapters: the pinned openai-agents and langchain-core releases' session
+and history tests, from their source distributions on the registry (downloaded at test time, never copied here),
+with SQLiteSession pointed at StoreSession and InMemoryChatMessageHistory at SessionChatMessageHistory by our
+shims (tests/adapters/framework_suites)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import pytest
 pytestmark = pytest.mark.slow  # downloads a source distribution
 
 SHIMS = Path(__file__).parent / "framework_suites"
-SESSION_TESTS = ["tests/memory/test_session.py", "tests/memory/test_session_limit.py"]
 
 
 def source_distribution(package: str, into: Path) -> Path:
@@ -31,15 +31,31 @@ def source_distribution(package: str, into: Path) -> Path:
     return into / archive.name.removesuffix(".tar.gz")
 
 
-def test_the_openai_agents_session_tests_pass_against_store_session(tmp_path):
-    release = source_distribution("openai-agents", tmp_path)
-    shim = tmp_path / "shim"
+def run_suite(release: Path, shim_file: str, plugin: str, tests: list[str], *options: str) -> tuple[int, int]:
+    """Run `tests` of the unpacked `release` with our shim as plugin `plugin`: (passed, deselected)."""
+    shim = release.parent / f"shim-{plugin}"
     shim.mkdir()
-    shutil.copy(SHIMS / "openai_agents_shim.py", shim / "store_session_shim.py")
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "store_session_shim", "-q", "-s"]
-    env = {"PYTHONPATH": f".:{shim}", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    run = subprocess.run([*command, *SESSION_TESTS], cwd=release, env=env, capture_output=True, text=True, timeout=600)
+    shutil.copy(SHIMS / shim_file, shim / f"{plugin}.py")
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", plugin, "-q", "-s", *options]
+    env = {"PYTHONPATH": f".:{shim}", "PATH": "/usr/bin:/bin", "HOME": str(release.parent)}
+    run = subprocess.run([*command, *tests], cwd=release, env=env, capture_output=True, text=True, timeout=600)
     print(run.stdout[-4000:], run.stderr[-2000:])
     summary = re.search(r"(\d+) passed, (\d+) deselected", run.stdout)
     assert run.returncode == 0 and summary is not None
-    assert (int(summary[1]), int(summary[2])) == (53, 18)  # every test but those of SQLiteSession's internals
+    return int(summary[1]), int(summary[2])
+
+
+def test_the_openai_agents_session_tests_pass_against_store_session(tmp_path):
+    release = source_distribution("openai-agents", tmp_path)
+    tests = ["tests/memory/test_session.py", "tests/memory/test_session_limit.py"]
+    # Every test but those of SQLiteSession's internals (listed with their reasons in the shim).
+    assert run_suite(release, "openai_agents_shim.py", "store_session_shim", tests) == (53, 18)
+
+
+def test_the_langchain_core_history_tests_pass_against_session_chat_message_history(tmp_path):
+    release = source_distribution("langchain-core", tmp_path)
+    tests = ["tests/unit_tests/chat_history/test_chat_history.py", "tests/unit_tests/runnables/test_history.py"]
+    # --noconftest: their conftest only adds a blocking-call detector (blockbuster, a dev dependency of
+    # theirs); -o addopts: their options name plugins of theirs (syrupy).
+    options = ("--noconftest", "-o", "addopts=")
+    assert run_suite(release, "langchain_shim.py", "history_shim", tests, *options) == (28, 1)
