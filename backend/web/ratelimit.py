@@ -55,6 +55,16 @@ class RateLimits:
             self._pid = os.getpid()
         return self._limiter
 
+    def check_reachable(self) -> None:
+        """503 when limits are configured and their storage does not answer (then every limited request would
+        answer 503 too): for the readiness probe, which said 200 meanwhile."""
+        if self.items and not self.limiter().storage.check():
+            abort(
+                503,
+                message="the rate-limit store (RATE_LIMIT_STORAGE_URL) does not answer",
+                headers={"Retry-After": "5"},
+            )
+
     def check(self, request: flask.Request, key: str) -> None:
         """Count `request` for `key`; 429 with Retry-After when it is over its limit, 503 when the counts are
         unreachable."""

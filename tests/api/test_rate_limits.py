@@ -86,3 +86,14 @@ def test_an_unreachable_rate_limit_store_is_503_and_stores_nothing(make_app, sto
 def test_a_limit_not_in_the_limits_notation_stops_the_app_at_start(make_app):
     with pytest.raises(ValueError):
         make_app(RATE_LIMIT_READS="lots")
+
+
+def test_readiness_says_503_while_the_rate_limit_store_does_not_answer(make_app):
+    down = make_app(**jwt_settings(RATE_LIMIT_WRITES="3/minute", RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:9/0"))
+    response = down.test_client().get("/readyz")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.get_json()["message"] == "the rate-limit store (RATE_LIMIT_STORAGE_URL) does not answer"
+    up = make_app(**jwt_settings(RATE_LIMIT_WRITES="3/minute", RATE_LIMIT_STORAGE_URL=REDIS_URL))
+    assert up.test_client().get("/readyz").status_code == 200
+    unlimited = make_app(RATE_LIMIT_STORAGE_URL="redis://127.0.0.1:9/0")  # no limit set: the store is not used
+    assert unlimited.test_client().get("/readyz").status_code == 200
