@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from backend.services.batch_rules import check_new_messages
 from backend.services.errors import InvalidInput, SessionNotFound
 from backend.services.idempotency import DEFAULT_TTL_S, IdempotencyKeys, key_scope, request_hash
-from backend.services.reach import reachable  # noqa: F401 - also imported from here
+from backend.services.reach import reachable
 from backend.services.token_counts import DEFAULT_TOKENIZER, TokenCounter
 from backend.services.validation import check_id, check_new_message, check_page
 from backend.settings import Config, Limits

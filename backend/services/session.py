@@ -12,7 +12,7 @@ from backend.services.errors import SessionNotFound
 from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
-from backend.services.messages import reachable
+from backend.services.reach import reachable
 from backend.services.turns import access
 from backend.services.turns.remote import RemoteFollowers
 from backend.services.validation import (

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from backend.services.errors import InvalidInput, TurnMovedOn, TurnNotFound
 from backend.services.idempotency import IdempotencyKeys, key_scope, now, request_hash
-from backend.services.messages import reachable
+from backend.services.reach import reachable
 from backend.services.turns.following import never_gone
 from backend.services.turns.journal import FLUSH_S, RUNNING
 from backend.services.turns.remote import RemoteFollowers

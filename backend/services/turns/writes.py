@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from backend.services.errors import SessionNotFound, TurnInProgress
 from backend.services.idempotency import now
-from backend.services.messages import reachable
+from backend.services.reach import reachable
 from backend.services.turns.guard import Turn
 from backend.services.validation import check_new_message
 from backend.settings import Limits

@@ -84,7 +84,7 @@ def _bound(before: int | None) -> int | None:
     return before if before is None or before <= MAX_ROW_ID else None
 
 
-def _fitting(sizes: list, limit: int, budget: int) -> int:
+def fitting(sizes: list, limit: int, budget: int) -> int:
     """How many of the newest messages (sizes newest first) fit `budget` bytes: at least one, at most `limit`."""
     total = 0
     for taken, (_, size) in enumerate(sizes[:limit]):
@@ -169,7 +169,7 @@ class MessageRepository(Repository):
         sizes = self.tx.run(newest_sizes if before is None else newest_sizes_before, params).fetchall()
         if not sizes:
             return [], False
-        taken = _fitting(sizes, limit, max_bytes)
+        taken = fitting(sizes, limit, max_bytes)
         # Bounded by the newest id seen: a message appended meanwhile waits for the next read
         # (PostgreSQL's READ COMMITTED lets each statement see new commits).
         rows = self.tx.run(newest_messages_before, {**params, "limit": taken, "before": sizes[0][0] + 1}).fetchall()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from backend.store.records import MessageRecord
 from backend.store.repositories import Repository
-from backend.store.repositories.messages import MAX_ROW_ID, _fitting
+from backend.store.repositories.messages import MAX_ROW_ID, fitting
 from backend.store.sql import MESSAGE, by_id, live, messages, octet_length, sessions
 
 _after = messages.c.id > sa.bindparam("after")
@@ -58,7 +58,7 @@ class RewindRepository(Repository):
         sizes = self.tx.execute(all_sizes.limit(limit + 1), params).fetchall()
         if not sizes:
             return [], False
-        taken = _fitting(sizes, limit, max_bytes)
+        taken = fitting(sizes, limit, max_bytes)
         rows = self.tx.execute(all_rows, {**params, "limit": taken, "before": sizes[0][0] + 1}).fetchall()
         width = len(MESSAGE.columns)
         found = [(MESSAGE.from_result_row(row[:width]), bool(row[width])) for row in reversed(rows)]
