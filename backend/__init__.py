@@ -42,6 +42,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
     api = register_extensions(app, config)
     register_blueprints(api)
     register_docs(app, api)
+    register_console(app, config)
     register_error_handlers(app)
     register_observability(app, config)
     register_commands(app)
@@ -81,6 +82,13 @@ def register_docs(app: flask.Flask, api) -> None:
     from backend.web.docs import init_app
 
     init_app(app, api)
+
+
+def register_console(app: flask.Flask, config: Config) -> None:
+    """The operator console at /console (backend.ui): pages, not part of the API nor of its OpenAPI document."""
+    from backend.ui import init_app
+
+    init_app(app, config)
 
 
 def register_error_handlers(app: flask.Flask) -> None:

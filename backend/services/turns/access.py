@@ -43,6 +43,17 @@ def get_turn(uow: UnitOfWork, session_id: str, turn_id: str, owner: str | None =
         return _state(store, _turn(store, session_id, turn_id, owner))
 
 
+def running_turn(uow: UnitOfWork, session_id: str, owner: str | None = None) -> TurnState | None:
+    """The state of the newest turn still marked running on the session; None when there is none."""
+    check_id(session_id)
+    with uow.read() as store:
+        reachable(store.sessions.get(session_id), session_id, owner)
+        running = store.turns.running_on(session_id)
+        if not running:
+            return None
+        return _state(store, max(running, key=lambda turn: (turn.created_at is not None, turn.created_at)))
+
+
 def turn_events(
     uow: UnitOfWork,
     followers: RemoteFollowers,

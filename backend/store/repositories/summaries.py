@@ -20,6 +20,11 @@ covering_most = (
     .order_by(summaries.c.covers_through.desc(), summaries.c.id.desc())
     .limit(1)
 )
+of_session = (
+    sa.select(*SUMMARY.columns)
+    .where(summaries.c.session_id == sa.bindparam("sid"))
+    .order_by(summaries.c.covers_through, summaries.c.id)
+)
 delete_of_sessions = summaries.delete().where(summaries.c.session_id.in_(sa.bindparam("sids", expanding=True)))
 
 
@@ -38,6 +43,10 @@ class SummaryRepository(Repository):
         """The summary the context window uses, with its token count; None when the session has none."""
         row = self.tx.execute(covering_most, {"sid": session_id}).first()
         return None if row is None else (SUMMARY.from_result_row(row), row[-1])
+
+    def of_session(self, session_id: str) -> list[SummaryRecord]:
+        """Every summary of the session, by the message each covers through, then oldest first."""
+        return [SUMMARY.from_result_row(row) for row in self.tx.execute(of_session, {"sid": session_id})]
 
     def delete_of_sessions(self, session_ids: list[str]) -> None:
         """Delete every summary of these sessions."""
