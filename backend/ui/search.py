@@ -6,12 +6,13 @@ import flask
 
 from backend.extensions import services
 from backend.services.errors import InvalidInput
+from backend.services.validation import ROLES
 from backend.ui.blueprint import bp
 from backend.ui.guard import page
 from backend.ui.pages import text_arg
 
 HITS_PER_PAGE = 20
-ROLES = ("user", "assistant", "system", "tool")
+
 
 
 @bp.get("/search")

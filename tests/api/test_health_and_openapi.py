@@ -21,6 +21,21 @@ ROUTES = {
     "/healthz": {"get"},
     "/readyz": {"get"},
 }
+# The operator console (backend.ui): pages and their own calls, served beside the API and never in its document.
+CONSOLE_ROUTES = {
+    "/console/": {"get"},
+    "/console/sign-in": {"get", "post"},
+    "/console/sign-out": {"post"},
+    "/console/sessions/<path:session_id>": {"get"},
+    "/console/search": {"get"},
+    "/console/owner": {"get"},
+    "/console/owner/export": {"get", "post"},
+    "/console/owner/erase": {"get", "post"},
+    "/console/api/sessions/<path:session_id>/running-turn": {"get"},
+    "/console/api/sessions/<path:session_id>/turns/<turn_id>/events": {"get"},
+    "/console/static/<path:filename>": {"get"},
+    "/console/<path:unknown>": {"get", "post"},
+}
 
 
 def test_healthz_answers_ok_without_the_database(client):
@@ -63,6 +78,16 @@ def test_the_openapi_document_validates_and_lists_every_route(admin_client):
     validate(spec)
     assert spec["openapi"].startswith("3.")
     assert {path: set(ops) - {"parameters"} for path, ops in spec["paths"].items()} == ROUTES
+
+
+def test_the_console_serves_its_routes_and_none_of_them_is_in_the_openapi_document(admin_client):
+    served: dict[str, set[str]] = {}
+    for rule in admin_client.application.url_map.iter_rules():
+        if rule.rule.startswith("/console"):
+            served.setdefault(rule.rule, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
+    assert served == CONSOLE_ROUTES
+    spec = admin_client.get("/api/v1/openapi.json").get_json()
+    assert not [path for path in spec["paths"] if "console" in path]
 
 
 def test_every_operation_documents_its_schemas_and_a_summary(admin_client):

@@ -31,6 +31,18 @@ SNIPPET = textwrap.dedent("""
     print(backend.__file__, message_id, [m.content for m in history], stats.message_count)
 """)
 
+# The console's pages, script and styles, served by an installed server.
+CONSOLE_CODE = textwrap.dedent("""
+    from backend import create_app
+    from backend.settings import TestingConfig
+
+    app = create_app(TestingConfig(ADMIN_TOKEN="operator-token-0123456789"))
+    client = app.test_client()
+    sign_in, script = client.get("/console/sign-in"), client.get("/console/static/console.js")
+    print(app.blueprints["console"].root_path, sign_in.status_code, 'type="password"' in sign_in.text, script.status_code)
+    script.close()
+""")
+
 # What pyproject.toml installs as backend._migrations: the checkout's alembic/ (their one source).
 MIGRATION_FILES = ("env.py", "script.py.mako", "versions/*.py")
 
@@ -96,6 +108,16 @@ def test_the_install_holds_every_module_and_the_checkouts_revisions(installed):
     revisions = relative_files(PROJECT_ROOT / "alembic", *MIGRATION_FILES)
     assert relative_files(installed / "backend" / "_migrations", *MIGRATION_FILES) == revisions
     assert len([name for name in revisions if name.startswith("versions/")]) >= 4
+
+
+@pytest.mark.slow
+def test_an_installed_server_serves_the_console_from_its_own_templates_and_static_files(installed, tmp_path):
+    console_files = ("templates/console/*.html", "static/*")
+    ui = PROJECT_ROOT / "backend" / "ui"
+    assert relative_files(installed / "backend" / "ui", *console_files) == relative_files(ui, *console_files)
+    run = run_installed(installed, tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", sys.executable, "-c", CONSOLE_CODE)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [str(installed / "backend" / "ui"), "200", "True", "200"]
 
 
 @pytest.mark.slow
