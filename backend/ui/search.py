@@ -14,7 +14,6 @@ from backend.ui.pages import text_arg
 HITS_PER_PAGE = 20
 
 
-
 @bp.get("/search")
 def search():
     """The search form; with `q`, a page of hits (filtered by owner, session or role), keyset-paged."""

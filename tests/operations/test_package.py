@@ -39,7 +39,8 @@ CONSOLE_CODE = textwrap.dedent("""
     app = create_app(TestingConfig(ADMIN_TOKEN="operator-token-0123456789"))
     client = app.test_client()
     sign_in, script = client.get("/console/sign-in"), client.get("/console/static/console.js")
-    print(app.blueprints["console"].root_path, sign_in.status_code, 'type="password"' in sign_in.text, script.status_code)
+    form = 'type="password"' in sign_in.text
+    print(app.blueprints["console"].root_path, sign_in.status_code, form, script.status_code)
     script.close()
 """)
 
