@@ -31,8 +31,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    # The console's addresses hold session ids and owners: no other site learns them from a link.
-    "Referrer-Policy": "no-referrer",
+    # The console's addresses hold session ids and owners: no other site learns them from a link. (no-referrer
+    # would also make the browser send `Origin: null` on the console's own forms, which the origin check refuses.)
+    "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 

@@ -50,3 +50,20 @@ def session_cookie(client) -> str | None:
     """The console's sign-in cookie as the client holds it, None when it holds none."""
     cookie = client.get_cookie("session_store_console", path="/console")
     return None if cookie is None else cookie.value
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch of Chromium, on Debian's build, without the sandbox (the tests run as root)."""
+    from tests.console.browser import chromium_or_missing
+
+    return {**browser_type_launch_args, "executable_path": chromium_or_missing(), "args": ["--no-sandbox"]}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Where the browser tests left their screenshots."""
+    from tests.console.browser import ARTIFACTS
+
+    shots = sorted(ARTIFACTS.glob("*.png")) if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"console screenshots ({len(shots)}): {ARTIFACTS}")

@@ -41,7 +41,7 @@ def test_every_console_answer_carries_the_policy_and_only_static_files_are_cache
         headers = response.headers
         assert headers["Content-Security-Policy"] == POLICY, name
         assert (headers["X-Content-Type-Options"], headers["X-Frame-Options"]) == ("nosniff", "DENY"), name
-        assert headers["Referrer-Policy"] == "no-referrer", name
+        assert headers["Referrer-Policy"] == "same-origin", name
         if name in ("script", "styles"):
             assert "no-store" not in headers.get("Cache-Control", "") and response.status_code == 200, name
         else:

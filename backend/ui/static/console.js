@@ -20,6 +20,15 @@
     content.textContent = "";
     status.textContent = "A turn is running: following it.";
     const source = new EventSource(eventsUrl);
+    source.addEventListener("message", function (event) {
+      const message = JSON.parse(event.data); // the user's stored message that started the turn
+      if (!document.getElementById("message-" + message.id)) {
+        const shown = document.getElementById("live-message");
+        shown.querySelector(".id").textContent = "#" + message.id;
+        shown.querySelector(".content").textContent = message.content;
+        shown.hidden = false;
+      }
+    });
     source.addEventListener("delta", function (event) {
       const data = JSON.parse(event.data);
       if (typeof data.text === "string") {
