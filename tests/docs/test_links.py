@@ -14,6 +14,7 @@ DOCUMENTS = (
     "docs/api.md",
     "docs/agents.md",
     "docs/configuration.md",
+    "docs/console.md",
     "docs/operations.md",
     "docs/security.md",
 )
