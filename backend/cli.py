@@ -21,7 +21,8 @@ def migrate() -> None:
     try:
         with target.connect() as conn:
             before = database_revision(conn)
-        upgrade_to_head(target)  # at the head already, Alembic does nothing
+        with TerminalProgress("migrating") as progress:  # indexing a large history for search takes a while
+            upgrade_to_head(target, progress if progress.enabled else None)  # at the head already: nothing to do
     finally:
         target.dispose()
     head = head_revision()

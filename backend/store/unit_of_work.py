@@ -23,6 +23,7 @@ from backend.store.repositories.context import ContextRepository
 from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
 from backend.store.repositories.messages import MessageRepository
 from backend.store.repositories.rewind import RewindRepository
+from backend.store.repositories.search import SearchRepository
 from backend.store.repositories.session_listing import SessionListing
 from backend.store.repositories.sessions import SessionRepository
 from backend.store.repositories.summaries import SummaryRepository
@@ -73,6 +74,11 @@ class StoreTransaction(Transaction):
     def summaries(self) -> SummaryRepository:
         """Summaries of conversations."""
         return SummaryRepository(self)
+
+    @property
+    def search(self) -> SearchRepository:
+        """Search over message content."""
+        return SearchRepository(self)
 
     @property
     def keys(self) -> IdempotencyKeyRepository:

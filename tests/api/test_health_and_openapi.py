@@ -18,6 +18,7 @@ ROUTES = {
     "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get"},
     "/api/v1/sessions/{session_id}/turns/{turn_id}/events": {"get"},
     "/api/v1/sessions/{session_id}/turns/{turn_id}/stop": {"post"},
+    "/api/v1/search": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
 }
