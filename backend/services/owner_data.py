@@ -84,7 +84,11 @@ def _export(uow: UnitOfWork, owner: str, actor: str) -> Iterator[dict]:
         complete = True
     finally:
         audit.info(
-            "export",
+            "export of owner %s by %s (complete: %s): %s",
+            owner,
+            actor,
+            complete,
+            dict(counts),
             extra={"audit": "export", "actor": actor, "owner": owner, "complete": complete, "counts": dict(counts)},
         )
 
@@ -127,7 +131,10 @@ def erase_owner(uow: UnitOfWork, limits: Limits, owner: str, *, actor: str) -> E
     scrubbed = uow.scrub()
     erased = ErasedCounts(owner, dict(counts), None if scrubbed is None else scrubbed.wal_truncated)
     audit.info(
-        "erase",
+        "erase of owner %s by %s: %s",
+        owner,
+        actor,
+        erased.as_dict()["erased"],
         extra={"audit": "erase", "actor": actor, "owner": owner, **erased.as_dict()},
     )
     return erased
