@@ -12,6 +12,7 @@ from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.inspection import InspectionService
 from backend.services.listing import list_sessions
+from backend.services.operator import OperatorService
 from backend.services.reach import reachable
 from backend.services.turns import access
 from backend.services.turns.remote import RemoteFollowers
@@ -45,9 +46,9 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService(InspectionService):
+class SessionService(InspectionService, OperatorService):
     """Sessions, their messages (MessageService), what an agent reads of them (ContextService) and an operator
-    (InspectionService); usable with or without Flask.
+    (InspectionService, OperatorService); usable with or without Flask.
 
     Every method takes an optional `owner`: a session of another owner (or of none) is then
     exactly a missing one. The agent process is trusted and leaves it out.

@@ -48,6 +48,6 @@ class SummaryRepository(Repository):
         """Every summary of the session, by the message each covers through, then oldest first."""
         return [SUMMARY.from_result_row(row) for row in self.tx.execute(of_session, {"sid": session_id})]
 
-    def delete_of_sessions(self, session_ids: list[str]) -> None:
-        """Delete every summary of these sessions."""
-        self.tx.execute(delete_of_sessions, {"sids": session_ids})
+    def delete_of_sessions(self, session_ids: list[str]) -> int:
+        """Delete every summary of these sessions; how many."""
+        return self.tx.execute(delete_of_sessions, {"sids": session_ids}).rowcount
