@@ -47,7 +47,7 @@ def confirm_export():
 def export():
     """Everything stored of the owner, as NDJSON (one JSON record a line), streamed as a download."""
     name = owner_arg()
-    records = services().sessions.export_owner(name)
+    records = services().sessions.export_owner(name, actor=signed_in().actor)  # the owner is checked here, not later
     file_name = f"export-{_UNSAFE_IN_FILE_NAMES.sub('_', name)[:64]}.ndjson"
     response = flask.Response(_lines(records), mimetype="application/x-ndjson")
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
@@ -56,7 +56,7 @@ def export():
 
 def _lines(records: Iterator[dict]) -> Iterator[str]:
     for record in records:
-        yield json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"  # as the API's export
 
 
 @bp.get("/owner/erase")
@@ -73,5 +73,5 @@ def erase():
     if flask.request.form.get("confirm", "") != name:
         problem = "Type the owner exactly as shown to confirm; nothing was erased."
         return page(422, "confirm_erase.html", owner=name, problem=problem)
-    counts = services().sessions.erase_owner(name, actor=signed_in().actor)
-    return page(200, "erased.html", owner=name, counts=counts.as_dict())
+    erased = services().sessions.erase_owner(name, actor=signed_in().actor).as_dict()
+    return page(200, "erased.html", owner=name, erased=erased["erased"], file_scrubbed=erased["file_scrubbed"])

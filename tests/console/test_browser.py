@@ -4,6 +4,7 @@ interrupted reply is marked. Each page is kept as a screenshot (tests/console/br
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -134,3 +135,55 @@ def test_a_running_turn_is_followed_live_and_its_interrupted_reply_is_marked(pag
     screenshot(page, "conversation-interrupted")
     agent.release.set()
     reader.join(10)
+
+
+def test_search_finds_a_word_and_highlights_it(page, console_server):
+    server = console_server
+    assert api(server, "POST", "/sessions", json={"session_id": "searched"}).status_code == 201
+    for content in ("Where is my parcel?", "Your parcel left the depot", "Thanks"):
+        api(server, "POST", "/sessions/searched/messages", json={"role": "user", "content": content})
+    sign_in(page, server, "/console/search")
+    page.get_by_label("Words").fill("parcel")
+    page.get_by_role("button", name="Search").click()
+    hits = page.locator("li.hit")
+    expect(hits).to_have_count(2)
+    expect(page.locator(".snippet mark")).to_have_text(["parcel", "parcel"])  # newest first
+    expect(hits.first.locator(".snippet")).to_have_text("Your parcel left the depot")
+    screenshot(page, "search")
+    hits.first.locator("a.session-link").click()
+    page.wait_for_url(f"{server.base_url}/console/sessions/searched#message-*")
+    expect(page.locator("li.message")).to_have_count(3)
+
+
+def test_an_owner_is_exported_then_erased_after_confirmation(page, console_server, store):
+    server = console_server
+    kept = store.get_or_create_session(owner="bob@example.com").session_id
+    erased = [store.get_or_create_session(owner="carol@example.com").session_id for _ in range(2)]
+    for sid in erased:
+        store.save_message(sid, "user", "carol's secret", owner="carol@example.com")
+    sign_in(page, server, "/console/owner?owner=carol%40example.com")
+    expect(page.locator("a.session-link")).to_have_count(2)
+    screenshot(page, "owner")
+    page.get_by_role("link", name="Export their data…").click()
+    expect(page.get_by_role("heading")).to_contain_text("Export the data of carol@example.com")
+    screenshot(page, "export-confirmation")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the export").click()
+    assert download.value.suggested_filename == "export-carol_example.com.ndjson"
+    lines = [json.loads(line) for line in download.value.path().read_text(encoding="utf-8").splitlines()]
+    assert lines[-1] == {"type": "end", "sessions": 2, "messages": 2, "summaries": 0, "turns": 0}
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("link", name="Erase their data…").click()
+    screenshot(page, "erase-confirmation")
+    page.get_by_label("Type the owner to confirm").fill("carol")
+    page.get_by_role("button", name="Erase for good").click()
+    expect(page.locator(".problem")).to_contain_text("nothing was erased")
+    assert len(store.list_sessions(owner="carol@example.com").sessions) == 2
+    page.get_by_label("Type the owner to confirm").fill("carol@example.com")
+    page.get_by_role("button", name="Erase for good").click()
+    expect(page.locator('[data-count="sessions"]')).to_have_text("2")
+    expect(page.locator('[data-count="messages"]')).to_have_text("2")
+    expect(page.locator(".scrubbed")).to_contain_text("scrubbed")
+    screenshot(page, "erased")
+    assert store.list_sessions(owner="carol@example.com").sessions == []
+    assert [s.session_id for s in store.list_sessions(owner="bob@example.com").sessions] == [kept]
