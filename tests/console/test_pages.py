@@ -159,3 +159,17 @@ def test_the_page_finds_the_running_turn_and_its_events_stream_until_done(operat
     assert [f.split("\n")[1] for f in frames] == ["event: message", "event: delta", "event: delta", "event: done"]
     resumed = operator.get(events_url, headers={"Last-Event-ID": "3"}).get_data(as_text=True)
     assert resumed.startswith("id: 4\nevent: done\n")
+
+
+def test_a_long_conversation_shows_its_newest_messages_and_pages_back_to_the_oldest(operator, service):
+    sid = service.get_or_create_session("long-1").session_id
+    ids = [m.id for m in service.save_messages(sid, [{"role": "user", "content": f"n{i}"} for i in range(60)])]
+    newest = operator.get(f"/console/sessions/{sid}").get_data(as_text=True)
+    assert [m["id"] for m in shown_messages(newest)] == ids[10:]
+    (older,) = [e["attrs"]["href"] for e in elements(newest, tag="a") if e["attrs"].get("rel") == "prev"]
+    assert older == f"/console/sessions/{sid}?before={ids[10]}"
+    oldest = operator.get(older).get_data(as_text=True)
+    assert [m["content"] for m in shown_messages(oldest)] == [f"n{i}" for i in range(10)]
+    assert not [e for e in elements(oldest, tag="a") if e["attrs"].get("rel") == "prev"]
+    (live,) = elements(oldest, tag="section")[-1:]
+    assert live["attrs"].get("data-paged") == "true"  # an older page does not watch for new turns
