@@ -97,7 +97,11 @@ def _postgres_configured() -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without TEST_DATABASE_URL (outside CI), the PostgreSQL variants are left out, and said so once."""
+    """The browser tests run last; without TEST_DATABASE_URL (outside CI), the PostgreSQL variants are left out,
+    and said so once."""
+    # pytest-playwright's sync Playwright keeps an event loop running in this thread until the session ends: a test
+    # after the first browser test that calls asyncio.run() failed ("cannot be called from a running event loop").
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable: the order otherwise kept
     if _postgres_configured():
         return
     left_out = [
