@@ -70,9 +70,11 @@ def refuse_unsigned():
     """401: JSON for the console's API calls, the sign-in page for a browser."""
     if is_api_request():
         return error_response(401, "sign in to the console first")
-    from backend.ui.signin import sign_in_page
+    from backend.ui.signin import HOME, sign_in_page  # here: signin imports this module
 
-    return sign_in_page(status=401, next_path=flask.request.full_path.rstrip("?"))
+    # Back to the page asked for once signed in; a refused post starts again from the console's home.
+    next_path = flask.request.full_path.rstrip("?") if flask.request.method == "GET" else HOME
+    return sign_in_page(status=401, next_path=next_path)
 
 
 def same_origin() -> bool:

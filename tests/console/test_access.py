@@ -48,6 +48,7 @@ def test_without_a_sign_in_every_page_is_the_sign_in_page_every_api_call_a_401_a
         html = response.get_data(as_text=True)
         assert response.status_code == 401, path
         assert response.mimetype == "text/html" and 'name="token" type="password"' in html, path
+        assert f'name="next" value="{path.format(sid=alices).replace("&", "&amp;")}"' in html, path
         assert MARKER not in html and "alice" not in html.replace("owner=alice", ""), path
     for path in API_CALLS:
         response = client.get(path.format(sid=alices))
@@ -56,6 +57,7 @@ def test_without_a_sign_in_every_page_is_the_sign_in_page_every_api_call_a_401_a
     for path in ACTIONS:
         response = client.post(path, data={"owner": "alice", "confirm": "alice", "csrf_token": "guess"})
         assert response.status_code == 401, path
+        assert 'name="next" value="/console/"' in response.get_data(as_text=True)  # not back to a refused post
     assert dump_rows(service.engine) == rows
 
 
