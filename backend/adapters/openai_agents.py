@@ -2,9 +2,9 @@
 
 Each input item is one stored message. A message item's text goes in `content` (readable by every
 other client) and the rest of the item under the metadata key "openai_agents", so it reads back as
-the same item; a reasoning item as the marker "[reasoning]" with metadata "kind": "reasoning" and the item
-whole under that key (never shown as what the assistant said); any other item (tool calls, their outputs) is
-stored whole as JSON text.
+the same item; a reasoning or compaction item as the marker "[reasoning]" or "[compaction]" with metadata "kind"
+naming it and the item whole under that key (never shown as what the assistant said); any other item (tool
+calls, their outputs) is stored whole as JSON text.
 
 Compaction (the SDK's OpenAIResponsesCompactionSession wrapped around a StoreSession) goes through the two hooks
 that session looks for, `_get_compaction_snapshot` and `_atomic_replace_items`: the replaced items are superseded
@@ -36,6 +36,9 @@ from backend.store.records import MessageRecord
 
 METADATA_KEY = "openai_agents"
 REASONING_CONTENT = "[reasoning]"
+# Items that are not something the assistant said, stored as a marker and told apart by the metadata "kind": the
+# model's reasoning, and a compaction's (encrypted) summary of the conversation before it.
+MARKERS = {"reasoning": REASONING_CONTENT, "compaction": "[compaction]"}
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 _ITEM_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "assistant"}
 
@@ -48,10 +51,11 @@ def _role(item: dict) -> str:
 
 def to_stored(item: dict) -> tuple[str, str, dict]:
     """(role, content, metadata) for one input item."""
-    if item.get("type") == "reasoning":
-        # The model's reasoning was never said to the user: a marker as its content, the item whole in metadata,
-        # and "kind" that a REST client (or a context reader) tells it apart by.
-        return "assistant", REASONING_CONTENT, {METADATA_KEY: {"item": item, "text_in": "item"}, "kind": "reasoning"}
+    kind = item.get("type")
+    if kind in MARKERS:
+        # Never said to the user: a marker as its content, the item whole in metadata, and "kind" that a REST
+        # client (or a context reader) tells it apart by.
+        return "assistant", MARKERS[kind], {METADATA_KEY: {"item": item, "text_in": "item"}, "kind": kind}
     rest, role, content = dict(item), _role(item), item.get("content")
     if isinstance(content, str) and content:
         del rest["content"]
