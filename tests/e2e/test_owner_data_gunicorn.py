@@ -48,7 +48,10 @@ def test_search_export_and_erase_across_workers(server):
     ]
     with ThreadPoolExecutor(4) as pool:  # the writes land on both workers
         list(
-            pool.map(lambda pair: post(server, f"/api/v1/sessions/{pair[0]}/messages", pair[1]), zip(sessions, bodies))
+            pool.map(
+                lambda pair: post(server, f"/api/v1/sessions/{pair[0]}/messages", pair[1]),
+                zip(sessions, bodies, strict=True),
+            )
         )
     # Sessions made in none mode have no owner: the operator command gives them one, as after an adoption.
     csv = "session_id,owner\n" + "".join(f"{sid},carol\n" for sid in sessions)
