@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from backend.services.idempotency import key_scope
 from backend.services.validation import Problems, check_owner
 from backend.settings import Limits
+from backend.store.erasure import Scrubbed
 from backend.store.records import record_to_json
 from backend.store.unit_of_work import UnitOfWork
 
@@ -35,6 +36,7 @@ class ErasedCounts:
     owner: str
     counts: dict[str, int] = field(default_factory=dict)
     file_scrubbed: bool | None = None
+    scrub: Scrubbed | None = None  # SQLite: how the file was scrubbed (merge steps, the longest lock held)
 
     def as_dict(self) -> dict:
         """The answer of an erase: {"owner", "erased": {kind: count}, "file_scrubbed"}."""
@@ -129,7 +131,7 @@ def erase_owner(uow: UnitOfWork, limits: Limits, owner: str, *, actor: str) -> E
         if len(batch) < SESSION_BATCH:
             break
     scrubbed = uow.scrub()
-    erased = ErasedCounts(owner, dict(counts), None if scrubbed is None else scrubbed.wal_truncated)
+    erased = ErasedCounts(owner, dict(counts), None if scrubbed is None else scrubbed.wal_truncated, scrubbed)
     audit.info(
         "erase of owner %s by %s: %s",
         owner,

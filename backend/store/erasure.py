@@ -9,6 +9,7 @@ WAL keeps earlier copies of the pages until a checkpoint truncates it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import perf_counter
 
 import sqlalchemy as sa
 
@@ -23,6 +24,7 @@ class Scrubbed:
     """What scrubbing did: index merge steps, and whether the WAL could be truncated (no reader held it)."""
 
     merge_steps: int
+    longest_step_s: float  # the longest the write lock was held at once
     wal_truncated: bool
 
 
@@ -31,15 +33,16 @@ def scrub_sqlite(engine: sa.Engine) -> Scrubbed | None:
     for a server database, whose rows are not in a file of ours."""
     if engine.dialect.name != "sqlite":
         return None
-    steps = 0
+    steps, longest = 0, 0.0
     while steps < MAX_MERGE_STEPS:
+        started = perf_counter()
         with transaction(engine, write=True) as tx:
             driver = tx.connection.connection.driver_connection
             before = driver.total_changes
             # A negative page count merges every segment into one, as 'optimize' does, but in steps.
             driver.execute(f"INSERT INTO message_search(message_search, rank) VALUES ('merge', -{MERGE_PAGES})")
             changed = driver.total_changes - before
-        steps += 1
+        steps, longest = steps + 1, max(longest, perf_counter() - started)
         # A step with nothing left to merge changes fewer than 2 rows (seen here; the rule FTS3/4's documentation
         # gives for its merge command). tests/operations checks that the erased words leave the file.
         if changed < 2:
@@ -47,4 +50,4 @@ def scrub_sqlite(engine: sa.Engine) -> Scrubbed | None:
     with engine.connect() as connection:
         busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
         connection.rollback()
-    return Scrubbed(merge_steps=steps, wal_truncated=busy == 0)
+    return Scrubbed(merge_steps=steps, longest_step_s=longest, wal_truncated=busy == 0)
