@@ -73,7 +73,7 @@ def test_an_export_follows_a_confirmation_and_holds_what_the_apis_export_holds(
 
 
 def test_an_erase_needs_the_owner_typed_again_then_erases_the_owner_alone_and_counts_it(
-    operator, page_token, owners, service, caplog
+    operator, page_token, owners, service, caplog, database_url
 ):
     caplog.set_level(logging.INFO)
     before = dump_rows(service.engine)
@@ -89,6 +89,11 @@ def test_an_erase_needs_the_owner_typed_again_then_erases_the_owner_alone_and_co
     assert done.status_code == 200
     counts = {e["attrs"]["data-count"]: int(e["text"]) for e in elements(done.get_data(as_text=True), "number")}
     assert (counts["sessions"], counts["messages"], counts["summaries"]) == (2, 3, 1)
+    (left_in_files,) = elements(done.get_data(as_text=True), "scrubbed")
+    expected = (
+        "The database file was scrubbed" if database_url.startswith("sqlite") else "PostgreSQL: the rows are gone"
+    )
+    assert left_in_files["text"].startswith(expected)
     left = [(s.owner, s.message_count) for s in service.list_sessions().sessions]
     assert left == [("bob", 1)]
     assert "erase of owner alice by console:admin-token" in caplog.text
