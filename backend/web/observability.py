@@ -27,9 +27,13 @@ def new_request_id() -> str:
     return secrets.token_hex(16)
 
 
+def request_id_for(given: str | None) -> str:
+    """The request id of a request that sent `given` as its X-Request-ID: that one when short and plain, else new."""
+    return given if given and _CLIENT_ID.fullmatch(given) else new_request_id()
+
+
 def _start() -> None:
-    given = flask.request.headers.get(REQUEST_ID_HEADER, "")
-    flask.g.request_id = given if _CLIENT_ID.fullmatch(given) else new_request_id()
+    flask.g.request_id = request_id_for(flask.request.headers.get(REQUEST_ID_HEADER))
     flask.g.request_id_token = request_id.set(flask.g.request_id)
     flask.g.request_started = time.perf_counter()
 
@@ -62,10 +66,14 @@ def _finish(response: flask.Response) -> flask.Response:
         return response
     response.headers[REQUEST_ID_HEADER] = rid
     seconds = time.perf_counter() - flask.g.request_started
-    route = route_template()
-    method, status = flask.request.method, response.status_code
+    answered(route_template(), flask.request.method, response.status_code, seconds, request_session_id())
+    return response
+
+
+def answered(route: str, method: str, status: int, seconds: float, session_id: str | None = None) -> None:
+    """One request answered: counted, and its access line written (with the current request id)."""
     record_request(route, method, status, seconds)
-    session = session_ref(request_session_id())
+    session = session_ref(session_id)
     access_log.info(
         "%s %s %s %.1f ms session_id=%s",
         method,
@@ -82,7 +90,6 @@ def _finish(response: flask.Response) -> flask.Response:
             "session_id": None if session == "-" else session,
         },
     )
-    return response
 
 
 def _end(_exc: BaseException | None) -> None:
@@ -97,6 +104,12 @@ def metrics():
     require_operator()
     body, content_type = exposition()
     return flask.Response(body, content_type=content_type)
+
+
+def run_after_request_id(app: flask.Flask, hook) -> None:
+    """Register before_request `hook` to run right after the request id is given, before any other hook."""
+    funcs = app.before_request_funcs.setdefault(None, [])
+    funcs.insert(funcs.index(_start) + 1, hook)
 
 
 def init_app(app: flask.Flask) -> None:

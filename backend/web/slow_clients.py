@@ -4,18 +4,20 @@ headers)."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import flask
+
 log = logging.getLogger(__name__)
+TIMED_OUT_KEY = "session_store.body_timed_out_s"
 
 
 class BodyDeadline:
-    """WSGI middleware: reads the whole body before the app runs, within `timeout_s` in all; 408 otherwise.
+    """WSGI middleware: reads the whole body before the app runs, within `timeout_s` in all; else the app answers 408.
 
     Under the gevent worker the deadline is one gevent.Timeout over the whole read, so a client that
     trickles a byte a second is cut off too. Elsewhere each read of the socket waits at most
@@ -53,17 +55,19 @@ class BodyDeadline:
                 sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
-        payload = json.dumps(
-            {
-                "code": 408,
-                "status": "Request Timeout",
-                "message": f"the request body did not arrive within {self.timeout_s:g} s",
-            }
-        ).encode()
-        start_response(
-            "408 Request Timeout", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        )
-        return [payload]
+        # The app answers the 408 (refuse_late_body), so that it gets its request id, access line and count
+        # like any other answer: written here, it had none of them.
+        environ[TIMED_OUT_KEY] = self.timeout_s
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+
+def refuse_late_body() -> None:
+    """before_request, right after the request id is given: 408 for a request whose body BodyDeadline gave up on."""
+    timeout_s = flask.request.environ.get(TIMED_OUT_KEY)
+    if timeout_s is not None:
+        flask.abort(408, f"the request body did not arrive within {timeout_s:g} s")
 
 
 class _DeadlineExceeded(Exception):
