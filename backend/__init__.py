@@ -70,9 +70,9 @@ def register_extensions(app: flask.Flask, config: Config):
 
 def register_blueprints(api) -> None:
     """Every resource of the API, documented in its OpenAPI document."""
-    from backend.api import chat, health, messages, sessions, turns
+    from backend.api import chat, health, messages, owners, search, sessions, turns
 
-    for blueprint in (sessions.blp, messages.blp, *chat.blueprints, turns.blp, health.blp):
+    for blueprint in (sessions.blp, messages.blp, *chat.blueprints, turns.blp, search.blp, owners.blp, health.blp):
         api.register_blueprint(blueprint)
 
 

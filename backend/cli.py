@@ -3,6 +3,10 @@ operator commands, reading DATABASE_URL (else SESSION_DB_PATH) as backend.settin
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
+
 import click
 import sqlalchemy as sa
 
@@ -10,6 +14,7 @@ from backend.cli_progress import TerminalProgress
 from backend.console import OperatorGroup, command_settings, migration_engine, store_engine
 from backend.services.maintenance import MaintenanceService
 from backend.services.ownership import BATCH_ROWS, assign_owners, read_assignments
+from backend.services.session import SessionService
 from backend.services.transfer import copy_sqlite_to_postgres
 from backend.store.migrations import database_revision, head_revision, upgrade_to_head
 
@@ -21,7 +26,8 @@ def migrate() -> None:
     try:
         with target.connect() as conn:
             before = database_revision(conn)
-        upgrade_to_head(target)  # at the head already, Alembic does nothing
+        with TerminalProgress("migrating") as progress:  # indexing a large history for search takes a while
+            upgrade_to_head(target, progress if progress.enabled else None)  # at the head already: nothing to do
     finally:
         target.dispose()
     head = head_revision()
@@ -112,7 +118,50 @@ def compact() -> None:
     click.echo(f"compacted: {report.before:,} bytes before, {report.after:,} bytes after")
 
 
-OPERATOR_COMMANDS = (purge, backup, copy_to_postgres, assign_owners_command, compact)
+def _owner_service() -> SessionService:
+    configured = command_settings()
+    return SessionService(store_engine(configured), limits=configured["LIMITS"])
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"cli:uid-{os.getuid()}"
+
+
+@click.command("export")
+@click.option("--owner", required=True, help="Whose data: the owner (a token's sub) of the sessions.")
+@click.option(
+    "--output",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    default="-",
+    help="The file to write (default: stdout).",
+)
+def export(owner: str, output) -> None:
+    """Write everything stored of OWNER as NDJSON: each session, then its messages, summaries and turns."""
+    end = {}
+    for record in _owner_service().export_owner(owner, actor=_actor()):
+        output.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        end = record
+    output.flush()
+    click.echo(f"exported {end['sessions']} session(s) and {end['messages']} message(s) of {owner}", err=True)
+
+
+@click.command("erase")
+@click.option("--owner", required=True, help="Whose data: the owner (a token's sub) of the sessions.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(owner: str, yes: bool) -> None:
+    """Erase every session of OWNER with its messages, turns, summaries, leases and idempotency keys, for good."""
+    if not yes:
+        click.confirm(f"Erase every session of {owner!r} and all that hangs off it, for good?", abort=True)
+    erased = _owner_service().erase_owner(owner, actor=_actor()).as_dict()
+    counts = ", ".join(f"{count} {kind}" for kind, count in erased["erased"].items())
+    scrubbed = {True: "; the database file keeps no copy", False: "; the WAL was busy: a later checkpoint clears it"}
+    click.echo(f"erased {counts}{scrubbed.get(erased['file_scrubbed'], '')}")
+
+
+OPERATOR_COMMANDS = (purge, backup, copy_to_postgres, assign_owners_command, compact, export, erase)
 
 main = OperatorGroup(
     "session-store",

@@ -11,7 +11,7 @@ from typing import Any
 from backend.services.errors import InvalidInput
 
 MAX_CURSOR_CHARS = 1024
-_NOT_OURS = "is not a cursor issued by this server"
+NOT_A_CURSOR = "is not a cursor issued by this server"
 
 
 def _encode_value(value: Any) -> Any:
@@ -44,7 +44,7 @@ def decode_cursor(cursor: Any, field: str = "cursor") -> list:
             raise ValueError(values)
         return [_decode_value(v) for v in values]
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise InvalidInput({field: [_NOT_OURS]}) from None
+        raise InvalidInput({field: [NOT_A_CURSOR]}) from None
 
 
 def decode_listing_cursor(cursor: Any, key_types: tuple[type, ...], phases: tuple[str, str]) -> tuple[str, Any, str]:
@@ -57,4 +57,4 @@ def decode_listing_cursor(cursor: Any, key_types: tuple[type, ...], phases: tupl
         dated, undated = phases
         if (phase == dated and scalar) or (phase == undated and key is None):
             return phase, key, sid
-    raise InvalidInput({"cursor": [_NOT_OURS]})
+    raise InvalidInput({"cursor": [NOT_A_CURSOR]})

@@ -12,6 +12,7 @@ from backend.services.errors import SessionNotFound
 from backend.services.etags import check_if_match
 from backend.services.idempotency import key_scope, now, request_hash
 from backend.services.listing import list_sessions
+from backend.services.operator import OperatorService
 from backend.services.reach import reachable
 from backend.services.turns import access
 from backend.services.turns.remote import RemoteFollowers
@@ -45,7 +46,7 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-class SessionService(ContextService):
+class SessionService(ContextService, OperatorService):
     """Sessions, their messages (MessageService) and what an agent reads of them (ContextService); usable with or
     without Flask.
 

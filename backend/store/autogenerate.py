@@ -37,10 +37,17 @@ if PLUGIN_NAME not in _all_plugins:
     Plugin.setup_plugin_from_module(sys.modules[__name__], PLUGIN_NAME)
 
 
+# The search indexes of revision 0007, which models do not describe: SQLite's FTS5 table (and its shadow tables
+# message_search_*), kept by triggers, and PostgreSQL's expression index, which Alembic cannot compare on SQLite.
+SEARCH_INDEXES = frozenset({"message_search", "ix_chat_history_search"})
+
+
 def include_object_for(dialect_name: str):
     """An include_object hook comparing an index declared with `.ddl_if(dialect=...)` only on that dialect."""
 
     def include_object(obj, name, type_, reflected, compare_to) -> bool:
+        if reflected and name in SEARCH_INDEXES or (type_ == "table" and name.startswith("message_search_")):
+            return False
         if type_ == "index" and not reflected and obj._ddl_if is not None and obj._ddl_if.dialect:
             return obj._ddl_if.dialect == dialect_name
         return True

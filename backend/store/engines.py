@@ -182,6 +182,8 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str
                 cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute(f"PRAGMA synchronous = {synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # A deleted row's bytes are overwritten, not left in free space: an erase removes them from the file.
+            cursor.execute("PRAGMA secure_delete = ON")
         finally:
             cursor.close()
 

@@ -24,9 +24,9 @@ def script_location() -> Path:
     return Path(str(resources.files("backend") / "_migrations"))
 
 
-def alembic_config(engine=None) -> Config:
+def alembic_config(engine=None, progress=None) -> Config:
     """The project's Alembic configuration, built in code (an installed package has no alembic.ini), optionally bound
-    to an engine instead of the configured URL."""
+    to an engine instead of the configured URL; `progress(done, total, label)` is told of a long migration's steps."""
     config = Config()
     # The value goes through ConfigParser interpolation: a % in the path must be doubled.
     config.set_main_option("script_location", str(script_location()).replace("%", "%%"))
@@ -34,12 +34,14 @@ def alembic_config(engine=None) -> Config:
     config.attributes["configure_logger"] = False
     if engine is not None:
         config.attributes["engine"] = engine
+    if progress is not None:
+        config.attributes["progress"] = progress
     return config
 
 
-def upgrade_to_head(engine) -> None:
-    """Apply every migration to the database of `engine`."""
-    command.upgrade(alembic_config(engine), "head")
+def upgrade_to_head(engine, progress=None) -> None:
+    """Apply every migration to the database of `engine` (`progress` as alembic_config takes it)."""
+    command.upgrade(alembic_config(engine, progress), "head")
 
 
 def head_revision() -> str:

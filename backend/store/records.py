@@ -118,6 +118,30 @@ class Rewound:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """One term of a search: a word, or the words of a phrase in order; `excluded` for a term to leave out."""
+
+    words: tuple[str, ...]
+    excluded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What a search finds: a message matching every term of any one group (groups are joined by OR)."""
+
+    groups: tuple[tuple[SearchTerm, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A message found by a search, with `snippet`: its text around the matches, each match between the
+    store's MARK_START and MARK_END characters."""
+
+    message: MessageRecord
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     """Messages oldest first, within the count and byte budget; next_before is the `before` of the
     page before this one, None when none."""

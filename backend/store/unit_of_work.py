@@ -18,12 +18,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from backend.store.disk_full import disk_full_mark
+from backend.store.erasure import Scrubbed, scrub_sqlite
 from backend.store.errors import StoreUnavailable
 from backend.store.migrations import database_revision
 from backend.store.repositories.context import ContextRepository
 from backend.store.repositories.idempotency_keys import IdempotencyKeyRepository
 from backend.store.repositories.messages import MessageRepository
+from backend.store.repositories.owners import OwnerRepository
 from backend.store.repositories.rewind import RewindRepository
+from backend.store.repositories.search import SearchRepository
 from backend.store.repositories.session_listing import SessionListing
 from backend.store.repositories.sessions import SessionRepository
 from backend.store.repositories.summaries import SummaryRepository
@@ -76,6 +79,16 @@ class StoreTransaction(Transaction):
         return SummaryRepository(self)
 
     @property
+    def owners(self) -> OwnerRepository:
+        """Everything of one owner, for export and erasure."""
+        return OwnerRepository(self)
+
+    @property
+    def search(self) -> SearchRepository:
+        """Search over message content."""
+        return SearchRepository(self)
+
+    @property
     def keys(self) -> IdempotencyKeyRepository:
         """Idempotency keys."""
         return IdempotencyKeyRepository(self)
@@ -126,6 +139,11 @@ class UnitOfWork:
         """Whether a write to this database was refused for lack of space, by any process of this host that uses
         it (backend.store.disk_full), and none has committed since."""
         return disk_full_mark(self.engine).is_set()
+
+    def scrub(self) -> Scrubbed | None:
+        """After an erase: remove from a SQLite file what it keeps of deleted rows (store.erasure); None for a
+        server database."""
+        return scrub_sqlite(self.engine)
 
     def write_succeeds(self) -> bool:
         """Whether one small write commits now (after a write was refused for lack of space)."""

@@ -18,6 +18,11 @@ ROUTES = {
     "/api/v1/sessions/{session_id}/turns/{turn_id}": {"get"},
     "/api/v1/sessions/{session_id}/turns/{turn_id}/events": {"get"},
     "/api/v1/sessions/{session_id}/turns/{turn_id}/stop": {"post"},
+    "/api/v1/search": {"get"},
+    "/api/v1/owners/{owner}/export": {"get"},
+    "/api/v1/owners/{owner}": {"delete"},
+    "/api/v1/me/export": {"get"},
+    "/api/v1/me": {"delete"},
     "/healthz": {"get"},
     "/readyz": {"get"},
 }

@@ -30,6 +30,7 @@ DOCUMENTED_ADDRESS = re.compile(r"\b(?:localhost|127\.0\.0\.1):8000\b")
 BLOCKS = [block for path in DOCUMENTS for block in blocks(path) if block.runnable and block.skip is None]
 NOT_RUN = [block for path in DOCUMENTS for block in blocks(path) if block.runnable and block.skip is not None]
 BLOCK_TIMEOUT_S = 120
+DOCS_ADMIN_TOKEN = "docs-operator-token-0123456789"
 
 
 class Walkthrough:
@@ -44,8 +45,9 @@ class Walkthrough:
         (self.work / ".venv").symlink_to(sys.prefix, target_is_directory=True)
         database_url = f"sqlite:///{directory / 'sessions.db'}"
         migrate(database_url)
-        self.server = Server(database_url, directory / "server.log").start()
-        self.env = server_env(database_url)
+        # The operator's blocks send $ADMIN_TOKEN, as an operator's shell holds it beside the server's setting.
+        self.server = Server(database_url, directory / "server.log", ADMIN_TOKEN=DOCS_ADMIN_TOKEN).start()
+        self.env = server_env(database_url, ADMIN_TOKEN=DOCS_ADMIN_TOKEN)
         self.env["PATH"] = os.pathsep.join([*self._commands(directory), self.env.get("PATH", "")])
         # The package as `pip install -e` makes it importable, from anywhere.
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), self.env.get("PYTHONPATH")]))

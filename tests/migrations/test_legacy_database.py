@@ -63,6 +63,15 @@ ADDED_TABLES = {
     "turn_events",
     "summaries",
     "ix_summaries_session_id",
+    # Search (0007): the FTS5 table, its shadow tables and the triggers that keep it.
+    "message_search",
+    "message_search_data",
+    "message_search_idx",
+    "message_search_docsize",
+    "message_search_config",
+    "message_search_insert",
+    "message_search_delete",
+    "message_search_update",
 }
 
 
@@ -211,3 +220,16 @@ def test_downgrading_below_the_baseline_refuses_and_keeps_the_data(upgraded):
         command.downgrade(alembic_config(create_engine(f"sqlite:///{path}")), "base")
     after = dump(path)
     assert (after["sessions"], after["chat_history"]) == (before["sessions"], before["chat_history"])
+
+
+def test_search_finds_legacy_rows_once_adopted(upgraded):
+    service = SessionService(f"sqlite:///{upgraded[0]}")
+    hits = service.search("there").hits
+    assert [(h.session_id, h.message.content, h.snippet) for h in hits] == [
+        ("legacy-web", "Hi there", "Hi <mark>there</mark>")
+    ]
+    # Rows of a session that is gone are found too (an operator's search does not need the session row).
+    assert [h.message.content for h in service.search("session row gone").hits] == ["my session row is gone"]
+    # Written after the adoption: indexed by the migration's triggers in the same transaction.
+    service.save_message("legacy-web", "user", "there again")
+    assert [h.message.content for h in service.search("there").hits] == ["there again", "Hi there"]

@@ -39,6 +39,6 @@ class SummaryRepository(Repository):
         row = self.tx.execute(covering_most, {"sid": session_id}).first()
         return None if row is None else (SUMMARY.from_result_row(row), row[-1])
 
-    def delete_of_sessions(self, session_ids: list[str]) -> None:
-        """Delete every summary of these sessions."""
-        self.tx.execute(delete_of_sessions, {"sids": session_ids})
+    def delete_of_sessions(self, session_ids: list[str]) -> int:
+        """Delete every summary of these sessions; how many."""
+        return self.tx.execute(delete_of_sessions, {"sids": session_ids}).rowcount

@@ -133,10 +133,11 @@ class TurnRepository(Repository):
                 found.setdefault(tid, []).append(TurnEvent(seq, event, json.loads(data)))
         return found
 
-    def delete_of_sessions(self, session_ids: list[str]) -> None:
-        """Delete the turns of these sessions and every event they streamed (their text goes with them)."""
-        self.tx.execute(delete_events_of_sessions, {"sids": session_ids})
-        self.tx.execute(delete_turns_of_sessions, {"sids": session_ids})
+    def delete_of_sessions(self, session_ids: list[str]) -> tuple[int, int]:
+        """Delete the turns of these sessions and every event they streamed (their text goes with them);
+        how many events and turns."""
+        events = self.tx.execute(delete_events_of_sessions, {"sids": session_ids}).rowcount
+        return events, self.tx.execute(delete_turns_of_sessions, {"sids": session_ids}).rowcount
 
     def forget_events(self, ended_before: datetime) -> int:
         """Delete the events of turns that ended before `ended_before` (the turns stay); how many."""

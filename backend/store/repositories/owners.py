@@ -1,0 +1,78 @@
+"""Everything stored of one owner, for a copy (export) and for erasure: in batches of sessions, keyset-paged."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from backend.store.records import MessageRecord, SessionRecord, SummaryRecord, TurnRecord
+from backend.store.repositories import Repository
+from backend.store.repositories.dependents import delete_dependents
+from backend.store.sql import (
+    MESSAGE,
+    SESSION,
+    SUMMARY,
+    TURN,
+    idempotency_keys,
+    messages,
+    sessions,
+    summaries,
+    turn_leases,
+    turns,
+)
+
+_sids = sa.bindparam("sids", expanding=True)
+sessions_of_owner = (
+    SESSION.select()
+    .where(sessions.c.owner == sa.bindparam("owner"), sessions.c.session_id > sa.bindparam("after"))
+    .order_by(sessions.c.session_id)
+    .limit(sa.bindparam("limit"))
+)
+# Superseded messages too: a copy of a user's data holds what a rewind took out of the history.
+messages_page = (
+    sa.select(*MESSAGE.columns, messages.c.superseded_at)
+    .where(messages.c.session_id == sa.bindparam("sid"), messages.c.id > sa.bindparam("after"))
+    .order_by(messages.c.id)
+    .limit(sa.bindparam("limit"))
+)
+summaries_of_session = SUMMARY.select().where(summaries.c.session_id == sa.bindparam("sid")).order_by(summaries.c.id)
+turns_of_session = TURN.select().where(turns.c.session_id == sa.bindparam("sid")).order_by(turns.c.created_at)
+delete_messages = messages.delete().where(messages.c.session_id.in_(_sids))
+delete_sessions = sessions.delete().where(sessions.c.session_id.in_(_sids))
+delete_leases = turn_leases.delete().where(turn_leases.c.session_id.in_(_sids))
+# Stored outcomes of requests hold what was written: the owner's keys (jwt mode) and each session's (none mode).
+delete_keys = idempotency_keys.delete().where(idempotency_keys.c.scope.in_(sa.bindparam("scopes", expanding=True)))
+
+
+class OwnerRepository(Repository):
+    """The sessions of an owner and all that hangs off them."""
+
+    __slots__ = ()
+
+    def sessions(self, owner: str, after: str, limit: int) -> list[SessionRecord]:
+        """Up to `limit` sessions of `owner` with ids after `after`, by id."""
+        rows = self.tx.execute(sessions_of_owner, {"owner": owner, "after": after, "limit": limit})
+        return [SESSION.from_result_row(row) for row in rows]
+
+    def messages(self, session_id: str, after: int, limit: int) -> list[tuple[MessageRecord, bool]]:
+        """Up to `limit` messages of the session after id `after`, superseded ones included (True beside them)."""
+        rows = self.tx.execute(messages_page, {"sid": session_id, "after": after, "limit": limit})
+        return [(MESSAGE.from_result_row(row), row[-1] is not None) for row in rows]
+
+    def summaries(self, session_id: str) -> list[SummaryRecord]:
+        """The session's summaries, oldest first."""
+        return [SUMMARY.from_result_row(row) for row in self.tx.execute(summaries_of_session, {"sid": session_id})]
+
+    def turns(self, session_id: str) -> list[TurnRecord]:
+        """The session's turns, oldest first."""
+        return [TURN.from_result_row(row) for row in self.tx.execute(turns_of_session, {"sid": session_id})]
+
+    def erase(self, owner: str, session_ids: list[str], key_scopes: list[str]) -> dict[str, int]:
+        """Delete these sessions of `owner`, with their messages, turns and events, summaries, leases, and the
+        idempotency keys of `key_scopes`; how many rows of each."""
+        params = {"sids": session_ids}
+        counts = delete_dependents(self.tx, session_ids)
+        counts["turn_leases"] = self.tx.execute(delete_leases, params).rowcount
+        counts["idempotency_keys"] = self.tx.execute(delete_keys, {"scopes": key_scopes}).rowcount
+        counts["messages"] = self.tx.execute(delete_messages, params).rowcount
+        counts["sessions"] = self.tx.execute(delete_sessions, params).rowcount
+        return counts
