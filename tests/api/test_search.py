@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.services.errors import InvalidInput
+from backend.services.session import SessionService
 from tests.api.conftest import ADMIN_TOKEN
 from tests.auth.tokens import ADMIN_SCOPE, AUDIENCE, ISSUER, claims, public_pem, rsa_key, sign
 
@@ -190,3 +191,17 @@ def test_a_user_finds_only_their_own_messages_and_an_operator_finds_all(jwt_clie
     ]
     assert contents(search(jwt_client, {"q": "invoice", "owner": "bob"}, OPERATOR)) == ["bob asks about the invoice"]
     assert jwt_client.get("/api/v1/search?q=invoice").status_code == 401
+
+
+def test_a_search_leaves_its_pooled_connection_as_it_found_it(postgres_schema):
+    # PostgreSQL searches run without parallel workers (SET, then RESET on the same pooled connection).
+    postgres_schema.empty()
+    service = SessionService(postgres_schema.url)
+    service.get_or_create_session("pg")
+    with service.engine.connect() as connection:
+        configured = connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one()
+    assert service.search("anything").hits == []
+    assert service.engine.pool.checkedin() == 1
+    with service.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one() == configured
+    assert configured != "0"

@@ -26,6 +26,8 @@ fts_snippet = sa.func.snippet(sa.literal_column("message_search"), 0, MARK_START
 SIMPLE = sa.literal_column("'simple'::regconfig")
 # The indexed expression (revision 0007: to_tsvector of the first SEARCHED_CHARS characters, with its true cost).
 document = sa.func.message_search_document(messages.c.content)
+no_parallel_workers = sa.text("SET max_parallel_workers_per_gather = 0")
+parallel_workers_as_configured = sa.text("RESET max_parallel_workers_per_gather")
 HEADLINE_OPTIONS = (
     f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=8, '
     'MaxFragments=2, FragmentDelimiter=" … "'
@@ -104,8 +106,20 @@ class SearchRepository(Repository):
             filters.append(messages.c.session_id.in_(owned.scalar_subquery()))
             params["owner"] = owner
         statement = statement(filters, limit)
-        rows = self.tx.execute(statement, params).all()
+        if self.tx.dialect.name == "sqlite":
+            rows = self.tx.execute(statement, params).all()
+        else:
+            rows = self._without_parallel_workers(statement, params)
         return [SearchHit(message=MESSAGE.from_result_row(row), snippet=row[-1] or "") for row in rows]
+
+    def _without_parallel_workers(self, statement, params: dict) -> list:
+        # A search is a short walk (a few ms); starting parallel workers for it cost 10-30 ms more, and put the
+        # two-word p99 at 1,000,000 messages at 62 ms instead of 32. Reads run in autocommit: SET, then RESET.
+        self.tx.execute(no_parallel_workers)
+        try:
+            return self.tx.execute(statement, params).all()
+        finally:
+            self.tx.execute(parallel_workers_as_configured)
 
     def _sqlite(self, query: SearchQuery, params: dict):
         params["q"] = fts5_query(query)
