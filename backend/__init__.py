@@ -10,6 +10,7 @@ import encodings.idna  # noqa: F401
 import flask
 
 from backend.settings import Config, config_from_env
+from backend.web.app import SessionStoreFlask
 from backend.web.docs import DOCS_SETTINGS
 
 API_SETTINGS = {
@@ -25,7 +26,7 @@ API_SETTINGS = {
 def create_app(config: Config | None = None) -> flask.Flask:
     """The app for `config` (default: the variant APP_ENV names, read from the environment)."""
     config = config if config is not None else config_from_env()
-    app = flask.Flask(__name__, static_folder=None)
+    app = SessionStoreFlask(__name__, static_folder=None)
     # UTF-8 as it is: escaping non-ASCII as \uXXXX tripled the size of emoji-heavy answers.
     app.json.ensure_ascii = False
     # `//` in a path is a 404 like any unknown path, not a redirect to an absolute URL built

@@ -6,6 +6,7 @@ import pytest
 
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
+from backend.store.engines import create_engine
 from tests.api.conftest import ADMIN_TOKEN
 from tests.auth.tokens import ADMIN_SCOPE, AUDIENCE, ISSUER, claims, public_pem, rsa_key, sign
 
@@ -196,7 +197,7 @@ def test_a_user_finds_only_their_own_messages_and_an_operator_finds_all(jwt_clie
 def test_a_search_leaves_its_pooled_connection_as_it_found_it(postgres_schema):
     # PostgreSQL searches run without parallel workers (SET, then RESET on the same pooled connection).
     postgres_schema.empty()
-    service = SessionService(postgres_schema.url)
+    service = SessionService(create_engine(postgres_schema.url))  # a pool of its own: one connection, reused
     service.get_or_create_session("pg")
     with service.engine.connect() as connection:
         configured = connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one()
@@ -205,3 +206,4 @@ def test_a_search_leaves_its_pooled_connection_as_it_found_it(postgres_schema):
     with service.engine.connect() as connection:
         assert connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one() == configured
     assert configured != "0"
+    service.engine.dispose()
