@@ -104,11 +104,9 @@ def register_observability(app: flask.Flask, config: Config) -> None:
 def register_middleware(app: flask.Flask, config: Config) -> None:
     """Slow clients are cut off (a request's body must arrive within CLIENT_TIMEOUT_S); requests take turns."""
     from backend.web.fairness import TakeTurns
-    from backend.web.observability import run_after_request_id
-    from backend.web.slow_clients import BodyDeadline, refuse_late_body
+    from backend.web.slow_clients import BodyDeadline
 
     app.wsgi_app = TakeTurns(BodyDeadline(app.wsgi_app, config.CLIENT_TIMEOUT_S, config.MAX_CONTENT_LENGTH))
-    run_after_request_id(app, refuse_late_body)  # before authentication: the request never arrived whole
 
 
 def register_commands(app: flask.Flask) -> None:

@@ -18,6 +18,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is short and plain: it goes into every log line.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
+# A WSGI middleware that refuses a request before the app runs (backend.web.slow_clients' 408) leaves (status,
+# message) under this key, and the app answers it as soon as the request has its id: the refusal gets its access
+# line and its count like any answer. A lookup here rather than a hook of its own, which cost 8,400 instructions
+# on every request (callgrind, /healthz).
+REFUSED_BEFORE_THE_APP = "session_store.refused"
+
 access_log = logging.getLogger("backend.access")
 blp = flask.Blueprint("metrics", __name__)
 
@@ -33,9 +39,15 @@ def request_id_for(given: str | None) -> str:
 
 
 def _start() -> None:
-    flask.g.request_id = request_id_for(flask.request.headers.get(REQUEST_ID_HEADER))
+    # Read from the environ, once: through flask.request twice and its headers, /healthz took 14,000 more
+    # instructions (callgrind, 717,000 -> 703,000).
+    environ = flask.request.environ
+    flask.g.request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
     flask.g.request_id_token = request_id.set(flask.g.request_id)
     flask.g.request_started = time.perf_counter()
+    refused = environ.get(REFUSED_BEFORE_THE_APP)
+    if refused is not None:
+        flask.abort(*refused)
 
 
 def redacted(text: str) -> str:
@@ -104,12 +116,6 @@ def metrics():
     require_operator()
     body, content_type = exposition()
     return flask.Response(body, content_type=content_type)
-
-
-def run_after_request_id(app: flask.Flask, hook) -> None:
-    """Register before_request `hook` to run right after the request id is given, before any other hook."""
-    funcs = app.before_request_funcs.setdefault(None, [])
-    funcs.insert(funcs.index(_start) + 1, hook)
 
 
 def init_app(app: flask.Flask) -> None:

@@ -10,10 +10,9 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import flask
+from backend.web.observability import REFUSED_BEFORE_THE_APP
 
 log = logging.getLogger(__name__)
-TIMED_OUT_KEY = "session_store.body_timed_out_s"
 
 
 class BodyDeadline:
@@ -55,19 +54,12 @@ class BodyDeadline:
                 sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
-        # The app answers the 408 (refuse_late_body), so that it gets its request id, access line and count
-        # like any other answer: written here, it had none of them.
-        environ[TIMED_OUT_KEY] = self.timeout_s
+        # The app answers the 408, so that it gets its request id, access line and count like any other
+        # answer: written here, it had none of them.
+        environ[REFUSED_BEFORE_THE_APP] = (408, f"the request body did not arrive within {self.timeout_s:g} s")
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
-
-
-def refuse_late_body() -> None:
-    """before_request, right after the request id is given: 408 for a request whose body BodyDeadline gave up on."""
-    timeout_s = flask.request.environ.get(TIMED_OUT_KEY)
-    if timeout_s is not None:
-        flask.abort(408, f"the request body did not arrive within {timeout_s:g} s")
 
 
 class _DeadlineExceeded(Exception):
