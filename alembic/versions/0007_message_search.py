@@ -51,7 +51,8 @@ SQLITE_TRIGGERS = (
 # recheck costs (a plpgsql call of to_tsvector: about 7 us); at to_tsvector's default cost PostgreSQL walked the
 # primary key backwards through 38,000 rows (0.24 s) to find 20 hits of a 1,400-match query whose index bitmap
 # took 9 ms. Measured at 1,000,000 messages without parallel workers (docs/performance.md): two-word p99 53 ms
-# at COST 1000, 32 ms at 5000, 35 ms at 10000. plpgsql, so that the planner keeps the function (and its cost) instead of inlining it.
+# at COST 1000, 32 ms at 5000, 35 ms at 10000. plpgsql, so that the planner keeps the function (and its cost)
+# instead of inlining it.
 POSTGRES_DOCUMENT = f"""CREATE OR REPLACE FUNCTION message_search_document(content text) RETURNS tsvector
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 5000 AS $$
     BEGIN RETURN to_tsvector('simple'::regconfig, left(content, {SEARCHED_CHARS})); END $$"""

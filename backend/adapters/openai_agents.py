@@ -2,20 +2,33 @@
 
 Each input item is one stored message. A message item's text goes in `content` (readable by every
 other client) and the rest of the item under the metadata key "openai_agents", so it reads back as
-the same item; a reasoning item as the marker "[reasoning]" with metadata "kind": "reasoning" and the item
-whole under that key (never shown as what the assistant said); any other item (tool calls, their outputs) is
-stored whole as JSON text.
+the same item; a reasoning or compaction item as the marker "[reasoning]" or "[compaction]" with metadata "kind"
+naming it and the item whole under that key (never shown as what the assistant said); any other item (tool
+calls, their outputs) is stored whole as JSON text.
+
+Compaction (the SDK's OpenAIResponsesCompactionSession wrapped around a StoreSession) goes through the two hooks
+that session looks for, `_get_compaction_snapshot` and `_atomic_replace_items`: the replaced items are superseded
+as by a rewind, never deleted, and their replacement is appended in the same transaction.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from agents.memory import SessionABC
+from agents.memory.session import _CompactionSnapshot
 from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
 
-from backend.adapters.history import alast_readable, append_batch, default_service, readable, to_its_outcome
+from backend.adapters.history import (
+    alast_readable,
+    append_batch,
+    default_service,
+    last_messages,
+    readable,
+    to_its_outcome,
+)
 from backend.services.async_session import AsyncSessionService, async_service_for
 from backend.services.errors import SessionNotFound
 from backend.services.session import SessionService
@@ -23,6 +36,9 @@ from backend.store.records import MessageRecord
 
 METADATA_KEY = "openai_agents"
 REASONING_CONTENT = "[reasoning]"
+# Items that are not something the assistant said, stored as a marker and told apart by the metadata "kind": the
+# model's reasoning, and a compaction's (encrypted) summary of the conversation before it.
+MARKERS = {"reasoning": REASONING_CONTENT, "compaction": "[compaction]"}
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 _ITEM_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "assistant"}
 
@@ -35,10 +51,11 @@ def _role(item: dict) -> str:
 
 def to_stored(item: dict) -> tuple[str, str, dict]:
     """(role, content, metadata) for one input item."""
-    if item.get("type") == "reasoning":
-        # The model's reasoning was never said to the user: a marker as its content, the item whole in metadata,
-        # and "kind" that a REST client (or a context reader) tells it apart by.
-        return "assistant", REASONING_CONTENT, {METADATA_KEY: {"item": item, "text_in": "item"}, "kind": "reasoning"}
+    kind = item.get("type")
+    if kind in MARKERS:
+        # Never said to the user: a marker as its content, the item whole in metadata, and "kind" that a REST
+        # client (or a context reader) tells it apart by.
+        return "assistant", MARKERS[kind], {METADATA_KEY: {"item": item, "text_in": "item"}, "kind": kind}
     rest, role, content = dict(item), _role(item), item.get("content")
     if isinstance(content, str) and content:
         del rest["content"]
@@ -102,10 +119,14 @@ class StoreSession(SessionABC):
         await to_its_outcome(self.service.run_sync(self._add_items, items))
 
     def _add_items(self, service: SessionService, items: list[Any]) -> None:
+        self._open(service)
+        append_batch(service, self.session_id, [to_stored(item) for item in items])
+
+    def _open(self, service: SessionService) -> None:
+        """The session is created on the first write."""
         if not self._opened:
             service.get_or_create_session(self.session_id)
             self._opened = True
-        append_batch(service, self.session_id, [to_stored(item) for item in items])
 
     async def pop_item(self) -> Any | None:
         """Remove and return the newest item; None when there is none. A newest row that cannot be read is never
@@ -125,3 +146,70 @@ class StoreSession(SessionABC):
             await to_its_outcome(self.service.clear_history(self.session_id))
         except SessionNotFound:
             pass  # nothing stored yet: nothing to clear
+
+    # -- compaction: the hooks OpenAIResponsesCompactionSession looks for (openai-agents 0.24) ----------------
+
+    async def _get_compaction_snapshot(
+        self, limit: int, *, prune_prefix: Callable[[Any], bool] | None = None
+    ) -> _CompactionSnapshot | None:
+        """The newest `limit` items, whether they are the whole history, and `replace_suffix(start, output)`: in one
+        transaction, when items[start:] are still the newest stored, supersede them and append `output` (True);
+        else change nothing (False). With `prune_prefix` (an EncryptedSession's expiry), the oldest items before
+        them are superseded while it is true of them. None when a row of the snapshot cannot be read, or for a
+        subclass that changes how items are stored (see _stores_items_as_is)."""
+        if not self._stores_items_as_is():
+            return None
+        records = await self.service.run_sync(last_messages, self.session_id, limit + 1)
+        complete, records = len(records) <= limit, records[-limit:]
+        items, unreadable = readable(records, from_stored)
+        if unreadable:
+            return None
+        retire = None if prune_prefix is None else _retiring(prune_prefix)
+
+        async def replace_suffix(start: int, output: list[Any]) -> bool:
+            if not records[start:]:
+                return False
+            messages = [_message(item) for item in output]
+            replacing = self.service.replace_history(
+                self.session_id, messages, replacing=records[start:], retire_prefix=retire
+            )
+            return await to_its_outcome(replacing) is not None
+
+        return _CompactionSnapshot(items, complete, replace_suffix)
+
+    async def _atomic_replace_items(self, items: list[Any]) -> bool:
+        """The whole history replaced by `items` in one transaction (manual compaction, run_compaction): the old
+        items superseded, never deleted. Without this hook the SDK would clear_session (a delete) and add_items.
+        False (the SDK then does just that) for a subclass that changes how items are stored."""
+        if not self._stores_items_as_is():
+            return False
+        await to_its_outcome(self.service.run_sync(self._replace_all, items))
+        return True
+
+    def _stores_items_as_is(self) -> bool:
+        # As the SDK's own stores: a subclass may transform items in get_items or add_items (encrypt, redact), and
+        # these hooks, which read and write beside them, must not bypass that. Such a subclass supplies its own.
+        cls = type(self)
+        return cls.get_items is StoreSession.get_items and cls.add_items is StoreSession.add_items
+
+    def _replace_all(self, service: SessionService, items: list[Any]) -> None:
+        self._open(service)
+        service.replace_history(self.session_id, [_message(item) for item in items])
+
+
+def _message(item: Any) -> dict:
+    role, content, metadata = to_stored(item)
+    return {"role": role, "content": content, "metadata": metadata}
+
+
+def _retiring(prune_prefix: Callable[[Any], bool]) -> Callable[[MessageRecord], bool]:
+    """prune_prefix over stored messages: a message it cannot judge (unreadable, or it raises) stays, and with it
+    every later one, as in the SDK's own stores."""
+
+    def retire(record: MessageRecord) -> bool:
+        try:
+            return bool(prune_prefix(from_stored(record)))
+        except Exception:  # noqa: BLE001 - an unreadable row or whatever the predicate raises: keep it
+            return False
+
+    return retire

@@ -1,17 +1,19 @@
-"""ContextService: what the agent reads of a conversation (the context window, summaries) and how a user takes
-the conversation back (rewind, for regenerate and edit). SessionService (services.session) adds the sessions."""
+"""ContextService: what the agent reads of a conversation (the context window, summaries, compaction) and how a
+user takes the conversation back (rewind, for regenerate and edit). SessionService (services.session) adds the
+sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-from backend.services import context, rewind
+from backend.services import compaction, context, rewind
 from backend.services.messages import MessageService
-from backend.store.records import ContextWindow, Rewound, SummaryRecord
+from backend.store.records import ContextWindow, MessageRecord, NewMessage, Rewound, SummaryRecord
 
 
 class ContextService(MessageService):
-    """The context window, summaries and rewinds of sessions; `owner` scopes every call as in SessionService."""
+    """The context window, summaries, compactions and rewinds of sessions; `owner` scopes every call as in
+    SessionService."""
 
     def get_context(self, session_id: str, max_tokens: int, *, owner: str | None = None) -> ContextWindow:
         """The newest messages that fit `max_tokens` tokens (TOKENIZER), oldest first, never starting inside a tool
@@ -49,3 +51,30 @@ class ContextService(MessageService):
         session's, else InvalidInput). get_context then puts the summary that covers most first, and only the
         messages after it; no message is changed or deleted, and the history does not show the summary."""
         return context.add_summary(self.uow, self.count_tokens, self.limits, session_id, content, covers_through, owner)
+
+    def replace_history(
+        self,
+        session_id: str,
+        messages: Iterable[dict],
+        *,
+        replacing: Sequence[MessageRecord] | None = None,
+        retire_prefix: Callable[[MessageRecord], bool] | None = None,
+        owner: str | None = None,
+    ) -> list[MessageRecord] | None:
+        """Compaction: take the whole history out (or, with `replacing`, exactly those newest messages, oldest
+        first, as read) and append `messages` (each {"role", "content", "metadata"?}, by the rules of
+        save_messages) in its place, in one transaction. Nothing is deleted: what is taken out stays stored as
+        superseded, as a rewind leaves it. None, with nothing changed, when `replacing` is no longer the
+        session's newest messages (a write landed since they were read). With `retire_prefix`, the oldest
+        messages before `replacing` are taken out too while it is true of them (expired items). TurnInProgress
+        while a turn runs on the session."""
+        news = [NewMessage(session_id=session_id, **message) for message in messages]
+        return compaction.replace_history(
+            self.uow,
+            self.limits,
+            news,
+            session_id,
+            replacing=replacing,
+            retire_prefix=retire_prefix,
+            owner=owner,
+        )

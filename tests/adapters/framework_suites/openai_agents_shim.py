@@ -1,5 +1,6 @@
 """A pytest plugin (`-p`) for the openai-agents sdist's tests/memory: its SQLiteSession is our StoreSession, on a
-migrated SQLite file at the test's db_path (one service per file)."""
+migrated SQLite file at the test's db_path (one service per file). It also says how many of the tests that ran
+built a StoreSession at all (the compaction tests also run over the SDK's in-memory and async SQLite sessions)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import agents
 import agents.memory
+import pytest
 
 from backend.adapters.openai_agents import StoreSession
 from backend.services.session import SessionService
@@ -17,6 +19,7 @@ from backend.store.engines import create_engine
 from backend.store.migrations import upgrade_to_head
 
 _services: dict[str, SessionService] = {}
+_built = {"now": False, "tests": 0}
 
 
 def _service(db_path: str | Path) -> SessionService:
@@ -42,6 +45,7 @@ class StoreBackedSQLiteSession(StoreSession):
         session_settings: Any = None,
     ):
         super().__init__(session_id, _service(db_path), session_settings=session_settings)
+        _built["now"] = True
 
     def close(self) -> None:
         """Nothing to close: the service's pool outlives a session object, as in a server."""
@@ -51,8 +55,9 @@ agents.SQLiteSession = StoreBackedSQLiteSession
 agents.memory.SQLiteSession = StoreBackedSQLiteSession
 
 _INTERNALS = "reaches SQLiteSession's own connections, locks or tables"
+_TRIGGER = "adds a trigger to SQLiteSession's table agent_messages through its db_path"
 # Tests of SQLiteSession's internals, each with why it cannot run against another store; every other test of
-# tests/memory/test_session.py and test_session_limit.py runs against StoreSession.
+# tests/memory/test_session.py, test_session_limit.py and the compaction tests runs.
 DESELECTED = {
     "test_sqlite_session_close_closes_worker_thread_connections": _INTERNALS + " (_connections)",
     "test_sqlite_session_reaps_connections_from_exited_worker_threads": _INTERNALS + " (_connections)",
@@ -75,6 +80,14 @@ DESELECTED = {
     "test_sqlite_session_close_retries_quarantined_connection": _INTERNALS + " (_connections_lock)",
     "test_sqlite_session_post_commit_cancellation_propagates_after_known_outcome": _INTERNALS
     + " (_connections_lock); the same behaviour is tested in tests/adapters/test_parity.py",
+    # test_openai_responses_compaction_session.py, test_compaction_suffix.py
+    "test_settled_pop_failure_invalidates_response_chain": _INTERNALS + " (_connections_lock, _get_connection)",
+    "test_settled_clear_failure_invalidates_response_chain": _INTERNALS + " (_connections_lock, _get_connection)",
+    "test_suffix_transaction_rolls_back_failed_insert": _TRIGGER
+    + "; the same behaviour is tested in tests/adapters/test_compaction.py",
+    "test_failed_encrypted_suffix_transaction_preserves_original_tokens": _TRIGGER,
+    "test_cancelled_suffix_transaction_settles_before_newer_append": _INTERNALS
+    + " (_insert_items); the same behaviour is tested in tests/adapters/test_compaction.py",
 }
 
 
@@ -87,3 +100,18 @@ def pytest_collection_modifyitems(config, items):
         print(f"deselected {item.nodeid}: {DESELECTED[item.originalname]}")
     items[:] = kept
     config.hook.pytest_deselected(items=dropped)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Note whether the test built a StoreSession."""
+    _built["now"] = False
+    try:
+        return (yield)
+    finally:
+        _built["tests"] += _built["now"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many tests ran against StoreSession."""
+    terminalreporter.write_line(f"{_built['tests']} tests built a StoreSession")
