@@ -78,6 +78,9 @@ def copy_to_postgres(target_url: str) -> None:
         f"copied {report.sessions} session(s) and {report.messages} message(s); "
         f"new message ids will start above {report.id_sequence}"
     )
+    others = {table: rows for table, rows in report.rows.items() if table not in ("sessions", "chat_history")}
+    if others:
+        click.echo("and rows of " + ", ".join(f"{table}: {rows}" for table, rows in others.items()))
     for label, items in (
         ("timestamps that could not be read, stored as NULL", report.unreadable_timestamps),
         ("metadata values that were not JSON, stored as NULL", report.non_json_metadata),

@@ -1,5 +1,5 @@
 """gunicorn settings from the environment: HOST, PORT, WEB_CONCURRENCY, GUNICORN_WORKER_CLASS, GUNICORN_THREADS,
-WORKER_CONNECTIONS, CLIENT_TIMEOUT_S; our logs and metrics."""
+WORKER_CONNECTIONS, CLIENT_TIMEOUT_S, GUNICORN_CONTROL_SOCKET; our logs and metrics."""
 
 import os
 
@@ -53,6 +53,11 @@ except ValueError:  # a bad LOG_FORMAT or LOG_LEVEL: on_starting says so in one 
 # its two writes), so that a slow turn ends in our 502 or 503, never in a killed worker.
 timeout = int(number("AGENT_TIMEOUT_S", 30) + 2 * number("SQLITE_BUSY_TIMEOUT_S", 30) + 30)
 graceful_timeout = 30
+# gunicorn 25+ opens a control socket (for `gunicornc`) at one path per user by default, ~/.gunicorn/gunicorn.ctl:
+# every instance on the machine bound that same file, and the first to stop removed it while 7 others still
+# ran. None unless GUNICORN_CONTROL_SOCKET names a path, which must then be this instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or ""
+control_socket_disable = not control_socket
 # No preload: each worker imports the app itself (after gevent patched the standard library), so no
 # engine or socket is ever shared across fork (backend.db keys engines by process id as a second guard).
 preload_app = False

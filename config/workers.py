@@ -55,13 +55,39 @@ class JSONErrors:
             status = int(page.written.split(b" ", 2)[1])  # b"HTTP/1.1 414 URI Too Long\r\n..."
         except (IndexError, ValueError):  # no page written: not expected from gunicorn 27
             status = 500
+        request_id = _count_and_log(req, status)
         try:
-            util.write_nonblock(client, json_error(status, _message(status, exc)))
+            util.write_nonblock(client, json_error(status, _message(status, exc), request_id))
         except Exception:
             self.log.debug("Failed to send error message.")
 
 
-def json_error(status: int, message: str) -> bytes:
+# The route of a request gunicorn refused before the app saw it, in the access line and the metric.
+UNPARSED_ROUTE = "unparsed"
+
+
+def _count_and_log(req, status: int) -> str | None:
+    """As the app does for its own answers: a request id, the access line, the count. None if that fails."""
+    try:
+        # Imported here: the master imports this module before PROMETHEUS_MULTIPROC_DIR is set, and
+        # prometheus-client chooses its multiprocess mode when first imported.
+        from backend.context import request_id
+        from backend.web.observability import REQUEST_ID_HEADER, answered, request_id_for
+
+        headers = getattr(req, "headers", None) or ()
+        given = next((value for name, value in headers if name == REQUEST_ID_HEADER.upper()), None)
+        rid = request_id_for(given)
+        token = request_id.set(rid)
+        try:
+            answered(UNPARSED_ROUTE, getattr(req, "method", None) or "-", status, 0.0)
+        finally:
+            request_id.reset(token)
+        return rid
+    except Exception:  # noqa: BLE001 - the error answer itself must still go out
+        return None
+
+
+def json_error(status: int, message: str, request_id: str | None = None) -> bytes:
     """A whole response, closing the connection; its body as backend.web.errors.error_response writes one."""
     phrase = _phrase(status)  # in the status line too (gunicorn's says "Bad Request" for its 501 and some 500s)
     body = json.dumps({"code": status, "message": message, "status": phrase}, separators=(",", ":")) + "\n"
@@ -69,7 +95,8 @@ def json_error(status: int, message: str) -> bytes:
         f"HTTP/1.1 {status} {phrase}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
+        + (f"X-Request-ID: {request_id}\r\n" if request_id else "")
+        + f"Content-Length: {len(body)}\r\n"
         "\r\n"
     )
     return (head + body).encode("latin-1")

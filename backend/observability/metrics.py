@@ -24,6 +24,21 @@ from prometheus_client import (
     multiprocess,
 )
 
+# Why a credential was refused: a fixed set, so that a label never carries what a client sent.
+REJECTION_REASONS = (
+    "missing",
+    "malformed",
+    "expired",
+    "bad_signature",
+    "unknown_key",
+    "invalid_claims",
+    "wrong_admin_token",
+    "not_operator",
+    "other",
+)
+# Methods counted by name; any other (a client may send any token as its method) as "other".
+HTTP_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
 # Database transactions are milliseconds; requests and agent calls up to the agent's timeout.
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -38,6 +53,11 @@ HTTP_LATENCY = Histogram(
     "Time to answer an HTTP request",
     ("route", "method"),
     buckets=_SLOW_BUCKETS,
+)
+AUTH_REJECTED = Counter(
+    "session_store_auth_rejected",
+    "Requests refused for their credential (401), by reason: " + "|".join(REJECTION_REASONS),
+    ("reason",),
 )
 AGENT_CALLS = Counter("session_store_agent_calls", "Agent calls, by outcome (ok|failed|timeout|refused)", ("outcome",))
 AGENT_LATENCY = Histogram(
@@ -127,12 +147,19 @@ def record_turn_in_flight(change: int) -> None:
     TURNS_IN_FLIGHT.inc(change)
 
 
+@_never_raises
+def record_auth_rejected(reason: str) -> None:
+    """A request refused for its credential; `reason` one of REJECTION_REASONS (anything else counts as other)."""
+    AUTH_REJECTED.labels(reason if reason in REJECTION_REASONS else "other").inc()
+
+
 _request_children: dict[tuple[str, str, int], tuple] = {}
 
 
 @_never_raises
 def record_request(route: str, method: str, status: int, seconds: float) -> None:
     """One HTTP request answered."""
+    method = method if method in HTTP_METHODS else "other"
     key = (route, method, status)
     children = _request_children.get(key)
     if children is None:  # bounded: routes are templates, methods and statuses few

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from backend.services.errors import StoreUnavailable
-from backend.store.errors import DISK_FULL_REASON, disk_full_since
+from backend.store.errors import DISK_FULL_REASON
 from backend.store.migrations import head_revision
 from backend.store.unit_of_work import UnitOfWork
 
@@ -38,8 +38,8 @@ def check_ready(uow: UnitOfWork, min_free_disk_mb: float = 0.0) -> str:
     if not uow.file_writable():
         # Reads still work then, but every write answers 503: not ready.
         raise StoreUnavailable("the database file or its directory is read-only")
-    # After a write was refused for lack of space, only a probe that commits says there is room again.
-    if disk_full_since() is not None and not uow.write_succeeds():
+    # After a write was refused for lack of space (in any worker), only a probe that commits says there is room.
+    if uow.disk_full() and not uow.write_succeeds():
         raise StoreUnavailable(DISK_FULL_REASON.split(":")[0] + ": writes are refused until space is freed")
     free_mb = uow.free_disk_mb()
     if free_mb is not None and free_mb < min_free_disk_mb:

@@ -41,11 +41,30 @@ class Caller:
 
 
 class InvalidToken(Exception):
-    """The token is missing, malformed, expired, or not signed by a key we trust; `reason` is for logs only."""
+    """The token is missing, malformed, expired, or not signed by a key we trust; `reason` is for logs only,
+    `kind` one of a fixed few (missing, malformed, expired, bad_signature, unknown_key, invalid_claims, other)
+    for the refusals' metric. Neither ever holds the token."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, kind: str = "other"):
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind
+
+
+# The kind of a refusal by PyJWT's error, the first that matches (InvalidSignatureError is a DecodeError).
+_KINDS = (
+    (jwt.ExpiredSignatureError, "expired"),
+    ((jwt.InvalidSignatureError, jwt.InvalidAlgorithmError), "bad_signature"),  # an `alg` we refuse: none, HS256...
+    (jwt.DecodeError, "malformed"),
+    (jwt.PyJWKClientError, "unknown_key"),  # the JWKS holds no key for the token's kid
+    (jwt.InvalidTokenError, "invalid_claims"),  # audience, issuer, a required claim, nbf, iat
+)
+
+
+def refused(exc: jwt.PyJWTError) -> InvalidToken:
+    """InvalidToken for PyJWT's error: named by its class, never by its text (which may quote the token)."""
+    kind = next((kind for kinds, kind in _KINDS if isinstance(exc, kinds)), "other")
+    return InvalidToken(type(exc).__name__, kind)
 
 
 class KeysUnavailable(Exception):
@@ -133,8 +152,10 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Caller:
         """The caller a valid token names; InvalidToken (or KeysUnavailable for an unreachable JWKS) if none."""
-        if not token or len(token) > MAX_TOKEN_CHARS:
-            raise InvalidToken("empty or oversized token")
+        if not token:
+            raise InvalidToken("empty token", "missing")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken("oversized token", "malformed")
         key, algorithms = self._key_for(token)
         try:
             claims = jwt.decode(
@@ -147,11 +168,11 @@ class TokenVerifier:
                 options={"require": ["exp", "sub"]},
             )
         except jwt.PyJWTError as exc:
-            raise InvalidToken(type(exc).__name__) from None
+            raise refused(exc) from None
         problems = Problems()
         check_owner(problems, claims["sub"], self.limits, "sub")
         if problems.errors:
-            raise InvalidToken("unusable sub")
+            raise InvalidToken("unusable sub", "invalid_claims")
         return Caller(owner=claims["sub"], operator=self.admin_scope in scopes(claims), expires_at=float(claims["exp"]))
 
     def _key_for(self, token: str) -> tuple[Any, tuple[str, ...]]:
@@ -163,7 +184,7 @@ class TokenVerifier:
             log.warning("JWKS endpoint unreachable: %s", exc)
             raise KeysUnavailable() from None
         except (jwt.PyJWKClientError, jwt.PyJWKError, jwt.PyJWKSetError, jwt.DecodeError) as exc:
-            raise InvalidToken(type(exc).__name__) from None
+            raise refused(exc) from None
         if jwk.key_type == "oct":
             raise InvalidToken("a shared secret published in a JWKS")  # anyone who can read it could sign
         try:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -43,21 +42,6 @@ class StoreFull(StoreUnavailable):
 
 DISK_FULL_REASON = "the database's disk is full: the write was refused and nothing was stored"
 
-# When this process last had a write refused for lack of space (monotonic seconds), until a write
-# succeeds again: readiness reports it. Per process; MIN_FREE_DISK_MB is what every worker sees.
-_disk_full_since: float | None = None
-
-
-def disk_full_since() -> float | None:
-    """When a write of this process was last refused for lack of space, None once writes succeed again."""
-    return _disk_full_since
-
-
-def note_write_succeeded() -> None:
-    """A write committed: the disk has room again."""
-    global _disk_full_since
-    _disk_full_since = None
-
 
 def is_disk_full(exc: BaseException) -> bool:
     """SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100)."""
@@ -68,25 +52,26 @@ def is_disk_full(exc: BaseException) -> bool:
     )
 
 
-def _unavailable(exc: BaseException) -> StoreUnavailable:
-    global _disk_full_since
+def _unavailable(exc: BaseException, on_full: Callable[[], None] | None) -> StoreUnavailable:
     if is_disk_full(exc):
-        _disk_full_since = time.monotonic()
+        if on_full is not None:
+            on_full()
         return StoreFull(DISK_FULL_REASON)
     return StoreUnavailable(outage_reason(exc))
 
 
 @contextmanager
-def translating_errors(dbapi) -> Iterator[None]:
-    """Outages, full disks and a missing schema, from SQLAlchemy or straight from the driver, as StoreUnavailable."""
+def translating_errors(dbapi, on_full: Callable[[], None] | None = None) -> Iterator[None]:
+    """Outages, full disks and a missing schema, from SQLAlchemy or straight from the driver, as StoreUnavailable;
+    `on_full` is called when the error is a full disk (StoreFull)."""
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise _unavailable(exc.orig) from exc
+        raise _unavailable(exc.orig, on_full) from exc
     except sa.exc.TimeoutError as exc:  # every pooled connection stayed in use for POOL_TIMEOUT_S
         raise StoreUnavailable("the database is busy; retry shortly") from exc
-    except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-        raise _unavailable(exc) from exc
+    except (dbapi.OperationalError, dbapi.InterfaceError) as exc:  # psycopg's DiskFull (53100) is one
+        raise _unavailable(exc, on_full) from exc
     except sa.exc.ProgrammingError as exc:
         if not schema_missing(exc.orig):
             raise

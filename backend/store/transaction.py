@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from backend.models.types import take_unreadable, unreadable
 from backend.observability.metrics import record_begin, record_transaction
+from backend.store.disk_full import disk_full_mark
 from backend.store.engines import BEGIN_READ, invalidate_if_unusable
-from backend.store.errors import note_write_succeeded, translating_errors
+from backend.store.errors import translating_errors
 from backend.store.sqlite_writes import begin_write, one_writer
 
 
@@ -71,7 +72,8 @@ def transaction(
     sqlite = engine.dialect.name == "sqlite"
     autocommit = not sqlite and (not write or one_statement)
     writer = one_writer(engine) if sqlite and write else nullcontext()
-    with translating_errors(engine.dialect.dbapi), writer, engine.connect() as connection:
+    disk_full = disk_full_mark(engine)
+    with translating_errors(engine.dialect.dbapi, disk_full.set), writer, engine.connect() as connection:
         driver = connection.connection.driver_connection
         tx = kind(connection)
         try:
@@ -87,7 +89,7 @@ def transaction(
             tx.close()
             connection.commit() if connection.in_transaction() else driver.commit()
             if write:
-                note_write_succeeded()
+                disk_full.clear()
         except BaseException as exc:
             invalidate_if_unusable(connection, exc, tx._cursor)
             if not connection.invalidated:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.store.disk_full import disk_full_mark
 from backend.store.erasure import Scrubbed, scrub_sqlite
 from backend.store.errors import StoreUnavailable
 from backend.store.migrations import database_revision
@@ -133,6 +134,11 @@ class UnitOfWork:
         except sa.exc.DBAPIError as exc:
             # Anything else the driver raises (e.g. a table missing) still means "not ready".
             raise StoreUnavailable("the database cannot be queried") from exc
+
+    def disk_full(self) -> bool:
+        """Whether a write to this database was refused for lack of space, by any process of this host that uses
+        it (backend.store.disk_full), and none has committed since."""
+        return disk_full_mark(self.engine).is_set()
 
     def scrub(self) -> Scrubbed | None:
         """After an erase: remove from a SQLite file what it keeps of deleted rows (store.erasure); None for a

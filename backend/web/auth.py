@@ -13,6 +13,7 @@ import logging
 import flask
 from flask_smorest import abort
 
+from backend.observability.metrics import record_auth_rejected
 from backend.services.tokens import Caller, InvalidToken, KeysUnavailable, TokenVerifier
 from backend.settings import Config
 from backend.web.ratelimit import RateLimits
@@ -23,6 +24,7 @@ API_PREFIX = "/api/v1/"
 OPENAPI_PATH, DOCS_PREFIX = "/api/v1/openapi.json", "/api/v1/docs/"
 EXTENSION_KEY = "session_store_auth"
 UNAUTHORIZED = "a valid bearer token is required"
+OPERATOR_REQUIRED = "an operator token is required"
 NOBODY = Caller(owner=None, operator=False)
 
 
@@ -52,7 +54,7 @@ class Authenticator:
         token = bearer_token(request)
         if self.mode == "jwt":
             if token is None:
-                raise InvalidToken("no bearer token")
+                raise InvalidToken("no bearer token", "missing")
             return self.verifier.verify(token)
         return Caller(owner=None, operator=token is not None and self.is_admin_token(token))
 
@@ -73,9 +75,11 @@ def authenticator() -> Authenticator:
     return flask.current_app.extensions[EXTENSION_KEY]
 
 
-def unauthorized() -> None:
-    """401 with `WWW-Authenticate: Bearer`, the same for every reason (the reason is only logged)."""
-    abort(401, message=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+def unauthorized(reason: str, message: str = UNAUTHORIZED) -> None:
+    """401 with `WWW-Authenticate: Bearer`, the same for every reason: the reason (one of the metric's
+    REJECTION_REASONS) is only counted."""
+    record_auth_rejected(reason)
+    abort(401, message=message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def authenticate() -> None:
@@ -90,7 +94,7 @@ def authenticate() -> None:
         caller = auth.caller(request)
     except InvalidToken as exc:
         log.info("refused a bearer token: %s", exc.reason)
-        unauthorized()
+        unauthorized(exc.kind)
     except KeysUnavailable:
         abort(503, message="the identity provider's keys cannot be fetched; retry later", headers={"Retry-After": "5"})
     flask.g.caller = caller
@@ -128,7 +132,7 @@ def check_admin_token() -> None:
         abort(404, message="not found")
     token = bearer_token(flask.request)
     if token is None or not auth.is_admin_token(token):
-        abort(401, message="a valid operator token is required", headers={"WWW-Authenticate": "Bearer"})
+        unauthorized("missing" if not token else "wrong_admin_token", "a valid operator token is required")
 
 
 def require_operator() -> None:
@@ -136,8 +140,17 @@ def require_operator() -> None:
     the request carries one (ADMIN_TOKEN in none mode, a token with JWT_ADMIN_SCOPE in jwt mode)."""
     if authenticator().mode == "none":
         check_admin_token()
-    elif not is_operator():
-        abort(401, message="an operator token is required", headers={"WWW-Authenticate": "Bearer"})
+        return
+    caller = flask.g.get("caller")
+    if caller is None:
+        try:
+            caller = authenticator().caller(flask.request)
+        except InvalidToken as exc:
+            unauthorized(exc.kind, OPERATOR_REQUIRED)
+        except KeysUnavailable:  # no key to check it with: not an operator we can recognise
+            unauthorized("other", OPERATOR_REQUIRED)
+    if not caller.operator:
+        unauthorized("not_operator", OPERATOR_REQUIRED)
 
 
 def listing_access(view):

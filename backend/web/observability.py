@@ -18,6 +18,12 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A client's id is kept only when it is short and plain: it goes into every log line.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 
+# A WSGI middleware that refuses a request before the app runs (backend.web.slow_clients' 408) leaves (status,
+# message) under this key, and the app answers it as soon as the request has its id: the refusal gets its access
+# line and its count like any answer. A lookup here rather than a hook of its own, which cost 8,400 instructions
+# on every request (callgrind, /healthz).
+REFUSED_BEFORE_THE_APP = "session_store.refused"
+
 access_log = logging.getLogger("backend.access")
 blp = flask.Blueprint("metrics", __name__)
 
@@ -27,11 +33,21 @@ def new_request_id() -> str:
     return secrets.token_hex(16)
 
 
+def request_id_for(given: str | None) -> str:
+    """The request id of a request that sent `given` as its X-Request-ID: that one when short and plain, else new."""
+    return given if given and _CLIENT_ID.fullmatch(given) else new_request_id()
+
+
 def _start() -> None:
-    given = flask.request.headers.get(REQUEST_ID_HEADER, "")
-    flask.g.request_id = given if _CLIENT_ID.fullmatch(given) else new_request_id()
+    # Read from the environ, once: through flask.request twice and its headers, /healthz took 14,000 more
+    # instructions (callgrind, 717,000 -> 703,000).
+    environ = flask.request.environ
+    flask.g.request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
     flask.g.request_id_token = request_id.set(flask.g.request_id)
     flask.g.request_started = time.perf_counter()
+    refused = environ.get(REFUSED_BEFORE_THE_APP)
+    if refused is not None:
+        flask.abort(*refused)
 
 
 def redacted(text: str) -> str:
@@ -62,10 +78,14 @@ def _finish(response: flask.Response) -> flask.Response:
         return response
     response.headers[REQUEST_ID_HEADER] = rid
     seconds = time.perf_counter() - flask.g.request_started
-    route = route_template()
-    method, status = flask.request.method, response.status_code
+    answered(route_template(), flask.request.method, response.status_code, seconds, request_session_id())
+    return response
+
+
+def answered(route: str, method: str, status: int, seconds: float, session_id: str | None = None) -> None:
+    """One request answered: counted, and its access line written (with the current request id)."""
     record_request(route, method, status, seconds)
-    session = session_ref(request_session_id())
+    session = session_ref(session_id)
     access_log.info(
         "%s %s %s %.1f ms session_id=%s",
         method,
@@ -82,7 +102,6 @@ def _finish(response: flask.Response) -> flask.Response:
             "session_id": None if session == "-" else session,
         },
     )
-    return response
 
 
 def _end(_exc: BaseException | None) -> None:

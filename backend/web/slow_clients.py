@@ -4,18 +4,19 @@ headers)."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from backend.web.observability import REFUSED_BEFORE_THE_APP
+
 log = logging.getLogger(__name__)
 
 
 class BodyDeadline:
-    """WSGI middleware: reads the whole body before the app runs, within `timeout_s` in all; 408 otherwise.
+    """WSGI middleware: reads the whole body before the app runs, within `timeout_s` in all; else the app answers 408.
 
     Under the gevent worker the deadline is one gevent.Timeout over the whole read, so a client that
     trickles a byte a second is cut off too. Elsewhere each read of the socket waits at most
@@ -53,17 +54,12 @@ class BodyDeadline:
                 sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
-        payload = json.dumps(
-            {
-                "code": 408,
-                "status": "Request Timeout",
-                "message": f"the request body did not arrive within {self.timeout_s:g} s",
-            }
-        ).encode()
-        start_response(
-            "408 Request Timeout", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        )
-        return [payload]
+        # The app answers the 408, so that it gets its request id, access line and count like any other
+        # answer: written here, it had none of them.
+        environ[REFUSED_BEFORE_THE_APP] = (408, f"the request body did not arrive within {self.timeout_s:g} s")
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(), "0"
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
 
 
 class _DeadlineExceeded(Exception):

@@ -161,3 +161,35 @@ def test_refused_requests_get_a_request_id_an_access_line_and_a_count(make_app, 
     after = counts()
     assert after[("GET", "401")] == before.get(("GET", "401"), 0) + 1
     assert after[("POST", "429")] == before.get(("POST", "429"), 0) + 1
+
+
+def _rejected() -> dict[str, float]:
+    from backend.observability.metrics import exposition
+
+    pattern = r'session_store_auth_rejected_total\{reason="(\w+)"\} (\S+)'
+    return {reason: float(n) for reason, n in re.findall(pattern, exposition()[0].decode())}
+
+
+def test_refused_operator_credentials_are_counted_by_reason(make_app):
+    from tests.api.test_rate_limits import ALICE, jwt_settings
+
+    none_mode = make_app(ADMIN_TOKEN=ADMIN_TOKEN).test_client()
+    jwt_mode = make_app(**jwt_settings()).test_client()
+    before = _rejected()
+    assert none_mode.get("/metrics").status_code == 401
+    assert none_mode.get("/metrics", headers={"Authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+    assert jwt_mode.get("/metrics", headers=ALICE).status_code == 401  # a valid token, but not an operator's
+    assert jwt_mode.get("/metrics", headers={"Authorization": "Bearer x.y.z"}).status_code == 401
+    after = _rejected()
+    grew = {reason: after[reason] - before.get(reason, 0) for reason in after if after[reason] != before.get(reason)}
+    assert grew == {"missing": 1, "wrong_admin_token": 1, "not_operator": 1, "malformed": 1}
+
+
+def test_a_method_of_the_clients_own_making_is_counted_as_other(client):
+    from backend.observability.metrics import exposition
+
+    for method in ("BREW", "PROPFIND", "X" * 20):
+        assert client.open("/healthz", method=method).status_code == 405
+    text = exposition()[0].decode()
+    assert 'session_store_http_requests_total{method="other",route="unmatched",status="405"}' in text
+    assert "BREW" not in text and "PROPFIND" not in text

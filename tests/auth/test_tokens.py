@@ -7,6 +7,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from backend.observability.metrics import REJECTION_REASONS
 from backend.services.tokens import (
     HMAC_ALGORITHMS,
     RSA_ALGORITHMS,
@@ -55,10 +56,30 @@ def test_a_scope_that_only_contains_the_admin_scope_as_text_is_not_an_operator(v
     assert verifier.verify(sign(KEY, claims("eve", scope="sessions:administrator"))).operator is False
 
 
+# Why each hostile token is refused, as the refusals' metric counts it.
+KINDS = {
+    "expired": "expired",
+    "not yet valid": "invalid_claims",
+    "wrong signature": "bad_signature",
+    "wrong audience": "invalid_claims",
+    "wrong issuer": "invalid_claims",
+    "no exp": "invalid_claims",
+    "alg none": "bad_signature",
+    "HS256 with the public key as secret": "bad_signature",
+    "no sub": "invalid_claims",
+    "garbage": "malformed",
+    "three garbage parts": "malformed",
+    "empty bearer": "missing",
+}
+
+
 @pytest.mark.parametrize("name", list(hostile_tokens(KEY)))
-def test_every_hostile_token_is_refused(verifier, name):
-    with pytest.raises(InvalidToken):
-        verifier.verify(hostile_tokens(KEY)[name])
+def test_every_hostile_token_is_refused_with_its_kind_and_never_its_text(verifier, name):
+    token = hostile_tokens(KEY)[name]
+    with pytest.raises(InvalidToken) as refused:
+        verifier.verify(token)
+    assert refused.value.kind == KINDS[name] and refused.value.kind in REJECTION_REASONS
+    assert not token or token not in f"{refused.value.reason} {refused.value}"
 
 
 def test_a_sub_longer_than_an_owner_may_be_is_refused(verifier):
@@ -67,8 +88,9 @@ def test_a_sub_longer_than_an_owner_may_be_is_refused(verifier):
 
 
 def test_an_oversized_token_is_refused_before_it_is_parsed(verifier):
-    with pytest.raises(InvalidToken, match="oversized"):
+    with pytest.raises(InvalidToken, match="oversized") as refused:
         verifier.verify("a" * 9000)
+    assert refused.value.kind == "malformed"
 
 
 def test_a_shared_secret_allows_hmac_only_and_must_be_long_enough():
@@ -134,16 +156,19 @@ def test_unknown_kids_refetch_the_jwks_at_most_once_per_cooldown(jwks):
     verifier = TokenVerifier(jwks_url=jwks.url, audience=AUDIENCE, issuer=ISSUER, jwks_cooldown_s=60)
     verifier.verify(sign(KEY, claims("alice"), kid="k1"))
     for i in range(20):
-        with pytest.raises(InvalidToken):
+        with pytest.raises(InvalidToken) as refused:
             verifier.verify(sign(rsa_key() if i == 0 else KEY, claims("alice"), kid=f"made-up-{i}"))
+        assert refused.value.kind == "unknown_key" and f"made-up-{i}" not in str(refused.value)
     assert jwks.fetches == 1
 
 
 @pytest.mark.parametrize("name", list(hostile_tokens(KEY, kid="k1")))
 def test_every_hostile_token_is_refused_with_a_jwks(jwks, name):
     verifier = TokenVerifier(jwks_url=jwks.url, audience=AUDIENCE, issuer=ISSUER)
-    with pytest.raises(InvalidToken):
+    with pytest.raises(InvalidToken) as refused:
         verifier.verify(hostile_tokens(KEY, kid="k1")[name])
+    # Without a kid (alg none is built with none), no key of the JWKS can be picked for it.
+    assert refused.value.kind == ("unknown_key" if name == "alg none" else KINDS[name])
 
 
 def test_a_shared_secret_published_in_a_jwks_is_not_trusted(jwks):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 from http import HTTPStatus
 
@@ -89,6 +90,7 @@ def test_gunicorns_own_errors_are_json_like_the_apps(server, case):
     assert status == expected_status
     assert headers["content-type"] == app_error(server).headers["Content-Type"] == "application/json"
     assert headers["connection"] == "close"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])  # as for the app's answers (none was sent)
     payload = json.loads(body)
     assert set(payload) == set(app_error(server).json())  # {code, message, status}
     assert payload["code"] == expected_status and payload["message"]
@@ -142,6 +144,7 @@ def test_the_errors_this_app_cannot_provoke_over_the_wire_are_json_too(error, st
     assert status_line == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
     _, headers, body = parse(response)
     assert headers["content-type"] == "application/json" and headers["connection"] == "close"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
     assert json.loads(body) == {"code": status, "message": message, "status": HTTPStatus(status).phrase}
     assert b"script" not in response
 

@@ -125,3 +125,48 @@ def test_a_full_disk_refuses_writes_with_507_keeps_reads_and_recovers(small_disk
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         check.close()
+
+
+def _readyz_answers(server, calls: int = 12) -> list[tuple[int, str]]:
+    """`calls` readiness probes, each on a new connection (the kernel spreads them over the workers)."""
+    answers = []
+    for _ in range(calls):
+        response = requests.get(f"{server.base_url}/readyz", timeout=TIMEOUT)
+        answers.append((response.status_code, response.json().get("message", response.json().get("status"))))
+    return answers
+
+
+def _readyz_workers(server, status: int) -> set[str]:
+    """The pids of the workers whose access lines show /readyz answering `status`."""
+    return {line.split()[4] for line in server.log_text().splitlines() if f"GET /readyz {status} " in line}
+
+
+def test_after_a_507_every_worker_is_not_ready_until_a_write_succeeds(small_disk, launch):
+    url = f"sqlite:///{small_disk / 'sessions.db'}"
+    migrate(url)
+    # No free-space threshold: only the refused write itself can make a worker say it is not ready.
+    server = launch(url, name="full-disk-readiness", MIN_FREE_DISK_MB="0")
+    api = f"{server.base_url}/api/v1/sessions/s1"
+    assert requests.post(f"{server.base_url}/api/v1/sessions", json={"session_id": "s1"}, timeout=TIMEOUT).ok
+    fill(small_disk / "filler")
+    for i in range(20000):
+        response = requests.post(
+            f"{api}/messages", json={"role": "user", "content": f"{i}:" + "x" * 4000}, timeout=TIMEOUT
+        )
+        if response.status_code != 201:
+            break
+    assert response.status_code == 507, response.text
+    mark = small_disk / "sessions.db.disk-full"
+    assert mark.exists() and mark.stat().st_size == 0  # made on the full filesystem itself
+
+    answers = _readyz_answers(server)
+    print(f"after the 507: {answers}")
+    assert {status for status, _ in answers} == {503}
+    assert all(message.startswith("the database's disk is full") for _, message in answers), answers
+    assert _readyz_workers(server, 503) == {str(pid) for pid in server.worker_pids()} and len(server.worker_pids()) == 2
+
+    (small_disk / "filler").unlink()
+    assert requests.post(f"{api}/messages", json={"role": "user", "content": "room again"}, timeout=TIMEOUT).ok
+    assert not mark.exists()
+    assert _readyz_answers(server) == [(200, "ready")] * 12
+    assert _readyz_workers(server, 200) >= {str(pid) for pid in server.worker_pids()}
