@@ -53,9 +53,14 @@ SQLITE_TRIGGERS = (
 # took 9 ms. Measured at 1,000,000 messages without parallel workers (docs/performance.md): two-word p99 53 ms
 # at COST 1000, 32 ms at 5000, 35 ms at 10000. plpgsql, so that the planner keeps the function (and its cost)
 # instead of inlining it.
+# Words are runs of letters and digits, as the search's query syntax and SQLite's tokenizer have them: without
+# this, PostgreSQL's parser kept "bob@example.com", "shop.example.com" or "2.5.1" as one token that no query of
+# words could match, and dropped the text inside HTML tags.
 POSTGRES_DOCUMENT = f"""CREATE OR REPLACE FUNCTION message_search_document(content text) RETURNS tsvector
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 5000 AS $$
-    BEGIN RETURN to_tsvector('simple'::regconfig, left(content, {SEARCHED_CHARS})); END $$"""
+    BEGIN RETURN to_tsvector(
+        'simple'::regconfig, regexp_replace(left(content, {SEARCHED_CHARS}), '[^[:alnum:]]+', ' ', 'g'));
+    END $$"""
 POSTGRES_INDEX = (
     "CREATE INDEX IF NOT EXISTS ix_chat_history_search ON chat_history USING gin (message_search_document(content))"
 )

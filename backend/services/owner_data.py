@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from backend.services.idempotency import key_scope
+from backend.services.errors import TurnInProgress
+from backend.services.idempotency import key_scope, now, retry_after_s
 from backend.services.validation import Problems, check_owner
 from backend.settings import Limits
 from backend.store.erasure import Scrubbed
@@ -125,10 +126,15 @@ def erase_owner(uow: UnitOfWork, limits: Limits, owner: str, *, actor: str) -> E
     counts: Counter[str] = Counter()
     while True:
         with uow.write() as store:
-            batch = [session.session_id for session in store.owners.sessions(owner, "", SESSION_BATCH)]
+            locked = store.owners.sessions(owner, "", SESSION_BATCH, for_update=True)
+            batch = [session.session_id for session in locked]
+            running = store.owners.running_turn(batch, now()) if batch else None
+            if running is not None:
+                # Its runner would go on writing events and a reply after the rows are gone: the erase waits.
+                raise TurnInProgress(running[0], retry_after_s(running[1], now()))
             scopes = [key_scope(None, owner), *(key_scope(sid) for sid in batch)]
             counts.update(store.owners.erase(owner, batch, scopes))
-        if len(batch) < SESSION_BATCH:
+        if not batch:  # until a read finds none: sessions made meanwhile go too
             break
     scrubbed = uow.scrub()
     erased = ErasedCounts(owner, dict(counts), None if scrubbed is None else scrubbed.wal_truncated, scrubbed)

@@ -16,6 +16,7 @@ from backend.services.errors import InvalidInput
 from backend.services.validation import Problems, check_lookup_id, check_owner, check_page_limit, check_role
 from backend.settings import Limits
 from backend.store.records import MessageRecord, SearchQuery, SearchTerm
+from backend.store.repositories.messages import MAX_ROW_ID
 from backend.store.repositories.search import MARK_END, MARK_START
 from backend.store.unit_of_work import UnitOfWork
 
@@ -129,7 +130,13 @@ def search(
             values = decode_cursor(cursor)
         except InvalidInput:
             values = None
-        if values is None or len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
+        if (
+            values is None
+            or len(values) != 1
+            or not isinstance(values[0], int)
+            or isinstance(values[0], bool)
+            or not 0 < values[0] <= MAX_ROW_ID  # a cursor we issued holds a message id
+        ):
             problems.add("cursor", NOT_A_CURSOR)
         else:
             before_id = values[0]

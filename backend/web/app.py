@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,8 @@ class SessionStoreFlask(flask.Flask):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._coroutine_functions: dict[Callable, bool] = {}
+        # Weak keys: a function made per request (flask.after_this_request) leaves with its request.
+        self._coroutine_functions: weakref.WeakKeyDictionary[Callable, bool] = weakref.WeakKeyDictionary()
 
     def ensure_sync(self, func: Callable) -> Callable:
         # A view method arrives bound to a new view object per request: it is keyed by its function, so the

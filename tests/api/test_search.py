@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.services.cursors import encode_cursor
 from backend.services.errors import InvalidInput
 from backend.services.session import SessionService
 from backend.store.engines import create_engine
@@ -84,6 +85,7 @@ def test_user_content_in_a_snippet_is_escaped(admin_client, conversation):
             ["And the e-mail receipt? <script>alert(1)</script>", "My refund for order 1234 never arrived"],
         ),
         ("refund, please!", []),
+        ("² -monday", []),  # a word the database ignores finds nothing, not every message without "monday"
         ("nothing-like-this", []),
     ],
 )
@@ -121,9 +123,10 @@ def test_bad_filters_are_422s_naming_each(admin_client, service):
     with pytest.raises(InvalidInput) as raised:
         service.search("refund", role="robot", limit=0, cursor="nope")
     assert raised.value.errors == {**role_and_limit, "cursor": ["is not a cursor issued by this server"]}
-    assert search(admin_client, {"q": "refund", "cursor": "bm9wZQ"}, status=422)["errors"] == {
-        "cursor": ["is not a cursor issued by this server"]
-    }
+    for cursor in ("bm9wZQ", encode_cursor([2**63]), encode_cursor([0]), encode_cursor([True]), encode_cursor([1, 2])):
+        assert search(admin_client, {"q": "refund", "cursor": cursor}, status=422)["errors"] == {
+            "cursor": ["is not a cursor issued by this server"]
+        }
     assert search(admin_client, {}, status=422)["errors"] == {"q": ["Missing data for required field."]}
 
 
@@ -207,3 +210,13 @@ def test_a_search_leaves_its_pooled_connection_as_it_found_it(postgres_schema):
         assert connection.exec_driver_sql("SHOW max_parallel_workers_per_gather").scalar_one() == configured
     assert configured != "0"
     service.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "query", ["bob@example.com", "bob", "shop.example.com", "example", "2.5.1", "3.14", "alert", "wrapped"]
+)
+def test_words_inside_addresses_numbers_and_markup_are_found(admin_client, service, query):
+    sid = service.get_or_create_session("tokens").session_id
+    service.save_message(sid, "user", "mail bob@example.com, see https://shop.example.com/x, version 2.5.1 costs 3.14")
+    service.save_message(sid, "user", "<b>wrapped</b> <script>alert(1)</script>")
+    assert len(search(admin_client, query)["hits"]) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from backend.store.records import MessageRecord, SessionRecord, SummaryRecord, TurnRecord
@@ -27,6 +29,12 @@ sessions_of_owner = (
     .order_by(sessions.c.session_id)
     .limit(sa.bindparam("limit"))
 )
+sessions_of_owner_locked = sessions_of_owner.with_for_update()  # appends to them wait for the erase, then find none
+running_lease = (
+    sa.select(turn_leases.c.session_id, turn_leases.c.expires_at)
+    .where(turn_leases.c.session_id.in_(_sids), turn_leases.c.expires_at > sa.bindparam("now"))
+    .limit(1)
+)
 # Superseded messages too: a copy of a user's data holds what a rewind took out of the history.
 messages_page = (
     sa.select(*MESSAGE.columns, messages.c.superseded_at)
@@ -48,10 +56,16 @@ class OwnerRepository(Repository):
 
     __slots__ = ()
 
-    def sessions(self, owner: str, after: str, limit: int) -> list[SessionRecord]:
-        """Up to `limit` sessions of `owner` with ids after `after`, by id."""
-        rows = self.tx.execute(sessions_of_owner, {"owner": owner, "after": after, "limit": limit})
+    def sessions(self, owner: str, after: str, limit: int, *, for_update: bool = False) -> list[SessionRecord]:
+        """Up to `limit` sessions of `owner` with ids after `after`, by id; `for_update` locks them until commit."""
+        statement = sessions_of_owner_locked if for_update else sessions_of_owner
+        rows = self.tx.execute(statement, {"owner": owner, "after": after, "limit": limit})
         return [SESSION.from_result_row(row) for row in rows]
+
+    def running_turn(self, session_ids: list[str], now: datetime) -> tuple[str, datetime] | None:
+        """A session of these whose turn lease is held at `now`, with when it lapses; None when no turn runs."""
+        row = self.tx.execute(running_lease, {"sids": session_ids, "now": now}).first()
+        return None if row is None else (row[0], row[1])
 
     def messages(self, session_id: str, after: int, limit: int) -> list[tuple[MessageRecord, bool]]:
         """Up to `limit` messages of the session after id `after`, superseded ones included (True beside them)."""

@@ -7,6 +7,7 @@ expression index), so the repositories that write messages need not know about t
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from backend.store.records import SearchHit, SearchQuery, SearchTerm
 from backend.store.repositories import Repository
@@ -24,6 +25,7 @@ fts_match = sa.literal_column("message_search").op("MATCH")
 fts_snippet = sa.func.snippet(sa.literal_column("message_search"), 0, MARK_START, MARK_END, "…", SNIPPET_WORDS)
 
 SIMPLE = sa.literal_column("'simple'::regconfig")
+NOT_A_WORD = sa.literal_column("'[^[:alnum:]]+'")  # as in the document (revision 0007)
 # The indexed expression (revision 0007: to_tsvector of the first SEARCHED_CHARS characters, with its true cost).
 document = sa.func.message_search_document(messages.c.content)
 no_parallel_workers = sa.text("SET max_parallel_workers_per_gather = 0")
@@ -52,19 +54,26 @@ def fts5_query(query: SearchQuery) -> str:
 
 
 def tsquery(query: SearchQuery, params: dict) -> sa.ColumnElement:
-    """The tsquery of `query`, each term a bound phraseto_tsquery (so nothing in it is tsquery syntax)."""
+    """The tsquery of `query`, each term a bound phraseto_tsquery of its words split as the document's are (so
+    nothing in it is tsquery syntax). A group one of whose wanted terms PostgreSQL reduces to nothing (a word it
+    ignores, such as "²") matches nothing, as on SQLite, rather than only its exclusions."""
 
     def phrase(term: SearchTerm) -> sa.ColumnElement:
         name = f"term_{len(params)}"
         params[name] = " ".join(term.words)
-        return sa.func.phraseto_tsquery(SIMPLE, sa.bindparam(name))
+        return sa.func.phraseto_tsquery(SIMPLE, sa.func.regexp_replace(sa.bindparam(name), NOT_A_WORD, " ", "g"))
 
     combined = None
     for group in query.groups:
-        wanted = None
+        wanted, present = None, []
         for term in group:
-            part = sa.func.tsquery_not(phrase(term)) if term.excluded else phrase(term)
+            part = phrase(term)
+            if not term.excluded:
+                present.append(sa.func.numnode(part) > 0)
+            part = sa.func.tsquery_not(part) if term.excluded else part
             wanted = part if wanted is None else sa.func.tsquery_and(wanted, part)
+        # An empty tsquery matches nothing, and joined by OR it leaves the other groups as they are.
+        wanted = sa.case((sa.and_(*present), wanted), else_=sa.cast("", postgresql.TSQUERY))
         combined = wanted if combined is None else sa.func.tsquery_or(combined, wanted)
     return combined
 
