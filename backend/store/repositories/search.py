@@ -25,7 +25,6 @@ fts_match = sa.literal_column("message_search").op("MATCH")
 fts_snippet = sa.func.snippet(sa.literal_column("message_search"), 0, MARK_START, MARK_END, "…", SNIPPET_WORDS)
 
 SIMPLE = sa.literal_column("'simple'::regconfig")
-NOT_A_WORD = sa.literal_column("'[^[:alnum:]]+'")  # as in the document (revision 0007)
 # The indexed expression (revision 0007: to_tsvector of the first SEARCHED_CHARS characters, with its true cost).
 document = sa.func.message_search_document(messages.c.content)
 no_parallel_workers = sa.text("SET max_parallel_workers_per_gather = 0")
@@ -54,14 +53,14 @@ def fts5_query(query: SearchQuery) -> str:
 
 
 def tsquery(query: SearchQuery, params: dict) -> sa.ColumnElement:
-    """The tsquery of `query`, each term a bound phraseto_tsquery of its words split as the document's are (so
-    nothing in it is tsquery syntax). A group one of whose wanted terms PostgreSQL reduces to nothing (a word it
+    """The tsquery of `query`, each term a bound phraseto_tsquery of its words (so nothing in it is tsquery
+    syntax). A group one of whose wanted terms PostgreSQL reduces to nothing (a word it
     ignores, such as "²") matches nothing, as on SQLite, rather than only its exclusions."""
 
     def phrase(term: SearchTerm) -> sa.ColumnElement:
         name = f"term_{len(params)}"
         params[name] = " ".join(term.words)
-        return sa.func.phraseto_tsquery(SIMPLE, sa.func.regexp_replace(sa.bindparam(name), NOT_A_WORD, " ", "g"))
+        return sa.func.phraseto_tsquery(SIMPLE, sa.bindparam(name))
 
     combined = None
     for group in query.groups:
