@@ -6,7 +6,7 @@ twice), filled by triggers on insert, delete and rewind. PostgreSQL: a GIN index
 Both index the first SEARCHED_CHARS characters of the live (not superseded) messages. No existing row changes.
 
 Existing rows are indexed here, in batches with progress when `session-store migrate` runs on a terminal. For
-1,000,000 messages of 8 to 40 words: 6.9 s on SQLite, 26.0 s on PostgreSQL (docs/performance.md, "Search").
+1,000,000 messages of 8 to 40 words: 6.9 s on SQLite, 19.2 s on PostgreSQL (docs/performance.md, "Search").
 
 Revision ID: 0007
 Revises: 0006
@@ -50,14 +50,14 @@ SQLITE_TRIGGERS = (
 # The document of a message, as a function the index and the queries share. Its declared COST is what a row's
 # recheck costs (a plpgsql call of to_tsvector: about 7 us); at to_tsvector's default cost PostgreSQL walked the
 # primary key backwards through 38,000 rows (0.24 s) to find 20 hits of a 1,400-match query whose index bitmap
-# took 9 ms. Measured at 1,000,000 messages without parallel workers (docs/performance.md): two-word p99 53 ms
-# at COST 1000, 32 ms at 5000, 35 ms at 10000. plpgsql, so that the planner keeps the function (and its cost)
-# instead of inlining it.
+# took 9 ms. Measured at 1,000,000 messages without parallel workers, before the split below
+# (docs/performance.md): two-word p99 53 ms at COST 1000, 32 ms at 5000, 35 ms at 10000. plpgsql, so that the
+# planner keeps the function (and its cost) instead of inlining it.
 # The characters that join words into one token of PostgreSQL's parser (an e-mail address, a host, a URL, a version
 # number, an HTML tag) become spaces, so that their words are found as SQLite finds them: without it
 # "bob@example.com", "shop.example.com" or "2.5.1" were one token no query of words matched, and the text inside
-# tags was dropped. translate(), not a regular expression: the recheck of a row cost 14 us with
-# regexp_replace('[^[:alnum:]]+') and the two-word p99 went from 41 to 54 ms; with translate() it was 46 ms.
+# tags was dropped. translate(), not a regular expression: with regexp_replace('[^[:alnum:]]+') a row's recheck
+# cost 14 us and the two-word p99 went from 32-41 ms to 54-59 ms; with translate() 46-96 ms over 4 noisy runs.
 POSTGRES_DOCUMENT = f"""CREATE OR REPLACE FUNCTION message_search_document(content text) RETURNS tsvector
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE COST 5000 AS $$
     BEGIN RETURN to_tsvector('simple'::regconfig, translate(left(content, {SEARCHED_CHARS}), '@./:<>', '      '));
