@@ -12,7 +12,6 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from backend.services.errors import TurnInProgress
 from backend.services.idempotency import key_scope, now, retry_after_s
@@ -73,7 +72,7 @@ def _export(uow: UnitOfWork, owner: str, actor: str) -> Iterator[dict]:
     counts: Counter[str] = Counter()
     complete = False
     try:
-        yield {"type": "export", "format": EXPORT_FORMAT, "owner": owner, "exported_at": _now()}
+        yield {"type": "export", "format": EXPORT_FORMAT, "owner": owner, "exported_at": now().isoformat()}
         after = ""
         while True:
             with uow.read() as store:
@@ -136,7 +135,8 @@ def erase_owner(uow: UnitOfWork, limits: Limits, owner: str, *, actor: str) -> E
             counts.update(store.owners.erase(owner, batch, scopes))
         if not batch:  # until a read finds none: sessions made meanwhile go too
             break
-    scrubbed = uow.scrub()
+    # Only messages are in the search index: without one erased, merging it would rewrite it for nothing.
+    scrubbed = uow.scrub(merge_search_index=counts["messages"] > 0)
     erased = ErasedCounts(owner, dict(counts), None if scrubbed is None else scrubbed.wal_truncated, scrubbed)
     audit.info(
         "erase of owner %s by %s: %s",
@@ -146,7 +146,3 @@ def erase_owner(uow: UnitOfWork, limits: Limits, owner: str, *, actor: str) -> E
         extra={"audit": "erase", "actor": actor, "owner": owner, **erased.as_dict()},
     )
     return erased
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()

@@ -28,13 +28,13 @@ class Scrubbed:
     wal_truncated: bool
 
 
-def scrub_sqlite(engine: sa.Engine) -> Scrubbed | None:
-    """Merge the search index until no deleted entry is left in it, then checkpoint and truncate the WAL; None
-    for a server database, whose rows are not in a file of ours."""
+def scrub_sqlite(engine: sa.Engine, *, merge_search_index: bool = True) -> Scrubbed | None:
+    """Merge the search index until no deleted entry is left in it (unless told no message was deleted), then
+    checkpoint and truncate the WAL; None for a server database, whose rows are not in a file of ours."""
     if engine.dialect.name != "sqlite":
         return None
     steps, longest = 0, 0.0
-    while steps < MAX_MERGE_STEPS:
+    while merge_search_index and steps < MAX_MERGE_STEPS:
         started = perf_counter()
         with transaction(engine, write=True) as tx:
             driver = tx.connection.connection.driver_connection

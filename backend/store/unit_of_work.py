@@ -140,10 +140,10 @@ class UnitOfWork:
         it (backend.store.disk_full), and none has committed since."""
         return disk_full_mark(self.engine).is_set()
 
-    def scrub(self) -> Scrubbed | None:
+    def scrub(self, *, merge_search_index: bool = True) -> Scrubbed | None:
         """After an erase: remove from a SQLite file what it keeps of deleted rows (store.erasure); None for a
         server database."""
-        return scrub_sqlite(self.engine)
+        return scrub_sqlite(self.engine, merge_search_index=merge_search_index)
 
     def write_succeeds(self) -> bool:
         """Whether one small write commits now (after a write was refused for lack of space)."""

@@ -15,7 +15,7 @@ from backend.store.engines import get_engine
 from tests.auth.routes import MISSING_ID, routes, session_routes
 from tests.auth.tokens import ADMIN_SCOPE, AUDIENCE, ISSUER, JwksServer, claims, hostile_tokens, jwk_of, rsa_key, sign
 from tests.rows import dump_rows
-from tests.servers import Server, migrate
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 
@@ -30,19 +30,6 @@ def bearer(token: str) -> dict:
 
 ALICE, BOB = bearer(sign(KEY, claims("alice"), kid="k1")), bearer(sign(KEY, claims("bob"), kid="k1"))
 OPERATOR = bearer(sign(KEY, claims("ops", scope=ADMIN_SCOPE), kid="k1"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def operator_database(request, tmp_path):
-    """An empty SQLite file path, or an emptied PostgreSQL schema, migrated as an operator would."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'sessions.db'}"
-    else:
-        schema = request.getfixturevalue("postgres_schema")
-        schema.empty()
-        url = schema.url
-    migrate(url)
-    return url
 
 
 @pytest.fixture

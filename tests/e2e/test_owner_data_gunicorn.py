@@ -11,7 +11,7 @@ import requests
 from click.testing import CliRunner
 
 from backend.cli import main
-from tests.servers import Server, migrate
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 
@@ -20,15 +20,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 TIMEOUT = 20
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def server(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'sessions.db'}"
-    else:
-        schema = request.getfixturevalue("postgres_schema")
-        schema.empty()
-        url = schema.url
-    migrate(url)
+@pytest.fixture
+def server(operator_database, tmp_path):
+    url = operator_database
     started = Server(url, tmp_path / "gunicorn.log", workers=2, ADMIN_TOKEN=TOKEN, LOG_FORMAT="json").start(60)
     yield started
     started.stop()

@@ -95,10 +95,6 @@ class SearchRepository(Repository):
         """Up to `limit` live messages matching `query`, newest first (ids below `before_id`), each with its
         snippet; only `owner`'s sessions when given."""
         params: dict = {}
-        if self.tx.dialect.name == "sqlite":
-            statement = self._sqlite(query, params)
-        else:
-            statement = self._postgresql(query, params)
         filters = [live]
         if before_id is not None:
             filters.append(messages.c.id < sa.bindparam("before_id"))
@@ -113,11 +109,10 @@ class SearchRepository(Repository):
             owned = sa.select(sessions.c.session_id).where(sessions.c.owner == sa.bindparam("owner"))
             filters.append(messages.c.session_id.in_(owned.scalar_subquery()))
             params["owner"] = owner
-        statement = statement(filters, limit)
         if self.tx.dialect.name == "sqlite":
-            rows = self.tx.execute(statement, params).all()
+            rows = self.tx.execute(_sqlite_statement(query, filters, limit, params), params).all()
         else:
-            rows = self._without_parallel_workers(statement, params)
+            rows = self._without_parallel_workers(_postgresql_statement(query, filters, limit, params), params)
         return [SearchHit(message=MESSAGE.from_result_row(row), snippet=row[-1] or "") for row in rows]
 
     def _without_parallel_workers(self, statement, params: dict) -> list:
@@ -129,36 +124,29 @@ class SearchRepository(Repository):
         finally:
             self.tx.execute(parallel_workers_as_configured)
 
-    def _sqlite(self, query: SearchQuery, params: dict):
-        params["q"] = fts5_query(query)
 
-        def build(filters, limit):
-            # The FTS5 table drives: it yields its matches newest first and the join stops at `limit`.
-            return (
-                sa.select(*MESSAGE.columns, fts_snippet)
-                .select_from(fts.join(messages, messages.c.id == fts.c.rowid))
-                .where(fts_match(sa.bindparam("q")), *filters)
-                .order_by(fts.c.rowid.desc())
-                .limit(limit)
-            )
+def _sqlite_statement(query: SearchQuery, filters: list, limit: int, params: dict) -> sa.Select:
+    # The FTS5 table drives: it yields its matches newest first and the join stops at `limit`.
+    params["q"] = fts5_query(query)
+    return (
+        sa.select(*MESSAGE.columns, fts_snippet)
+        .select_from(fts.join(messages, messages.c.id == fts.c.rowid))
+        .where(fts_match(sa.bindparam("q")), *filters)
+        .order_by(fts.c.rowid.desc())
+        .limit(limit)
+    )
 
-        return build
 
-    def _postgresql(self, query: SearchQuery, params: dict):
-        matched = tsquery(query, params)
-
-        def build(filters, limit):
-            found = (
-                sa.select(*MESSAGE.columns)
-                .where(document.op("@@")(matched), *filters)
-                .order_by(messages.c.id.desc())
-                .limit(limit)
-                .subquery()
-            )
-            # The headline is made for the page's rows only, after the limit.
-            headline = sa.func.ts_headline(
-                SIMPLE, sa.func.left(found.c.content, sa.literal_column(str(SEARCHED_CHARS))), matched, HEADLINE_OPTIONS
-            )
-            return sa.select(*found.c, headline).order_by(found.c.id.desc())
-
-        return build
+def _postgresql_statement(query: SearchQuery, filters: list, limit: int, params: dict) -> sa.Select:
+    matched = tsquery(query, params)
+    found = (
+        sa.select(*MESSAGE.columns)
+        .where(document.op("@@")(matched), *filters)
+        .order_by(messages.c.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    # The headline is made for the page's rows only, after the limit.
+    searched = sa.func.left(found.c.content, sa.literal_column(str(SEARCHED_CHARS)))
+    headline = sa.func.ts_headline(SIMPLE, searched, matched, HEADLINE_OPTIONS)
+    return sa.select(*found.c, headline).order_by(found.c.id.desc())
