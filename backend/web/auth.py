@@ -84,12 +84,13 @@ def unauthorized(reason: str, message: str = UNAUTHORIZED) -> None:
 
 def authenticate() -> None:
     """before_request: for /api/v1, find the caller (401 in jwt mode without a valid token), then rate-limit it."""
-    request = flask.request
-    if not (request.path + "/").startswith(API_PREFIX) or request.method == "OPTIONS":
+    request = flask.request._get_current_object()  # one context lookup, not one per attribute
+    path = request.path
+    if not (path + "/").startswith(API_PREFIX) or request.method == "OPTIONS":
         return  # probes; CORS preflights carry no credentials
-    if request.path == OPENAPI_PATH or (request.path + "/").startswith(DOCS_PREFIX):
+    if path == OPENAPI_PATH or (path + "/").startswith(DOCS_PREFIX):
         return  # the API's description, for a browser that cannot send a token: routes and shapes, no data
-    auth = authenticator()
+    auth = flask.current_app.extensions[EXTENSION_KEY]
     try:
         caller = auth.caller(request)
     except InvalidToken as exc:
@@ -97,14 +98,15 @@ def authenticate() -> None:
         unauthorized(exc.kind)
     except KeysUnavailable:
         abort(503, message="the identity provider's keys cannot be fetched; retry later", headers={"Retry-After": "5"})
-    flask.g.caller = caller
-    key = f"owner:{caller.owner}" if auth.mode == "jwt" else f"address:{request.remote_addr}"
-    auth.rate_limits.check(request, key)
+    request.session_store_caller = caller
+    if auth.rate_limits.items:
+        key = f"owner:{caller.owner}" if auth.mode == "jwt" else f"address:{request.remote_addr}"
+        auth.rate_limits.check(request, key)
 
 
 def current_caller() -> Caller:
     """The caller of the current /api/v1 request (as authenticate found it)."""
-    return flask.g.get("caller", NOBODY)
+    return getattr(flask.request._get_current_object(), "session_store_caller", NOBODY)
 
 
 def owner_scope() -> str | None:
@@ -115,7 +117,7 @@ def owner_scope() -> str | None:
 def is_operator() -> bool:
     """Whether the current request carries the operator credential: ADMIN_TOKEN (none mode) or a token
     with JWT_ADMIN_SCOPE (jwt mode). Works on any route, /api/v1 or not; never raises for a bad token."""
-    caller = flask.g.get("caller")
+    caller = getattr(flask.request._get_current_object(), "session_store_caller", None)
     if caller is None:
         try:
             caller = authenticator().caller(flask.request)
@@ -141,7 +143,7 @@ def require_operator() -> None:
     if authenticator().mode == "none":
         check_admin_token()
         return
-    caller = flask.g.get("caller")
+    caller = getattr(flask.request._get_current_object(), "session_store_caller", None)
     if caller is None:
         try:
             caller = authenticator().caller(flask.request)

@@ -50,7 +50,7 @@ class BodyParser(FlaskParser):
             self._handle_invalid_json_error(ValueError("JSON number too long"), req)
         # The session a body names (chat, voice, a new session), noted as it is parsed, for the access line.
         if isinstance(body, dict) and isinstance(body.get("session_id"), str):
-            flask.g.body_session_id = body["session_id"][:256]
+            req.session_store_body_session_id = body["session_id"][:256]
         return body
 
 
