@@ -134,3 +134,28 @@ def test_options_it_cannot_honour_leave_the_schema_on_marshmallow():
         "Hooked", (ma.Schema,), {"n": fields.Integer(), "hook": ma.post_dump(lambda self, data, **kw: data)}
     )()
     assert [compile_dumper(s) for s in (as_string, dotted, hooked)] == [None, None, None]
+
+
+def test_a_record_without_a_field_dumps_its_default_or_nothing_and_a_property_is_read():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True, slots=True)
+    class Hit:
+        id: int
+        name: str | None
+
+        @property
+        def label(self) -> str:
+            return f"#{self.id}"
+
+    class HitSchema(CompiledDumpMixin, ma.Schema):
+        id = fields.Integer()
+        name = fields.String()
+        label = fields.String()
+        kind = fields.String(dump_default="hit")
+        absent = fields.Boolean()
+
+    for hit in (Hit(7, "seven"), Hit(8, None)):
+        assert HitSchema().dump(hit) == marshmallow_dump(HitSchema(), hit)
+    assert list(HitSchema().dump(Hit(7, "x"))) == ["id", "name", "label", "kind"]
+    assert HitSchema().dump({"id": 3}) == {"id": 3, "kind": "hit"}
