@@ -28,4 +28,3 @@ def test_functions_made_per_request_do_not_grow_the_cache_past_its_bound(monkeyp
     assert len(made) == 200
     assert 0 < len(app._coroutine_functions) <= 50
     assert app._coroutine_functions[view] is False
-
