@@ -20,7 +20,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench.inproc import WSGI_CASES
+from bench.inproc import SERVICE_CASES, WSGI_CASES
 
 BENCH = Path(__file__).parent
 BUDGET_FILE = BENCH / "instruction_budget.json"
@@ -125,6 +125,40 @@ def over_budget(counts: dict[str, int], budget: dict[str, int]) -> dict[str, str
         for case in counts
         if counts[case] > budget[case] * (1 + BUDGET_TOLERANCE)
     }
+
+
+def instruction_cases(requests: int = 100, warm: int = 50) -> list[dict]:
+    """Rows of the bench report: each hot path against its budget, and the raw sqlite3 reference against the service
+    doing the same work (issue 23's targets: append >= 0.5x, read-50 >= 0.75x), in one process under callgrind."""
+    counts = count(WSGI_CASES + SERVICE_CASES, requests, warm)
+    budget = read_budget()
+    rows = []
+    for case in WSGI_CASES:
+        ratio = round(counts[case] / budget[case], 3)
+        rows.append(
+            {
+                "case": f"instructions per request, {case}, vs the budget",
+                "target": f"<= {1 + BUDGET_TOLERANCE:.1f}",
+                "candidate_instructions": counts[case],
+                "reference_instructions": budget[case],
+                "ratio": ratio,
+                "ok": ratio <= 1 + BUDGET_TOLERANCE,
+            }
+        )
+    for work, target in (("append", 0.5), ("read-50", 0.75)):
+        service, raw = counts[f"service-{work}"], counts[f"raw-{work}"]
+        ratio = round(raw / service, 3)  # the share of the service's instructions the same work needs
+        rows.append(
+            {
+                "case": f"instructions: raw sqlite3 vs the service, {work}",
+                "target": f">= {target}",
+                "candidate_instructions": raw,
+                "reference_instructions": service,
+                "ratio": ratio,
+                "ok": ratio >= target,
+            }
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
