@@ -99,8 +99,11 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
                     db.drop()
                 if kind == "sqlite":
                     from bench.durability import sync_levels_over_http
+                    from bench.peer_cpu import peer_cpu_cases
 
                     rounds = 3 if size.rounds > 1 else 1
+                    # The peers serve SQLite only; every server at synchronous=NORMAL.
+                    rows += [{"database": kind, **row} for row in peer_cpu_cases(size.http_seconds / 2, rounds)]
                     rows += [
                         {"database": kind, **row}
                         for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))

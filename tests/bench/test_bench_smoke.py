@@ -30,7 +30,12 @@ CASES = {
     "resume: 10 streamed turns",
     "stop sent to another server",
 }
-SQLITE_ONLY = {"HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL"}
+SQLITE_ONLY = {
+    "HTTP POST .../messages, SQLITE_SYNCHRONOUS=FULL vs NORMAL",
+    "server CPU per request vs FastAPI (async + threadpool), POST",
+    "server CPU per request vs FastAPI (async + threadpool), GET-50",
+    "server CPU per request vs FastAPI (async + threadpool), healthz",
+}
 # Counted under valgrind: left out, and said so, where it is not installed (.ci/run installs it).
 INSTRUCTIONS = {
     "instructions per request, post, vs the budget",
