@@ -81,6 +81,8 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
                     rows += [{"database": kind, **row} for row in case(db, size)]
                 finally:
                     db.drop()
+            if kind == "sqlite":
+                rows += [{"database": kind, **row} for row in _instruction_rows(size)]
             big, small = fresh(), fresh()
             try:
                 rows += [{"database": kind, **row} for row in operator_paths(big, small, size)]
@@ -97,8 +99,11 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
                     db.drop()
                 if kind == "sqlite":
                     from bench.durability import sync_levels_over_http
+                    from bench.peer_cpu import peer_cpu_cases
 
                     rounds = 3 if size.rounds > 1 else 1
+                    # The peers serve SQLite only; every server at synchronous=NORMAL.
+                    rows += [{"database": kind, **row} for row in peer_cpu_cases(size.http_seconds / 2, rounds)]
                     rows += [
                         {"database": kind, **row}
                         for row in sync_levels_over_http(size.http_seconds, rounds, Path(workdir))
@@ -112,12 +117,25 @@ def run(kinds: list[str], size: Size, http: bool, postgres_url: str | None, only
     return rows
 
 
+def _instruction_rows(size: Size) -> list[dict]:
+    """Instructions per request under callgrind (bench.instructions); none, said so, without valgrind."""
+    from bench.instructions import instruction_cases, missing_tools
+
+    reason = missing_tools()
+    if reason:
+        print(f"instruction counts left out: {reason}", file=sys.stderr)
+        return []
+    return instruction_cases(requests=100 if size.rounds > 1 else 10, warm=50 if size.rounds > 1 else 5)
+
+
 def render(rows: list[dict]) -> str:
     """A Markdown table of the rows."""
     header = "| database | case | candidate | reference | ratio | target | met |"
     lines = [header, "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
-        if "candidate_ms" in row:
+        if "candidate_instructions" in row:
+            cand, ref = f"{row['candidate_instructions']:,} instr", f"{row['reference_instructions']:,} instr"
+        elif "candidate_ms" in row:
             cand, ref = f"{row['candidate_ms']} ms", f"{row['reference_ms']} ms"
         else:
             cand, ref = f"{row['candidate_per_s']}/s", f"{row['reference_per_s']}/s"

@@ -9,6 +9,23 @@ from backend.settings import TestingConfig
 from tests.rows import row_counts
 
 ADMIN_TOKEN = "operator-token-0123456789"
+# Settings that would otherwise come from the environment: every API test starts from these.
+HERMETIC = {
+    "ADMIN_TOKEN": None,
+    "CORS_ORIGINS": (),
+    "CHAT_AGENT": None,
+    "CHAT_AGENT_URL": None,
+    "AUTH_MODE": "none",
+    "JWT_SECRET": None,
+    "JWT_PUBLIC_KEY": None,
+    "JWT_JWKS_URL": None,
+    "JWT_AUDIENCE": None,
+    "JWT_ISSUER": None,
+    "RATE_LIMIT_READS": None,
+    "RATE_LIMIT_WRITES": None,
+    "RATE_LIMIT_TURNS": None,
+    "RATE_LIMIT_STORAGE_URL": None,
+}
 
 
 @pytest.fixture
@@ -16,23 +33,7 @@ def make_app(database_url):
     """Build an app on this test's database; keyword arguments override settings."""
 
     def make(**settings):
-        defaults = {
-            "ADMIN_TOKEN": None,
-            "CORS_ORIGINS": (),
-            "CHAT_AGENT": None,
-            "CHAT_AGENT_URL": None,
-            "AUTH_MODE": "none",
-            "JWT_SECRET": None,
-            "JWT_PUBLIC_KEY": None,
-            "JWT_JWKS_URL": None,
-            "JWT_AUDIENCE": None,
-            "JWT_ISSUER": None,
-            "RATE_LIMIT_READS": None,
-            "RATE_LIMIT_WRITES": None,
-            "RATE_LIMIT_TURNS": None,
-            "RATE_LIMIT_STORAGE_URL": None,
-        }
-        return create_app(TestingConfig(DATABASE_URL=database_url, **{**defaults, **settings}))
+        return create_app(TestingConfig(DATABASE_URL=database_url, **{**HERMETIC, **settings}))
 
     return make
 
