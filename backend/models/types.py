@@ -60,6 +60,8 @@ def parse_timestamp(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             return _parse_unusual_timestamp(value)
+        if parsed.tzinfo is None:  # as stored: naive UTC
+            return parsed.replace(tzinfo=UTC)
     elif isinstance(value, datetime):
         parsed = value
     else:
@@ -98,7 +100,7 @@ def _short(value: Any) -> str:
 
 def parse_metadata(value: Any) -> dict:
     """A dict from any legacy metadata value: the object itself, else empty."""
-    if value is None:
+    if value is None or value == "{}":  # as most messages are stored
         return {}
     if isinstance(value, dict):
         return value
