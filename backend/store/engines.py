@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.pool import PoolProxiedConnection
 
 from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, postgres_pool_size_from_env, sqlite_synchronous_from_env
 from backend.store import sqlite_writes
@@ -214,11 +215,16 @@ def is_read_only_connection_error(exc: BaseException) -> bool:
     return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
 
 
-def invalidate_if_unusable(connection: sa.Connection, exc: BaseException, cursor=None) -> None:
-    """Drop a pooled connection that the driver says is gone (or read-only): the next checkout opens a new one."""
-    dbapi_connection = connection.connection.dbapi_connection
-    dialect = connection.dialect
+def invalidate_if_unusable(
+    dialect: sa.Dialect,
+    pooled: PoolProxiedConnection,
+    connection: sa.Connection | None,
+    exc: BaseException,
+    cursor=None,
+) -> None:
+    """Drop a pooled connection that the driver says is gone (or read-only): the next checkout opens a new one.
+    Through SQLAlchemy's `connection` when the transaction made one (it then knows it is invalid too)."""
     if is_read_only_connection_error(exc) or (
-        isinstance(exc, dialect.dbapi.Error) and dialect.is_disconnect(exc, dbapi_connection, cursor)
+        isinstance(exc, dialect.dbapi.Error) and dialect.is_disconnect(exc, pooled.dbapi_connection, cursor)
     ):
-        connection.invalidate(exc)
+        (pooled if connection is None else connection).invalidate(exc)

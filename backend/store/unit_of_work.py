@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.pool import PoolProxiedConnection
 
 from backend.store.disk_full import disk_full_mark
 from backend.store.erasure import Scrubbed, scrub_sqlite
@@ -44,8 +45,10 @@ class StoreTransaction(Transaction):
 
     __slots__ = ("count_tokens",)
 
-    def __init__(self, connection: sa.Connection, count_tokens: Callable[[str], int] | None = None):
-        super().__init__(connection)
+    def __init__(
+        self, engine: sa.Engine, pooled: PoolProxiedConnection, count_tokens: Callable[[str], int] | None = None
+    ):
+        super().__init__(engine, pooled)
         self.count_tokens = count_tokens
 
     @property
