@@ -25,10 +25,12 @@ from pathlib import Path
 READ_SESSION = "bench-read-0000"  # 1,000 messages
 APPEND_SESSION = "bench-append-00"  # empty at the start
 SERVICE_SESSION, RAW_SESSION = "bench-service-0", "bench-raw-00000"
+TURN_SESSION = "bench-turn-0000"  # a conversation turn per call: the user's message in, the reply out
 POST_BODY = b'{"role": "user", "content": "hello over http"}'
 WSGI_CASES = ("post", "get-50", "healthz")
+TURN_CASES = ("turn",)
 SERVICE_CASES = ("service-append", "raw-append", "service-read-50", "raw-read-50")
-CASES = WSGI_CASES + SERVICE_CASES
+CASES = WSGI_CASES + TURN_CASES + SERVICE_CASES
 
 
 def production_environment(workdir: Path) -> dict[str, str]:
@@ -50,7 +52,10 @@ def filled_database(workdir: Path) -> str:
 
     db = BenchDatabase("sqlite", workdir, None)
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    db.fill([(sid, now) for sid in (READ_SESSION, APPEND_SESSION, SERVICE_SESSION, RAW_SESSION)], {READ_SESSION: 1000})
+    db.fill(
+        [(sid, now) for sid in (READ_SESSION, APPEND_SESSION, SERVICE_SESSION, RAW_SESSION, TURN_SESSION)],
+        {READ_SESSION: 1000},
+    )
     db.engine.dispose()
     return db.url
 
@@ -83,15 +88,18 @@ def wsgi_call(app, method: str, path: str, query: str = "", body: bytes = b"", e
 def build_cases(url: str) -> dict[str, Callable[[], object]]:
     """Every case, ready to call (the app built as wsgi.py builds it)."""
     from backend.services.session import SessionService
+    from backend.services.turns.service import ChatService
     from bench.raw import RawStore
     from wsgi import app
 
     messages = "/api/v1/sessions/{}/messages"
     service, raw = SessionService(url), RawStore(url)
+    chat = ChatService(service, agent=lambda request: "hello back")  # an instant agent: the turn's own work
     return {
         "post": wsgi_call(app, "POST", messages.format(APPEND_SESSION), body=POST_BODY, expect="201"),
         "get-50": wsgi_call(app, "GET", messages.format(READ_SESSION), query="limit=50"),
         "healthz": wsgi_call(app, "GET", "/healthz"),
+        "turn": lambda: chat.chat(TURN_SESSION, "hello"),
         "service-append": lambda: service.save_message(SERVICE_SESSION, "user", "hello there"),
         "raw-append": lambda: raw.append(RAW_SESSION, "user", "hello there"),
         "service-read-50": lambda: service.get_chat_history(READ_SESSION, limit=50),

@@ -20,12 +20,15 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench.inproc import SERVICE_CASES, WSGI_CASES
+from bench.inproc import SERVICE_CASES, TURN_CASES, WSGI_CASES
 
 BENCH = Path(__file__).parent
 BUDGET_FILE = BENCH / "instruction_budget.json"
 COUNTER_SOURCE = BENCH / "callgrind_control.c"
 BUDGET_TOLERANCE = 0.10
+# The hot paths: the three routes through the WSGI app, and a whole turn through ChatService (an instant agent:
+# the turn's two writes, its runner and agent-call threads).
+BUDGET_CASES = WSGI_CASES + TURN_CASES
 CALLGRIND_HEADER = Path("/usr/include/valgrind/callgrind.h")
 # What the measured process inherits: nothing that configures the app (ADMIN_TOKEN, AUTH_MODE, rate limits...).
 # A fixed hash seed, so that set and dict orders (and the instructions they take) are the same in every run.
@@ -52,7 +55,7 @@ def build_counter(directory: Path) -> Path:
     return library
 
 
-def count(cases: tuple[str, ...] = WSGI_CASES, requests: int = 100, warm: int = 50) -> dict[str, int]:
+def count(cases: tuple[str, ...] = BUDGET_CASES, requests: int = 100, warm: int = 50) -> dict[str, int]:
     """Instructions per call of each case (bench.inproc), in one process under callgrind."""
     reason = missing_tools()
     if reason:
@@ -130,10 +133,10 @@ def over_budget(counts: dict[str, int], budget: dict[str, int]) -> dict[str, str
 def instruction_cases(requests: int = 100, warm: int = 50) -> list[dict]:
     """Rows of the bench report: each hot path against its budget, and the raw sqlite3 reference against the service
     doing the same work (issue 23's targets: append >= 0.5x, read-50 >= 0.75x), in one process under callgrind."""
-    counts = count(WSGI_CASES + SERVICE_CASES, requests, warm)
+    counts = count(BUDGET_CASES + SERVICE_CASES, requests, warm)
     budget = read_budget()
     rows = []
-    for case in WSGI_CASES:
+    for case in BUDGET_CASES:
         ratio = round(counts[case] / budget[case], 3)
         rows.append(
             {
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-budget", action="store_true", help="rewrite bench/instruction_budget.json")
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args(argv)
-    counts = count(WSGI_CASES, args.requests)
+    counts = count(BUDGET_CASES, args.requests)
     budget = read_budget() if BUDGET_FILE.exists() else {}
     for case, instructions in counts.items():
         allowed = budget.get(case)

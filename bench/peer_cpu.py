@@ -172,8 +172,8 @@ def start_servers(workdir: Path) -> list:
     return started
 
 
-def peer_cpu(seconds: int, rounds: int) -> dict[str, dict[str, float]]:
-    """{server: {route: median CPU ms per request}}."""
+def peer_cpu(seconds: int, rounds: int) -> dict[str, dict[str, list[float]]]:
+    """{server: {route: CPU ms per request of each round}}."""
     from bench.http import ensure_wrk
 
     try:
@@ -190,19 +190,22 @@ def peer_cpu(seconds: int, rounds: int) -> dict[str, dict[str, float]]:
             for number in range(rounds):
                 for server in servers[number % 3 :] + servers[: number % 3]:
                     for route in ROUTES:
-                        figures[server.name][route].append(measure(wrk, server, route, seconds))
+                        ms = measure(wrk, server, route, seconds)
+                        figures[server.name][route].append(ms)
+                        print(f"round {number + 1}: {server.name} {route} {ms:.4f} ms CPU/request", file=sys.stderr)
         finally:
             for server in servers:
                 server.stop()
-    return {
-        name: {route: statistics.median(runs) for route, runs in by_route.items()} for name, by_route in figures.items()
-    }
+    return figures
 
 
 def peer_cpu_cases(seconds: float, rounds: int) -> list[dict]:
     """Rows: this project's CPU per request over FastAPI's (issue 23's target: at most 1.0), plain Flask's beside."""
-    figures = peer_cpu(max(1, int(seconds)), rounds)
-    ours, fastapi, flask = figures["this project"], figures["FastAPI"], figures["plain Flask"]
+    runs = peer_cpu(max(1, int(seconds)), rounds)
+    medians = {
+        name: {route: statistics.median(ms) for route, ms in by_route.items()} for name, by_route in runs.items()
+    }
+    ours, fastapi, flask = medians["this project"], medians["FastAPI"], medians["plain Flask"]
     rows = []
     for route in ROUTES:
         ratio = round(ours[route] / fastapi[route], 3)
@@ -215,6 +218,7 @@ def peer_cpu_cases(seconds: float, rounds: int) -> list[dict]:
                 "ratio": ratio,
                 "ok": ratio <= 1.0,
                 "detail": f"plain Flask {flask[route]:.4f} ms, {ours[route] / flask[route]:.2f}x",
+                "rounds_ms": {name: [round(ms, 4) for ms in by_route[route]] for name, by_route in runs.items()},
             }
         )
     return rows

@@ -17,7 +17,8 @@ from backend import create_app
 from backend.services.session import SessionService
 from backend.settings import ProductionConfig
 from tests.api.conftest import HERMETIC
-from tests.api.response_corpus import HISTORY, HISTORY_MESSAGES, replay
+from tests.api.corpus_requests import HISTORY, HISTORY_MESSAGES
+from tests.api.response_corpus import replay
 
 GOLDEN = Path(__file__).parent / "corpus" / "responses.txt"
 
