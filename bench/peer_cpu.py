@@ -44,17 +44,17 @@ TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 class PeerServer:
     """A server started by `command` in a process group of its own, on a free loopback port."""
 
-    def __init__(self, name: str, command: list[str], database: Path, log: Path):
+    def __init__(self, name: str, command: list[str], database: Path, log: Path, cwd: Path = PROJECT_ROOT, **env):
         self.name, self.port = name, free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.command = [part.format(port=self.port) for part in command]
-        self.env = {**server_env(f"sqlite:///{database}"), "PEER_DB_PATH": str(database)}
-        self.log, self.process = log, None
+        self.env = {**server_env(f"sqlite:///{database}", **env), "PEER_DB_PATH": str(database), "PORT": str(self.port)}
+        self.log, self.process, self.cwd = log, None, cwd
 
     def start(self, workers: int = 2, timeout_s: float = 30.0) -> PeerServer:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -143,9 +143,11 @@ def measure(wrk: str, server, route: str, seconds: int) -> float:
 
 
 def start_servers(workdir: Path) -> list:
-    """The three servers, serving."""
+    """The three servers, serving; and with PEER_CPU_BEFORE=<another checkout of this project>, that one too (a
+    before and after in the same run: `git worktree add /tmp/before <commit>`)."""
     python = sys.executable
-    databases = seeded_copies(workdir, ["this project", "plain Flask", "FastAPI"])
+    before = os.environ.get("PEER_CPU_BEFORE")
+    databases = seeded_copies(workdir, ["this project", "plain Flask", "FastAPI", *(["before"] if before else [])])
     ours = Server(f"sqlite:///{databases['this project']}", workdir / "project.log", SQLITE_SYNCHRONOUS="NORMAL")
     ours.name = "this project"
     flask = PeerServer(
@@ -161,9 +163,24 @@ def start_servers(workdir: Path) -> list:
         databases["FastAPI"],
         workdir / "fastapi.log",
     )
+    servers = [ours, flask, fastapi]
+    if before:
+        command = [python, "-m", "gunicorn", "--config", "config/gunicorn.conf.py", "wsgi:app"]
+        servers.append(
+            PeerServer(
+                f"this project at {before}",
+                command,
+                databases["before"],
+                workdir / "before.log",
+                cwd=Path(before),
+                HOST="127.0.0.1",
+                WEB_CONCURRENCY="2",
+                SQLITE_SYNCHRONOUS="NORMAL",
+            )
+        )
     started = []
     try:
-        for server in (ours, flask, fastapi):
+        for server in servers:
             started.append(server.start())
     except BaseException:
         for server in started:
@@ -188,7 +205,8 @@ def peer_cpu(seconds: int, rounds: int) -> dict[str, dict[str, list[float]]]:
                     _wrk(wrk, server, route, 1)
             figures = {server.name: {route: [] for route in ROUTES} for server in servers}
             for number in range(rounds):
-                for server in servers[number % 3 :] + servers[: number % 3]:
+                turn = number % len(servers)
+                for server in servers[turn:] + servers[:turn]:
                     for route in ROUTES:
                         ms = measure(wrk, server, route, seconds)
                         figures[server.name][route].append(ms)
@@ -217,7 +235,10 @@ def peer_cpu_cases(seconds: float, rounds: int) -> list[dict]:
                 "reference_ms": round(fastapi[route], 4),
                 "ratio": ratio,
                 "ok": ratio <= 1.0,
-                "detail": f"plain Flask {flask[route]:.4f} ms, {ours[route] / flask[route]:.2f}x",
+                "detail": f"plain Flask {flask[route]:.4f} ms, {ours[route] / flask[route]:.2f}x"
+                + "".join(
+                    f"; {name} {ms[route]:.4f} ms" for name, ms in medians.items() if name.startswith("this project at")
+                ),
                 "rounds_ms": {name: [round(ms, 4) for ms in by_route[route]] for name, by_route in runs.items()},
             }
         )

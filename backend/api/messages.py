@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
@@ -23,14 +22,14 @@ from backend.schemas.messages import (
 )
 from backend.store.records import NewMessage
 from backend.web.auth import owner_scope
-from backend.web.blueprint import Blueprint
+from backend.web.blueprint import Blueprint, Resource
 from backend.web.preconditions import RETRY_AFTER_HEADER, if_match
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/sessions", description="Messages of a session")
 
 
 @blp.route("/<session_id>/messages")
-class Messages(MethodView):
+class Messages(Resource):
     """The history of one session."""
 
     @blp.arguments(HistoryArgsSchema, location="query")

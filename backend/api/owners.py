@@ -6,13 +6,12 @@ import json
 from collections.abc import Iterator
 
 import flask
-from flask.views import MethodView
 from flask_smorest import abort
 
 from backend.extensions import services
 from backend.schemas.owners import ErasedSchema
 from backend.web.auth import authenticator, current_caller, require_operator
-from backend.web.blueprint import Blueprint
+from backend.web.blueprint import Blueprint, Resource
 
 blp = Blueprint("owners", __name__, url_prefix="/api/v1", description="A user's data: export and erase")
 NDJSON = "application/x-ndjson"
@@ -47,7 +46,7 @@ def _ndjson(records: Iterator[dict]) -> flask.Response:
 
 
 @blp.route("/owners/<owner>/export")
-class OwnerExport(MethodView):
+class OwnerExport(Resource):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -59,7 +58,7 @@ class OwnerExport(MethodView):
 
 
 @blp.route("/owners/<owner>")
-class Owner(MethodView):
+class Owner(Resource):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -71,7 +70,7 @@ class Owner(MethodView):
 
 
 @blp.route("/me/export")
-class MyExport(MethodView):
+class MyExport(Resource):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
@@ -83,7 +82,7 @@ class MyExport(MethodView):
 
 
 @blp.route("/me")
-class Me(MethodView):
+class Me(Resource):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from flask.views import MethodView
-
 from backend.extensions import services
 from backend.schemas.search import SearchArgsSchema, SearchPageSchema
 from backend.web.auth import listing_access, owner_scope
-from backend.web.blueprint import Blueprint
+from backend.web.blueprint import Blueprint, Resource
 
 blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="Search")
 
 
 @blp.route("")
-class Search(MethodView):
+class Search(Resource):
     """Messages whose content matches a query."""
 
     @blp.doc(security=[{"bearerAuth": []}])

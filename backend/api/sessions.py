@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
@@ -16,14 +15,14 @@ from backend.schemas.sessions import (
     SessionUpdateSchema,
 )
 from backend.web.auth import current_caller, listing_access, owner_scope
-from backend.web.blueprint import Blueprint
+from backend.web.blueprint import Blueprint, Resource
 from backend.web.preconditions import ETAG_HEADER, RETRY_AFTER_HEADER, if_match, not_modified, with_etag
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1/sessions", description="Sessions")
 
 
 @blp.route("")
-class Sessions(MethodView):
+class Sessions(Resource):
     """The collection of sessions."""
 
     @blp.doc(security=[{"bearerAuth": []}])
@@ -75,7 +74,7 @@ class Sessions(MethodView):
 
 
 @blp.route("/<session_id>")
-class SessionById(MethodView):
+class SessionById(Resource):
     """One session."""
 
     @blp.arguments(IfNoneMatchHeaders, location="headers")
@@ -125,7 +124,7 @@ class SessionById(MethodView):
 
 
 @blp.route("/<session_id>/stats")
-class SessionStats(MethodView):
+class SessionStats(Resource):
     """Counts and times of one session."""
 
     @blp.alt_response(404, response="NOT_FOUND")

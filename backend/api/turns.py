@@ -3,14 +3,13 @@ heard, served by any worker or host."""
 
 from __future__ import annotations
 
-from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from backend.extensions import services
 from backend.schemas.headers import IdempotencyHeaders
 from backend.schemas.turns import LastEventHeaders, StopSchema, TurnSchema
 from backend.web.auth import owner_scope
-from backend.web.blueprint import Blueprint
+from backend.web.blueprint import Blueprint, Resource
 from backend.web.sse import EVENT_STREAM, event_stream_response
 
 blp = Blueprint("turns", __name__, url_prefix="/api/v1/sessions", description="Turns of a session")
@@ -18,7 +17,7 @@ TURN = "/<session_id>/turns/<turn_id>"
 
 
 @blp.route(TURN)
-class TurnById(MethodView):
+class TurnById(Resource):
     """One turn."""
 
     @blp.alt_response(404, response="NOT_FOUND")
@@ -29,7 +28,7 @@ class TurnById(MethodView):
 
 
 @blp.route(f"{TURN}/events")
-class TurnEvents(MethodView):
+class TurnEvents(Resource):
     """The events of one turn."""
 
     @blp.arguments(LastEventHeaders, location="headers")
