@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import typing
 
 import flask
 import flask_smorest
 import marshmallow as ma
+import werkzeug
 from flask.views import MethodView
+from flask_smorest.utils import set_status_and_headers_in_response, unpack_tuple_response
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -121,6 +124,37 @@ class Blueprint(flask_smorest.Blueprint):
             # flask-smorest's result is use_args(its documenting layer(func)): its documentation, on func itself.
             func._apidoc = documenting(func).__wrapped__._apidoc
             return parsing(func)
+
+        return decorator
+
+    def response(self, status_code, schema=None, **kwargs):
+        """flask-smorest's, answering as its wrapper does (the view's result dumped by `schema`, as JSON, with the
+        status and headers it returns) without the lookups this app does not need: the coroutine check (no view here
+        is a coroutine: one that is keeps flask-smorest's wrapper) and the dump kept for flask-smorest's ETags (this
+        app computes its own, backend.web.preconditions)."""
+        schema = schema() if isinstance(schema, type) else schema
+        documenting = super().response(status_code, schema, **kwargs)
+        prepare = self._prepare_response_content
+
+        def decorator(func):
+            documented = documenting(func)
+            if inspect.iscoroutinefunction(func):
+                return documented
+
+            @functools.wraps(func)
+            def answer(*args, **kwargs):
+                result, status, headers = unpack_tuple_response(func(*args, **kwargs))
+                if isinstance(result, werkzeug.Response):
+                    set_status_and_headers_in_response(result, status, headers)
+                    return result
+                response = flask.jsonify(prepare(result if schema is None else schema.dump(result)))
+                set_status_and_headers_in_response(response, status, headers)
+                if status is None:
+                    response.status_code = status_code
+                return response
+
+            answer._apidoc = documented._apidoc
+            return answer
 
         return decorator
 
