@@ -136,7 +136,20 @@ class _Page:
 
 
 class GeventWorker(JSONErrors, ggevent.GeventWorker):
-    """gunicorn's gevent worker (GUNICORN_WORKER_CLASS=gevent, the default), its own errors in JSON."""
+    """gunicorn's gevent worker (GUNICORN_WORKER_CLASS=gevent, the default), its own errors in JSON.
+
+    With more than one worker, gunicorn has each accept one connection per turn of gevent's loop, so that
+    workers sharing one socket take turns. With a socket per worker (reuse_port) the kernel already spreads
+    connections, and that cap only left them waiting: a turn of the loop takes tens of milliseconds while
+    100 turns stream, and 90-100 connections queued in each socket's backlog, resumes waiting 3-4 s for
+    their accept (docs/performance.md, "Turns that outlive their connection"). Every waiting connection is
+    accepted instead (gevent's own default, up to 100 per turn)."""
+
+    def run(self):
+        if self.cfg.reuse_port:
+            # The worker's copy of the settings: gunicorn reads `workers` here only to choose that cap.
+            self.cfg.set("workers", 1)
+        super().run()
 
 
 class SyncWorker(JSONErrors, sync.SyncWorker):
