@@ -14,6 +14,7 @@ from backend.services.token_counts import TokenCounter
 from backend.services.turns.service import ChatService
 from backend.settings import Config
 from backend.store.engines import get_engine
+from backend.store.unit_of_work import UnitOfWork
 from backend.web.sse import error_data
 
 EXTENSION_KEY = "session_store"
@@ -43,6 +44,7 @@ class Services:
             lease_s=config.TURN_LEASE_S,
             error_body=error_data,
             max_agent_calls=config.MAX_AGENT_CALLS,
+            journal_uow=UnitOfWork(self._engine("journal", 1)),
         )
         self._pid = os.getpid()
 
@@ -52,20 +54,23 @@ class Services:
         # sooner than 10 (each transaction waits less for its greenlet between round trips), while
         # other requests served more per second with 10 (docs/performance.md, "Serving model").
         pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else max(1, config.POSTGRES_POOL_SIZE // 2)
-        engine = get_engine(
-            config.DATABASE_URL,
-            busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S,
-            synchronous=config.SQLITE_SYNCHRONOUS,
-            pool_size=pool_size,
-            purpose=purpose,
-        )
         return SessionService(
-            engine,
+            self._engine(purpose, pool_size),
             limits=config.LIMITS,
             idempotency_ttl_s=config.IDEMPOTENCY_TTL_S,
             turn_events_ttl_s=config.TURN_EVENTS_TTL_S,
             turn_lease_s=config.TURN_LEASE_S,
             tokenizer=config.TOKENIZER,
+        )
+
+    def _engine(self, purpose: str, pool_size: int):
+        config = self.config
+        return get_engine(
+            config.DATABASE_URL,
+            busy_timeout_s=config.SQLITE_BUSY_TIMEOUT_S,
+            synchronous=config.SQLITE_SYNCHRONOUS,
+            pool_size=pool_size,
+            purpose=purpose,
         )
 
     def for_this_process(self) -> Services:

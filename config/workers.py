@@ -135,8 +135,37 @@ class _Page:
         return getattr(self._sock, name)
 
 
+_GEVENT_MAX_ACCEPT = ggevent.StreamServer.max_accept  # connections accepted per turn of the loop, at most
+
+
+class _AcceptEveryWaiting(ggevent.StreamServer):
+    """gevent's stream server keeping gevent's own max_accept where gunicorn sets 1 (GeventWorker)."""
+
+    @property
+    def max_accept(self) -> int:
+        return _GEVENT_MAX_ACCEPT
+
+    @max_accept.setter
+    def max_accept(self, _value: int) -> None:
+        pass
+
+
 class GeventWorker(JSONErrors, ggevent.GeventWorker):
-    """gunicorn's gevent worker (GUNICORN_WORKER_CLASS=gevent, the default), its own errors in JSON."""
+    """gunicorn's gevent worker (GUNICORN_WORKER_CLASS=gevent, the default), its own errors in JSON.
+
+    With more than one worker, gunicorn has each accept one connection per turn of gevent's loop, so that
+    workers sharing one socket take turns. With a socket per worker (reuse_port) the kernel already spreads
+    connections, and that cap only left them waiting: a turn of the loop takes tens of milliseconds while
+    100 turns stream, and 65-103 connections queued in each socket's backlog, resumes waiting 3.3-3.8 s
+    (p50) for their accept (docs/performance.md, "Turns that outlive their connection"). Every waiting connection is
+    accepted instead (gevent's own default, up to 100 per turn)."""
+
+    def run(self):
+        if self.cfg.reuse_port:
+            # gunicorn builds its servers and caps them inside run(), out of reach: in this worker process the
+            # class it builds them from is ours.
+            ggevent.StreamServer = _AcceptEveryWaiting
+        super().run()
 
 
 class SyncWorker(JSONErrors, sync.SyncWorker):

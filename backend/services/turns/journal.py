@@ -50,14 +50,19 @@ class TurnJournal:
         self._running: dict[str, Running] = {}  # this journal's turns (RUNNING holds every journal's)
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
+        # A thread counts as alive only once start() has returned, and under gevent start() waits for the new
+        # greenlet: turns starting meanwhile each started a flusher of their own (50 turns started at once
+        # made 50 flushers, each taking a connection every FLUSH_S). Held while one starts.
+        self._starting = threading.Lock()
 
     def start(self, turn: Running) -> None:
         """`turn` runs in this process from now on."""
         with _lock:
             RUNNING[turn.turn_id] = self._running[turn.turn_id] = turn
-        if self._flusher is None or not self._flusher.is_alive():
-            self._flusher = threading.Thread(target=self._loop, name="turn-journal", daemon=True)
-            self._flusher.start()
+        with self._starting:
+            if self._flusher is None or not self._flusher.is_alive():
+                self._flusher = threading.Thread(target=self._loop, name="turn-journal", daemon=True)
+                self._flusher.start()
         self._wake.set()
 
     def record(self, turn_id: str, seq: int, event: str, data: str) -> None:

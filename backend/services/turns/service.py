@@ -27,6 +27,7 @@ from backend.services.validation import (
     check_new_message,
 )
 from backend.store.records import MessageRecord, NewMessage, record_from_json
+from backend.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class ChatService:
         lease_s: float = 5.0,
         max_agent_calls: int = 256,
         error_body: ErrorBody = plain_error_body,
+        journal_uow: UnitOfWork | None = None,
     ):
         self.sessions = sessions
         self.agent = agent
@@ -98,7 +100,9 @@ class ChatService:
         self.error_body = error_body
         # A running turn renews its lease (journal); one whose worker died frees its session after lease_s.
         self.guard = TurnGuard(sessions.uow, sessions.keys, lease_s=lease_s)
-        self.journal = TurnJournal(sessions.uow, lease_s=lease_s)
+        # `journal_uow`: connections of the journal's own, so that its writes (every running turn's events and
+        # lease) never queue behind the turns' own transactions for a connection of theirs.
+        self.journal = TurnJournal(journal_uow or sessions.uow, lease_s=lease_s)
 
     def chat(
         self,

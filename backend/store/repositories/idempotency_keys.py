@@ -41,7 +41,15 @@ take_over_key = (
     .where(_this_key, _keys.status.is_(None), _keys.held_until < _key_time("now"))
     .values(holder=sa.bindparam("token"), held_until=_key_time("k_held_until"))
 )
-renew_hold = idempotency_keys.update().where(_held_by).values(held_until=_key_time("k_held_until"))
+# One statement for every reservation a process renews (see turn_leases.renew_leases).
+renew_holds = (
+    idempotency_keys.update()
+    .where(
+        sa.tuple_(_keys.scope, _keys.key, _keys.holder).in_(sa.bindparam("held", expanding=True)),
+        _keys.status.is_(None),
+    )
+    .values(held_until=_key_time("k_held_until"))
+)
 record_key_message = idempotency_keys.update().where(_held_by).values(message_id=sa.bindparam("k_message_id"))
 complete_key = (
     idempotency_keys.update()
@@ -97,8 +105,7 @@ class IdempotencyKeyRepository(Repository):
     def renew(self, held: list[tuple[str, str, str]], held_until: datetime) -> None:
         """Extend the reservations `held` (scope, key, token) of turns still running until `held_until`."""
         if held:
-            rows = [{"k_scope": s, "k_key": k, "token": t, "k_held_until": held_until} for s, k, t in held]
-            self.tx.execute(renew_hold, rows)
+            self.tx.execute(renew_holds, {"held": list(held), "k_held_until": held_until})
 
     def record_message(self, scope: str, key: str, token: str, message_id: int) -> bool:
         """Note the user message a turn stored under the key it holds; False when it no longer holds it."""

@@ -35,7 +35,13 @@ release_lease = turn_leases.delete().where(_this_lease)
 # Ends a turn in its last write: the row deleted is the proof that the lease was still this turn's
 # (and locks it on PostgreSQL until that write commits, so a retry taking it over waits).
 give_back_lease = Precompiled(release_lease.returning(_leases.session_id))
-renew_lease = turn_leases.update().where(_this_lease).values(expires_at=_lease_time("expires_at"))
+# One statement for every lease a process renews (a list of rows is a round trip each on PostgreSQL, each
+# waiting for gevent's loop: see turns.insert_events_unnested).
+renew_leases = (
+    turn_leases.update()
+    .where(sa.tuple_(_leases.session_id, _leases.holder).in_(sa.bindparam("held", expanding=True)))
+    .values(expires_at=_lease_time("expires_at"))
+)
 purge_expired_leases = turn_leases.delete().where(_leases.expires_at < _lease_time("now"))
 
 
@@ -67,8 +73,7 @@ class TurnLeaseRepository(Repository):
     def renew(self, held: list[tuple[str, str]], expires_at: datetime) -> None:
         """Extend the leases `held` (session_id, token) still holds until `expires_at` (a running turn's heartbeat)."""
         if held:
-            rows = [{"sid": sid, "token": token, "expires_at": expires_at} for sid, token in held]
-            self.tx.execute(renew_lease, rows)
+            self.tx.execute(renew_leases, {"held": list(held), "expires_at": expires_at})
 
     def release(self, session_id: str, token: str) -> None:
         """End the lease `token` holds, if it still does."""
