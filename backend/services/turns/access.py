@@ -69,9 +69,11 @@ def turn_events(
     whichever worker runs it; for `ttl_s` after the turn ended, what is left of them. Checked before the first."""
     check_id(session_id)
     after = after or 0
-    with uow.read() as store:
-        turn = _turn(store, session_id, turn_id, owner)
-        message = store.messages.get(session_id, turn.user_message_id)
+    with uow.read() as store:  # one statement: a resume waits for this before its first event
+        session, turn, message = store.turns.with_session_and_message(session_id, turn_id)
+    reachable(session, session_id, owner)  # another owner's session, or a turn of another session: a missing one
+    if turn is None:
+        raise TurnNotFound(turn_id)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
         raise TurnNotFound(turn_id, "the turn's events are no longer kept (TURN_EVENTS_TTL_S)")
     return _follow(followers, turn, message, after, client_gone)

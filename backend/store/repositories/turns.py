@@ -10,9 +10,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from backend.store.records import TurnEvent, TurnRecord
+from backend.store.records import MessageRecord, SessionRecord, TurnEvent, TurnRecord
 from backend.store.repositories import Repository
-from backend.store.sql import TURN, turn_events, turns
+from backend.store.sql import MESSAGE, SESSION, TURN, messages, sessions, turn_events, turns
 
 EVENTS_OF_BATCH = 256  # turns per statement of events_of
 _this_turn = turns.c.turn_id == sa.bindparam("tid")
@@ -57,6 +57,17 @@ insert_events_unnested = turn_events.insert().from_select(
         .render_derived()  # AS anon_1(turn_id, seq, event, data)
     ),
 )
+# A resume's access check in one statement: the session, its turn of that id, the turn's user message. As three
+# statements, each waited for its worker's loop: 0.2-0.3 s at p99 apiece on PostgreSQL while 200 turns streamed.
+_session_turn_message = (
+    sa.select(*SESSION.columns, *TURN.columns, *MESSAGE.columns)
+    .select_from(
+        sessions.outerjoin(turns, sa.and_(_this_turn, turns.c.session_id == sessions.c.session_id)).outerjoin(
+            messages, sa.and_(messages.c.id == turns.c.user_message_id, messages.c.session_id == sessions.c.session_id)
+        )
+    )
+    .where(sessions.c.session_id == sa.bindparam("sid"))
+)
 events_after = (
     sa.select(turn_events.c.seq, turn_events.c.event, turn_events.c.data)
     .where(turn_events.c.turn_id == sa.bindparam("tid"), turn_events.c.seq > sa.bindparam("after"))
@@ -96,6 +107,22 @@ class TurnRepository(Repository):
         """The turn, or None."""
         row = self.tx.execute(select_turn, {"tid": turn_id}).first()
         return None if row is None else TURN.from_result_row(row)
+
+    def with_session_and_message(
+        self, session_id: str, turn_id: str
+    ) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
+        """The session, its turn `turn_id` (None when the session has none of that id) and the turn's user message,
+        read in one statement."""
+        row = self.tx.execute(_session_turn_message, {"sid": session_id, "tid": turn_id}).first()
+        if row is None:
+            return None, None, None
+        turn_at, message_at = len(SESSION.columns), len(SESSION.columns) + len(TURN.columns)
+        session = SESSION.from_result_row(row[:turn_at])
+        if row[turn_at] is None:  # no turn of that id on this session
+            return session, None, None
+        turn = TURN.from_result_row(row[turn_at:message_at])
+        message = None if row[message_at] is None else MESSAGE.from_result_row(row[message_at:])
+        return session, turn, message
 
     def running_on(self, session_id: str) -> list[TurnRecord]:
         """The session's turns still marked running (at most one, unless its worker died)."""
