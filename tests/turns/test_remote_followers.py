@@ -72,3 +72,23 @@ def test_the_readers_statement_reads_each_followed_turn_after_its_own_cursor(ser
     assert [event.id for event in found["t0"]] == [3]  # after its own cursor, not the others'
     assert [(event.id, event.data) for event in found["t1"]] == [(2, {"text": "t1"})]
     assert [event.event for event in found[turn_ids[-2]]] == ["delta", "done"]
+
+
+def test_a_follower_past_the_last_kept_event_of_a_turn_whose_worker_died_gets_its_ending(service):
+    # Its client read events 2 to 5 from the memory of the worker that ran the turn, which died having written
+    # only 2 and 3; found abandoned, the turn ends with an `error` event 4, an id the client has passed.
+    turn_id = _running_elsewhere(service)
+    _write(service, turn_id, (2, "delta", {"text": "a"}), (3, "delta", {"text": "b"}))
+    received = []
+    reader = threading.Thread(
+        target=_collect, args=(service.turn_events("s1", turn_id, after=5), received), daemon=True
+    )
+    reader.start()
+    time.sleep(0.3)
+    with service.uow.write() as store:  # what a follower writes when the turn's lease has lapsed
+        store.turns.end(turn_id, "failed", None, now())
+        store.turns.add_events([(turn_id, 4, "error", json.dumps({"message": "the turn's worker stopped"}))])
+    reader.join(5)
+    assert not reader.is_alive(), "the follower waited for an event that never comes"
+    assert received == [(6, "error", {"message": "the turn's worker stopped"})]
+    assert service.followers._watched == {}

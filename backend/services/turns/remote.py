@@ -130,13 +130,29 @@ class RemoteFollowers:
     def _read(self, cursors: dict[str, int]) -> None:
         with self.uow.read() as store:
             kept = store.turns.events_of(cursors)
-        silent = []
+        silent = {}
         with self._lock:
             for turn_id, watched in self._watched.items():
                 watched.take(kept.get(turn_id, []))
                 if time.monotonic() - watched.heard_from > REAP_AFTER_S:
-                    silent.append(watched)
+                    silent[turn_id] = watched
                     watched.heard_from = time.monotonic() - REAP_AFTER_S / 2  # look again in half a second
+        if not silent:
+            return
         # Silent: if its worker died (its lease lapsed, TURN_LEASE_S), end it here; nobody else may come to.
-        for session_id in {watched.session_id for watched in silent}:
+        for session_id in {watched.session_id for watched in silent.values()}:
             end_abandoned_turns(self.uow, session_id, self.lease_s)
+        self._end_followers_past_the_end(silent)
+
+    def _end_followers_past_the_end(self, silent: dict[str, _Watched]) -> None:
+        """A follower can be past a turn's last kept event: it read from the memory of the worker that ran the turn
+        events that worker died before writing, and its Last-Event-ID came from there. The turn's ending (`error`,
+        written when it was found abandoned) then has an id it already passed: it is sent to it under the next
+        id, or it would wait for an event that never comes."""
+        with self.uow.read() as store:
+            endings = {turn_id: store.turns.last_event(turn_id) for turn_id in store.turns.ended_among(list(silent))}
+        with self._lock:
+            for turn_id, ending in endings.items():
+                watched = silent[turn_id]
+                if ending is not None and ending.event in ENDS and ending.id <= watched.last:
+                    watched.take([TurnEvent(watched.last + 1, ending.event, ending.data)])

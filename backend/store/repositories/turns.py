@@ -74,6 +74,16 @@ events_after = (
     .order_by(turn_events.c.seq)
 )
 
+ended_among = sa.select(turns.c.turn_id).where(
+    turns.c.turn_id.in_(sa.bindparam("tids", expanding=True)), turns.c.status != "running"
+)
+last_event = (
+    sa.select(turn_events.c.seq, turn_events.c.event, turn_events.c.data)
+    .where(turn_events.c.turn_id == sa.bindparam("tid"))
+    .order_by(turn_events.c.seq.desc())
+    .limit(1)
+)
+
 
 @functools.lru_cache(maxsize=32)
 def _events_of(pairs: int) -> sa.Select:
@@ -164,6 +174,15 @@ class TurnRepository(Repository):
         """The turn's kept events with an id after `after`, in order."""
         rows = self.tx.execute(events_after, {"tid": turn_id, "after": after})
         return [TurnEvent(seq, event, json.loads(data)) for seq, event, data in rows]
+
+    def ended_among(self, turn_ids: list[str]) -> list[str]:
+        """Those of `turn_ids` that have ended (their status is no longer running)."""
+        return [row.turn_id for row in self.tx.execute(ended_among, {"tids": turn_ids})]
+
+    def last_event(self, turn_id: str) -> TurnEvent | None:
+        """The turn's last kept event, or None."""
+        row = self.tx.execute(last_event, {"tid": turn_id}).first()
+        return None if row is None else TurnEvent(row.seq, row.event, json.loads(row.data))
 
     def events_of(self, cursors: dict[str, int]) -> dict[str, list[TurnEvent]]:
         """For each turn id of `cursors`, its kept events with an id after its cursor, in order."""
