@@ -3,6 +3,7 @@ kill, stop."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -71,6 +72,20 @@ def server_env(database_url: str, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env.update({"DATABASE_URL": database_url, "APP_ENV": "production", "PYTHONUNBUFFERED": "1"}, **settings)
     return env
+
+
+def run_probe(module: str, database_url: str) -> dict:
+    """`python -m module database_url` in a subprocess with a server's environment; the JSON it prints."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, database_url],
+        cwd=PROJECT_ROOT,
+        env=server_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def migrate(database_url: str) -> None:

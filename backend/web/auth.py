@@ -104,9 +104,14 @@ def authenticate() -> None:
         auth.rate_limits.check(request, key)
 
 
+def _found_caller() -> Caller | None:
+    """The caller authenticate found for the current request; None when it did not look (not /api/v1)."""
+    return getattr(flask.request._get_current_object(), "session_store_caller", None)
+
+
 def current_caller() -> Caller:
     """The caller of the current /api/v1 request (as authenticate found it)."""
-    return getattr(flask.request._get_current_object(), "session_store_caller", NOBODY)
+    return _found_caller() or NOBODY
 
 
 def owner_scope() -> str | None:
@@ -117,7 +122,7 @@ def owner_scope() -> str | None:
 def is_operator() -> bool:
     """Whether the current request carries the operator credential: ADMIN_TOKEN (none mode) or a token
     with JWT_ADMIN_SCOPE (jwt mode). Works on any route, /api/v1 or not; never raises for a bad token."""
-    caller = getattr(flask.request._get_current_object(), "session_store_caller", None)
+    caller = _found_caller()
     if caller is None:
         try:
             caller = authenticator().caller(flask.request)
@@ -143,7 +148,7 @@ def require_operator() -> None:
     if authenticator().mode == "none":
         check_admin_token()
         return
-    caller = getattr(flask.request._get_current_object(), "session_store_caller", None)
+    caller = _found_caller()
     if caller is None:
         try:
             caller = authenticator().caller(flask.request)
