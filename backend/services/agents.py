@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +97,9 @@ class HttpAgent:
         return to_reply(answer)
 
 
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST
+
+
 class EventStreamReply:
     """An agent's streamed answer: iterates its text chunks; returns the `done` metadata when it ends.
 
@@ -110,9 +115,14 @@ class EventStreamReply:
         return self._chunks
 
     def cancel(self) -> None:
-        """Stop reading: shut the connection to the agent down."""
+        """Stop reading: shut the connection to the agent down, both ways. An agent that reads hears the end of the
+        request at once (a server watching for the client gone); and since the socket closes with a reset
+        (linger 0), one that only writes fails at its next write, not at the one after (40 -> 20 ms with an agent
+        writing every 20 ms)."""
+        sock = getattr(self.response.connection, "sock", None)
         try:
-            self.response.shutdown()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            sock.shutdown(socket.SHUT_RDWR)
         except Exception:  # noqa: BLE001 - already closed, or a transport without a socket
             pass
 

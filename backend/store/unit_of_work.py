@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import PoolProxiedConnection
 
 from backend.store.disk_full import disk_full_mark
+from backend.store.doorbell import Doorbell, doorbell
 from backend.store.erasure import Scrubbed, scrub_sqlite
 from backend.store.errors import StoreUnavailable
 from backend.store.migrations import database_revision
@@ -137,6 +138,11 @@ class UnitOfWork:
         except sa.exc.DBAPIError as exc:
             # Anything else the driver raises (e.g. a table missing) still means "not ready".
             raise StoreUnavailable("the database cannot be queried") from exc
+
+    @property
+    def doorbell(self) -> Doorbell:
+        """Rings, and hears, the other processes of this host that use this database (store.doorbell)."""
+        return doorbell(self.engine)
 
     def disk_full(self) -> bool:
         """Whether a write to this database was refused for lack of space, by any process of this host that uses

@@ -135,8 +135,11 @@ def _stop(uow: UnitOfWork, session_id: str, turn_id: str, heard_chars: int | Non
     check_id(session_id)
     with uow.write() as store:
         turn = _turn(store, session_id, turn_id, owner)
-        if turn.status == "running" and turn_id not in RUNNING:
+        asked_elsewhere = turn.status == "running" and turn_id not in RUNNING
+        if asked_elsewhere:
             store.turns.request_stop(turn_id, heard_chars)  # for the worker that runs it
+    if asked_elsewhere:
+        uow.doorbell.ring()  # committed: its journal reads the request now, not at its next look
     if turn.status == "running":
         local = RUNNING.get(turn_id)
         if local is not None:

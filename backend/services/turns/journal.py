@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 from typing import Protocol
 
@@ -19,7 +18,8 @@ from backend.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-FLUSH_S = 0.05  # a follower on another worker sees an event at most this much later; a stop is seen as soon
+FLUSH_S = 0.05  # a follower on another worker sees an event at most this much later; so is a stop asked on
+# another host, while one asked on this host rings the journal's doorbell (store.doorbell) and is heard at once
 HEARTBEAT_EVERY = 20  # flushes: about once a second
 
 
@@ -90,7 +90,7 @@ class TurnJournal:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
-            time.sleep(FLUSH_S)
+            self.uow.doorbell.wait(FLUSH_S)
             flushes += 1
             try:
                 self.flush(heartbeat=flushes % HEARTBEAT_EVERY == 0)
