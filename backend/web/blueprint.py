@@ -93,6 +93,19 @@ def _refuse_overlong_stream(req: flask.Request) -> None:
         raise RequestEntityTooLarge()
 
 
+def _json_answer(schema: ma.Schema | None, dumped: typing.Any) -> flask.Response:
+    """`dumped` as flask.jsonify answers it; written by orjson when the schema's compiled dump made it and the bytes
+    are the same (backend.schemas.compiled)."""
+    app = flask.current_app
+    provider = app.json
+    compact = provider.compact is True or (provider.compact is None and not app.debug)
+    if compact and provider.sort_keys and not provider.ensure_ascii and isinstance(schema, StrictSchema):
+        body = schema.json_of(dumped)
+        if body is not None:
+            return app.response_class(body, mimetype=provider.mimetype)
+    return flask.jsonify(dumped)
+
+
 class Resource(MethodView):
     """A resource's MethodView: one instance serves every request (a resource keeps no state), not one per request."""
 
@@ -147,7 +160,7 @@ class Blueprint(flask_smorest.Blueprint):
                 if isinstance(result, werkzeug.Response):
                     set_status_and_headers_in_response(result, status, headers)
                     return result
-                response = flask.jsonify(prepare(result if schema is None else schema.dump(result)))
+                response = _json_answer(schema, prepare(result if schema is None else schema.dump(result)))
                 set_status_and_headers_in_response(response, status, headers)
                 if status is None:
                     response.status_code = status_code
