@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend import create_app
+from backend import settings as app_settings
 from backend.schemas.chat import ChatResponseSchema
 from backend.schemas.compiled import FreeForm, plain_json
 from backend.schemas.messages import AppendedSchema, HistoryPageSchema, MessageSchema
 from backend.schemas.sessions import SessionPageSchema, SessionSchema
-from backend import settings as app_settings
 from backend.store.records import MessageRecord, SessionRecord
 from backend.web.blueprint import _json_answer
 
