@@ -12,7 +12,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from backend.observability.logs import session_ref
+from backend.observability.logs import JsonLinesFormatter, TextFormatter, session_ref
 from backend.services.session import SessionService
 from backend.settings import PROJECT_ROOT
 from backend.store import rows
@@ -193,3 +193,16 @@ def test_a_method_of_the_clients_own_making_is_counted_as_other(client):
     text = exposition()[0].decode()
     assert 'session_store_http_requests_total{method="other",route="unmatched",status="405"}' in text
     assert "BREW" not in text and "PROPFIND" not in text
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.0004, 0.5, 0.9996, 0.99999, 1.0, 59.999, 3600.25])
+def test_log_lines_keep_the_standard_formatters_time_while_making_its_text_once_a_second(offset):
+    standard, kept = logging.Formatter(), TextFormatter()
+    json_kept = JsonLinesFormatter("%(asctime)s %(message)s")
+    for start in (1_764_000_000.0, 1_774_746_000.0, 1_798_761_599.0):  # any second, an hour, a year's last
+        for created in (start, start + offset, start + offset + 1, start):  # back to an earlier second, too
+            record = logging.LogRecord("x", logging.INFO, __file__, 1, "hi", None, None)
+            record.created, record.msecs = created, (created - int(created)) * 1000
+            assert kept.formatTime(record) == standard.formatTime(record)
+            assert json_kept.formatTime(record) == standard.formatTime(record)
+            assert kept.formatTime(record, "%H:%M") == standard.formatTime(record, "%H:%M")
