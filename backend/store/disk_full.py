@@ -27,6 +27,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.store.engines import sqlite_file
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".disk-full"
@@ -83,10 +85,8 @@ def disk_full_mark(engine: sa.Engine) -> DiskFullMark:
 def mark_path(url: sa.URL) -> Path | None:
     """Where the mark of the database at `url` is kept; None where no file can be shared (see the module)."""
     if url.get_backend_name() == "sqlite":
-        database = url.database
-        if not database or database == ":memory:" or database.startswith("file:"):
-            return None
-        return Path(database + SUFFIX)
+        database = sqlite_file(url)
+        return None if database is None else Path(database + SUFFIX)
     shared = os.environ.get(SHARED_DIR_VARIABLE)
     if not shared:
         return None

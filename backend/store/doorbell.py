@@ -30,6 +30,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from backend.store.engines import sqlite_file
+
 log = logging.getLogger(__name__)
 
 
@@ -162,8 +164,8 @@ def doorbell_directory(url: sa.URL) -> Path | None:
     """Where the listeners of the database at `url` bind; None for a database no other process can open, or when
     there is no temporary directory."""
     if url.get_backend_name() == "sqlite":
-        database = url.database
-        if not database or database == ":memory:" or database.startswith("file:"):
+        database = sqlite_file(url)
+        if database is None:
             return None
         named = os.path.realpath(database)  # one file, whichever link or relative path names it
     else:

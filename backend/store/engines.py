@@ -92,7 +92,7 @@ def create_engine(
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        _ensure_parent_directory(parsed.database)
+        _ensure_parent_directory(parsed)
         engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_s})
         level = (synchronous or sqlite_synchronous_from_env()).upper()
         if level not in SQLITE_SYNCHRONOUS_LEVELS:  # it goes into a PRAGMA: only the known words
@@ -158,16 +158,26 @@ def _discard_closed_connections(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
-def _ensure_parent_directory(database: str | None) -> None:
-    if database and database != ":memory:" and not database.startswith("file:"):
+def sqlite_file(url: sa.URL) -> str | None:
+    """The file a SQLite URL names, as written in it; None for another database, an in-memory one or a `file:` URI
+    (no file that other processes could share by this name)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _ensure_parent_directory(url: sa.URL) -> None:
+    database = sqlite_file(url)
+    if database is not None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_s: float, synchronous: str) -> None:
     # pysqlite's own BEGIN handling is switched off so that SQLAlchemy decides when a
     # transaction starts, and a write transaction can take the write lock up front.
-    path = engine.url.database
-    file_based = bool(path) and path != ":memory:" and not path.startswith("file:")
+    path = sqlite_file(engine.url)
+    file_based = path is not None
 
     c_busy_ms = sqlite_writes.register(engine, busy_timeout_s)
 

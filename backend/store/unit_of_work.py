@@ -20,6 +20,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from backend.store.disk_full import disk_full_mark
 from backend.store.doorbell import Doorbell, doorbell
+from backend.store.engines import sqlite_file
 from backend.store.erasure import Scrubbed, scrub_sqlite
 from backend.store.errors import StoreUnavailable
 from backend.store.migrations import database_revision
@@ -181,12 +182,5 @@ class UnitOfWork:
         return os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
     def _sqlite_file(self) -> Path | None:
-        database = self.engine.url.database
-        if (
-            self.engine.dialect.name != "sqlite"
-            or not database
-            or database == ":memory:"
-            or database.startswith("file:")
-        ):
-            return None
-        return Path(database)
+        database = sqlite_file(self.engine.url)
+        return None if database is None else Path(database)
