@@ -73,10 +73,10 @@ class AppendedSchema(StrictSchema):
             return {"session_id": obj[0].session_id, "messages": MessageSchema(many=True).dump(obj)}
         return MESSAGE_SCHEMA.dump(obj)
 
-    def json_of(self, dumped):
-        # What its dump returns is MessageSchema's, or a dict of a string and a list of MessageSchema's: as
-        # MessageSchema's own dump, written by orjson when the bytes are the same.
-        return MESSAGE_SCHEMA.json_of(dumped)
+    def json_dump(self, obj):
+        if isinstance(obj, list):
+            return {"session_id": obj[0].session_id, "messages": [MESSAGE_SCHEMA.json_dump(m) for m in obj]}
+        return MESSAGE_SCHEMA.json_dump(obj)
 
 
 class HistoryArgsSchema(StrictSchema):

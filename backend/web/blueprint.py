@@ -93,17 +93,22 @@ def _refuse_overlong_stream(req: flask.Request) -> None:
         raise RequestEntityTooLarge()
 
 
-def _json_answer(schema: ma.Schema | None, dumped: typing.Any) -> flask.Response:
-    """`dumped` as flask.jsonify answers it; written by orjson when the schema's compiled dump made it and the bytes
-    are the same (backend.schemas.compiled)."""
+# flask-smorest's own preparation of a dump: the dump as it is (a Blueprint may wrap it in a structure).
+_DUMP_AS_IT_IS = flask_smorest.Blueprint._prepare_response_content
+
+
+def _json_answer(schema: ma.Schema | None, result: typing.Any, prepare: typing.Callable) -> flask.Response:
+    """`result` dumped by `schema` and `prepare`d as flask.jsonify answers it; written by orjson when the schema's
+    dump is compiled, `prepare` answers the dump as it is, and the bytes are the same (backend.schemas.compiled)."""
     app = flask.current_app
     provider = app.json
     compact = provider.compact is True or (provider.compact is None and not app.debug)
-    if compact and provider.sort_keys and not provider.ensure_ascii and isinstance(schema, StrictSchema):
-        body = schema.json_of(dumped)
+    plain = prepare is _DUMP_AS_IT_IS and isinstance(schema, StrictSchema)
+    if plain and compact and provider.sort_keys and not provider.ensure_ascii:
+        body = schema.json_answer(result)
         if body is not None:
             return app.response_class(body, mimetype=provider.mimetype)
-    return flask.jsonify(dumped)
+    return flask.jsonify(prepare(result if schema is None else schema.dump(result)))
 
 
 class Resource(MethodView):
@@ -160,7 +165,7 @@ class Blueprint(flask_smorest.Blueprint):
                 if isinstance(result, werkzeug.Response):
                     set_status_and_headers_in_response(result, status, headers)
                     return result
-                response = _json_answer(schema, prepare(result if schema is None else schema.dump(result)))
+                response = _json_answer(schema, result, prepare)
                 set_status_and_headers_in_response(response, status, headers)
                 if status is None:
                     response.status_code = status_code

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import flask
 from hypothesis import given, settings
@@ -17,8 +17,8 @@ from backend.schemas.chat import ChatResponseSchema
 from backend.schemas.compiled import FreeForm, plain_json
 from backend.schemas.messages import AppendedSchema, HistoryPageSchema, MessageSchema
 from backend.schemas.sessions import SessionPageSchema, SessionSchema
-from backend.store.records import MessageRecord, SessionRecord
-from backend.web.blueprint import _json_answer
+from backend.store.records import HistoryPage, MessageRecord, SessionRecord
+from backend.web.blueprint import _DUMP_AS_IT_IS, _json_answer
 
 # Every JSON value Python's json module reads, and more: floats of every size and NaN, integers past 64 bits, text
 # with control characters, line separators and lone surrogates.
@@ -35,6 +35,9 @@ sessions = st.builds(SessionRecord, any_text, st.none() | any_text, times, times
 pages = st.fixed_dictionaries(
     {"session_id": any_text, "messages": st.lists(messages, max_size=4), "next_before": st.none() | st.integers(1)}
 )
+page_records = st.builds(
+    HistoryPage, any_text, st.lists(messages, max_size=4), st.none() | st.integers(1), st.frozensets(st.integers(1))
+)
 
 APP = create_app(app_settings.TestingConfig(DATABASE_URL="sqlite://"))
 
@@ -44,10 +47,10 @@ def as_flask_writes(dumped) -> bytes:
         return flask.jsonify(dumped).get_data()
 
 
-def as_answered(schema, dumped) -> tuple[bytes, bool]:
+def as_answered(schema, obj) -> tuple[bytes, bool]:
     """The answer's bytes, and whether orjson wrote them."""
     with APP.app_context():
-        return _json_answer(schema, dumped).get_data(), schema.json_of(dumped) is not None
+        return _json_answer(schema, obj, _DUMP_AS_IT_IS).get_data(), schema.json_answer(obj) is not None
 
 
 def check(schema, obj):
@@ -55,9 +58,9 @@ def check(schema, obj):
     try:
         expected = as_flask_writes(dumped)
     except UnicodeEncodeError:  # a lone surrogate: Flask cannot answer it either, and orjson must not have
-        assert schema.json_of(dumped) is None
+        assert schema.json_answer(obj) is None
         return
-    answered, by_orjson = as_answered(schema, dumped)
+    answered, by_orjson = as_answered(schema, obj)
     assert answered == expected
     # orjson writes every answer whose values are all plain; Flask's encoder only the others.
     written = json.loads(expected)
@@ -75,9 +78,10 @@ def _integers(value):
 
 
 @settings(max_examples=300, deadline=None)
-@given(page=pages)
-def test_history_pages_are_written_as_flask_writes_them(page):
+@given(page=pages, record=page_records)
+def test_history_pages_are_written_as_flask_writes_them(page, record):
     check(HistoryPageSchema(), page)
+    check(HistoryPageSchema(), record)
 
 
 @settings(max_examples=200, deadline=None)
@@ -105,16 +109,29 @@ def test_the_values_orjson_would_write_differently_are_written_by_flasks_encoder
         (2**64, b"18446744073709551616"),
     ):
         record = MessageRecord(1, "s", "user", "hi", None, {"x": [value]})
-        dumped = schema.dump(record)
-        assert isinstance(dumped["metadata"], FreeForm) or value == 2**64
-        answered, by_orjson = as_answered(schema, dumped)
+        assert isinstance(schema.dump(record)["metadata"], FreeForm) or value == 2**64
+        answered, by_orjson = as_answered(schema, record)
         assert not by_orjson and b'"x":[' + flask_writes + b"]" in answered
 
 
 def test_an_answer_of_plain_values_is_written_by_orjson_even_with_non_ascii_and_control_characters():
     schema = MessageSchema()
     text = 'Grüße "quoted" \\ \x00\x1f\x7f\u2028 😀'
-    dumped = schema.dump(MessageRecord(7, "s-ü", "user", text, None, {"b": [1, None], "a": True}))
-    answered, by_orjson = as_answered(schema, dumped)
-    assert by_orjson and answered == as_flask_writes(dumped)
+    record = MessageRecord(7, "s-ü", "user", text, None, {"b": [1, None], "a": True})
+    answered, by_orjson = as_answered(schema, record)
+    assert by_orjson and answered == as_flask_writes(schema.dump(record))
     assert answered.startswith('{"content":"Grüße \\"quoted\\" \\\\ \\u0000\\u001f\x7f\u2028 😀"'.encode())
+
+
+def test_a_record_of_plain_values_is_handed_to_orjson_as_it_is():
+    # Nothing formatted or copied on the way (a history page's cost): the datetime and the metadata themselves.
+    when = datetime(2026, 12, 7, 4, 0, 0, 1234, tzinfo=UTC)
+    record = MessageRecord(7, "s", "user", "hi", when, {"a": [1, "b"]})
+    page = HistoryPage("s", [record], None)
+    [dumped] = HistoryPageSchema().json_dump(page)["messages"]
+    assert dumped["timestamp"] is when and dumped["metadata"] is record.metadata
+    assert as_answered(MessageSchema(), record) == (as_flask_writes(MessageSchema().dump(record)), True)
+    # Another offset, or metadata with a float: converted as the dump converts them.
+    shifted = MessageRecord(7, "s", "user", "hi", when.astimezone(timezone(timedelta(hours=1))), {"a": 0.5})
+    dumped = MessageSchema().json_dump(shifted)
+    assert dumped["timestamp"] == "2026-12-07T05:00:00.001234+01:00" and isinstance(dumped["metadata"], FreeForm)
