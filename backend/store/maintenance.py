@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.models.types import STORED_TIMESTAMP_FORMAT
+from backend.models.types import stored_timestamp
 from backend.store.repositories.dependents import delete_dependents
 from backend.store.sql import messages, sessions
 from backend.store.transaction import transaction
@@ -35,7 +35,7 @@ def _idle_condition(dialect_name: str, cutoff: datetime):
     # active legacy session is purged.
     as_text, as_number = sa.type_coerce(last_active, sa.Text), sa.type_coerce(last_active, sa.Float)
     return sa.or_(
-        sa.and_(as_text >= "", as_text < cutoff.astimezone(UTC).strftime(STORED_TIMESTAMP_FORMAT)),
+        sa.and_(as_text >= "", as_text < stored_timestamp(cutoff, dialect_name)),
         as_number < cutoff.timestamp(),
     )
 

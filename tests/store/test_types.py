@@ -3,8 +3,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from backend.models.types import parse_metadata, parse_timestamp
+from backend.models.types import STORED_TIMESTAMP_FORMAT, parse_metadata, parse_timestamp, stored_timestamp
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,35 @@ from backend.models.types import parse_metadata, parse_timestamp
 def test_every_timestamp_form_reads_as_aware_utc_or_none(stored, expected):
     parsed = parse_timestamp(stored)
     assert parsed == expected
-    assert parsed is None or parsed.utcoffset() == timedelta(0)
+    assert parsed is None or parsed.tzinfo is UTC
+
+
+offsets = st.timedeltas(timedelta(hours=-23, minutes=-59), timedelta(hours=23, minutes=59))
+
+
+@given(naive=st.datetimes())
+def test_a_naive_time_reads_as_the_same_wall_clock_in_utc(naive):
+    # What every stored time goes through: the same fields, UTC's own tzinfo, as replace(tzinfo=UTC) gives.
+    for stored in (naive, naive.isoformat(), naive.isoformat(" "), stored_timestamp(naive, "sqlite")):
+        parsed = parse_timestamp(stored)
+        assert parsed.tzinfo is UTC and parsed.replace(tzinfo=None) == naive, stored
+
+
+@given(when=st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)), offset=offsets)
+def test_a_time_is_stored_as_naive_utc_whatever_its_offset(when, offset):
+    aware = when.replace(tzinfo=timezone(offset))
+    expected = aware.astimezone(UTC).replace(tzinfo=None)
+    assert stored_timestamp(aware, "postgresql") == expected
+    assert stored_timestamp(when, "postgresql") == when  # naive: taken as UTC
+    stored = stored_timestamp(aware, "sqlite")
+    assert len(stored) == 26 and datetime.strptime(stored, STORED_TIMESTAMP_FORMAT) == expected
+
+
+def test_a_year_before_1000_is_stored_with_four_digits_and_reads_back():
+    # strftime's %Y writes the year 5 as "5" on glibc: such a time was stored and read back as null.
+    when = datetime(5, 6, 7, 8, 9, 10, tzinfo=UTC)
+    assert stored_timestamp(when, "sqlite") == "0005-06-07 08:09:10.000000"
+    assert parse_timestamp(stored_timestamp(when, "sqlite")) == when
 
 
 @pytest.mark.parametrize(
