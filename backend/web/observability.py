@@ -10,7 +10,7 @@ import time
 import flask
 
 from backend.context import request_id
-from backend.observability.logs import install_request_id, session_ref, skip_unused_record_fields
+from backend.observability.logs import FrequentLine, install_request_id, session_ref, skip_unused_record_fields
 from backend.observability.metrics import exposition, record_request
 from backend.web.auth import require_operator
 
@@ -25,6 +25,12 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,128}")
 REFUSED_BEFORE_THE_APP = "session_store.refused"
 
 access_log = logging.getLogger("backend.access")
+_ACCESS_LINE = FrequentLine(
+    access_log,
+    logging.INFO,
+    "%s %s %s %.1f ms session_id=%s",
+    ("event", "route", "method", "status", "duration_ms", "session_id"),
+)
 blp = flask.Blueprint("metrics", __name__)
 
 
@@ -89,21 +95,9 @@ def answered(route: str, method: str, status: int, seconds: float, session_id: s
     """One request answered: counted, and its access line written (with the current request id)."""
     record_request(route, method, status, seconds)
     session = session_ref(session_id)
-    access_log.info(
-        "%s %s %s %.1f ms session_id=%s",
-        method,
-        route,
-        status,
-        seconds * 1000,
-        session,
-        extra={
-            "event": "access",
-            "route": route,
-            "method": method,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-            "session_id": None if session == "-" else session,
-        },
+    _ACCESS_LINE.log(
+        (method, route, status, seconds * 1000, session),
+        ("access", route, method, status, round(seconds * 1000, 2), None if session == "-" else session),
     )
 
 

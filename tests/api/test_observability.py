@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import logging.config
 import os
 import re
 import subprocess
@@ -12,7 +13,16 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from backend.observability.logs import JsonLinesFormatter, TextFormatter, session_ref
+from backend.context import request_id
+from backend.observability.logs import (
+    FrequentLine,
+    JsonLinesFormatter,
+    TextFormatter,
+    install_request_id,
+    logging_config,
+    session_ref,
+    skip_unused_record_fields,
+)
 from backend.services.session import SessionService
 from backend.settings import PROJECT_ROOT
 from backend.store import rows
@@ -206,3 +216,77 @@ def test_log_lines_keep_the_standard_formatters_time_while_making_its_text_once_
             assert kept.formatTime(record) == standard.formatTime(record)
             assert json_kept.formatTime(record) == standard.formatTime(record)
             assert kept.formatTime(record, "%H:%M") == standard.formatTime(record, "%H:%M")
+
+
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def _access_lines(line: FrequentLine, call) -> list[logging.LogRecord]:
+    kept = _Kept()
+    line.logger.addHandler(kept)
+    try:
+        call()
+    finally:
+        line.logger.removeHandler(kept)
+    return kept.records
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_frequent_line_is_the_record_and_the_text_logging_itself_makes(fmt):
+    logger = logging.getLogger("tests.frequent")
+    logger.setLevel(logging.INFO)
+    fields = ("event", "status", "session_id", "é")
+    line = FrequentLine(logger, logging.INFO, "%s %s %.1f ms session_id=%s", fields)
+    args, values = ("GET", 200, 1.25, "#abc"), ("access", 200, None, "ü")
+    extra = dict(zip(fields, values, strict=True))
+    install_request_id()
+    skip_unused_record_fields()
+    token = request_id.set("rid-1")
+    try:
+        [quick] = _access_lines(line, lambda: line.log(args, values))
+        [made] = _access_lines(line, lambda: logger.info(line.msg, *args, extra=extra))
+    finally:
+        request_id.reset(token)
+    assert line._made_like is not None  # made by the quick way, not handed to logging
+    times = ("created", "msecs", "relativeCreated")
+    assert [k for k in quick.__dict__] == [k for k in made.__dict__]  # the JSON formatter keeps their order
+    assert {k: v for k, v in quick.__dict__.items() if k not in times} == {
+        k: v for k, v in made.__dict__.items() if k not in times
+    }
+    assert quick.request_id == "rid-1" and quick.getMessage() == "GET 200 1.2 ms session_id=#abc"
+    assert 0 <= made.created - quick.created < 5 and quick.msecs == int((quick.created % 1) * 1000)
+    quick.created, quick.msecs, quick.relativeCreated = made.created, made.msecs, made.relativeCreated
+    formatter = logging.config.DictConfigurator(logging_config(fmt)).configure_formatter(
+        logging_config(fmt)["formatters"]["main"]
+    )
+    assert formatter.format(quick) == formatter.format(made)
+
+
+def test_a_frequent_line_goes_through_logging_itself_when_records_are_made_otherwise():
+    logger = logging.getLogger("tests.frequent.other")
+    logger.setLevel(logging.INFO)
+    line = FrequentLine(logger, logging.INFO, "%s %s", ("event",))
+    default_factory = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):  # another library's factory: its records, with its field
+        record = default_factory(*args, **kwargs)
+        record.tenant = "t-1"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        [record] = _access_lines(line, lambda: line.log(("x", "y"), ("e",)))
+    finally:
+        logging.setLogRecordFactory(default_factory)
+    assert record.tenant == "t-1" and record.event == "e" and record.getMessage() == "x y"
+    for refused in (("message",), ("created",), ("request_id",)):  # a field a record has of its own
+        with pytest.raises(ValueError):
+            FrequentLine(logger, logging.INFO, "%s", refused)
+    logger.setLevel(logging.WARNING)
+    assert _access_lines(line, lambda: line.log(("x", "y"), ("e",))) == []
