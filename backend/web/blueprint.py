@@ -41,6 +41,11 @@ class BodyParser(FlaskParser):
             loaded = argmap.load_as_sent(self.load_json(request, argmap))
             if loaded is not None:
                 return loaded
+        # A query string of strings and integers (?limit=50), the same way.
+        if location == "query" and isinstance(argmap, StrictSchema):
+            loaded = argmap.load_query_as_sent(request.args)
+            if loaded is not None:
+                return loaded
         return super().parse(argmap, request, location=location, **kwargs)
 
     def load_json(self, req: flask.Request, schema) -> typing.Any:
