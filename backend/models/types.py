@@ -60,7 +60,9 @@ _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _naive_as_utc(value: datetime) -> datetime:
     """value.replace(tzinfo=UTC), in a tenth of the time (0.2 against 2 microseconds on CPython 3.11): it runs for
-    every message read."""
+    every message read. A subclass of datetime (pendulum's, say) keeps its own replace: its arithmetic may differ."""
+    if value.__class__ is not datetime:
+        return value.replace(tzinfo=UTC)
     return _UTC_EPOCH + (value - _NAIVE_EPOCH)
 
 
@@ -128,7 +130,10 @@ def parse_metadata(value: Any) -> dict:
 def stored_timestamp(value: datetime, dialect_name: str) -> datetime | str:
     """What a time is stored as: naive UTC (a naive value is taken as UTC); on SQLite, text."""
     if value.tzinfo is not None:
-        value = _NAIVE_EPOCH + (value - _UTC_EPOCH)  # value.astimezone(UTC).replace(tzinfo=None), faster
+        if value.__class__ is datetime and value.utcoffset() is not None:
+            value = _NAIVE_EPOCH + (value - _UTC_EPOCH)  # what the line below gives, in a fraction of the time
+        else:
+            value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds") if dialect_name == "sqlite" else value  # STORED_TIMESTAMP_FORMAT
 
 

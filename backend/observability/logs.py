@@ -69,6 +69,8 @@ def install_request_id() -> None:
         return record
 
     make_record.adds_request_id = True  # type: ignore[attr-defined]
+    # Whether its records are logging's own plus the request id, nothing another factory adds (FrequentLine).
+    make_record.wraps_logging_record = factory is logging.LogRecord  # type: ignore[attr-defined]
     logging.setLogRecordFactory(make_record)
 
 
@@ -79,7 +81,9 @@ class FrequentLine:
     LogRecord.__init__ and the way to it were 35k of an access line's 90k instructions (callgrind, /healthz).
 
     Only while a record's fields are all known: no caller, thread, process or task name looked up (what
-    skip_unused_record_fields sets) and the record factory install_request_id's; otherwise through logging."""
+    skip_unused_record_fields sets), records made by install_request_id's factory around logging's own (another
+    factory's fields may change from record to record), and logging's clock in seconds (Python 3.11 and 3.12: from
+    3.13 it counts nanoseconds); otherwise through logging."""
 
     def __init__(self, logger: logging.Logger, level: int, msg: str, fields: tuple[str, ...]):
         reserved = set(logging.LogRecord("", level, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -94,12 +98,20 @@ class FrequentLine:
         if not logger.isEnabledFor(self.level):
             return
         made_like = self._made_like
-        state = (logging.getLogRecordFactory(), logging._srcfile, logging.logThreads, logging.logMultiprocessing)
+        state = (
+            logging.getLogRecordFactory(),
+            logging._srcfile,
+            logging.logThreads,
+            logging.logMultiprocessing,
+            logging.logProcesses,
+            getattr(logging, "logAsyncioTasks", False),
+        )
         if made_like is None or made_like[0] != state:
             made_like = self._made_like = (state, self._template(state))
         template = made_like[1]
         if template is None or len(args) == 1:  # a sole mapping is taken as the arguments: logging's way
-            logger.log(self.level, self.msg, *args, extra=dict(zip(self.fields, values, strict=True)))
+            extra = dict(zip(self.fields, values, strict=True))
+            logger.log(self.level, self.msg, *args, extra=extra, stacklevel=2)  # the caller's line, as before
             return
         created = time.time()
         record = logging.LogRecord.__new__(logging.LogRecord)
@@ -115,10 +127,10 @@ class FrequentLine:
         logger.handle(record)
 
     def _template(self, state: tuple) -> dict | None:
-        factory, srcfile, threads, multiprocessing = state
-        if srcfile is not None or threads or multiprocessing or getattr(logging, "logAsyncioTasks", False):
+        factory, srcfile, threads, multiprocessing, _processes, tasks = state
+        if srcfile is not None or threads or multiprocessing or tasks or type(logging._startTime) is not float:
             return None
-        if not getattr(factory, "adds_request_id", False):
+        if not getattr(factory, "wraps_logging_record", False):
             return None
         record = self.logger.makeRecord(
             self.logger.name, self.level, "(unknown file)", 0, self.msg, (), None, "(unknown function)"
@@ -215,6 +227,8 @@ def skip_unused_record_fields() -> None:
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
+    if hasattr(logging, "logAsyncioTasks"):  # Python 3.12 and later: no line shows the asyncio task either
+        logging.logAsyncioTasks = False
 
 
 def configure_logging_unless_configured() -> None:

@@ -74,9 +74,12 @@ class AppendedSchema(StrictSchema):
         return MESSAGE_SCHEMA.dump(obj)
 
     def json_dump(self, obj):
-        if isinstance(obj, list):
-            return {"session_id": obj[0].session_id, "messages": [MESSAGE_SCHEMA.json_dump(m) for m in obj]}
-        return MESSAGE_SCHEMA.json_dump(obj)
+        if not isinstance(obj, list):
+            return MESSAGE_SCHEMA.json_dump(obj)
+        messages = [MESSAGE_SCHEMA.json_dump(message) for message in obj]
+        if messages and messages[0] is None:  # MessageSchema's dump is not compiled: Flask's encoder writes it
+            return None
+        return {"session_id": obj[0].session_id, "messages": messages}
 
 
 class HistoryArgsSchema(StrictSchema):

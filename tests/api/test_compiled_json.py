@@ -28,7 +28,9 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
     max_leaves=8,
 )
-times = st.none() | st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]))
+# UTC, which a record hands to orjson as it is; offsets it must not (one of seconds, which orjson writes otherwise).
+offsets = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(minutes=-1, seconds=-30))]
+times = st.none() | st.datetimes(timezones=st.sampled_from(offsets))
 metadata = st.dictionaries(any_text, json_values, max_size=4)
 messages = st.builds(MessageRecord, st.integers(1, 2**62), any_text, any_text, any_text, times, metadata)
 sessions = st.builds(SessionRecord, any_text, st.none() | any_text, times, times, st.integers(0, 10**9), metadata)

@@ -251,9 +251,10 @@ def test_a_frequent_line_is_the_record_and_the_text_logging_itself_makes(fmt):
     try:
         [quick] = _access_lines(line, lambda: line.log(args, values))
         [made] = _access_lines(line, lambda: logger.info(line.msg, *args, extra=extra))
+        [later] = _access_lines(line, lambda: line.log(("POST", 201, 2.5, "-"), ("access", 201, "x", "y")))
     finally:
         request_id.reset(token)
-    assert line._made_like is not None  # made by the quick way, not handed to logging
+    assert line._made_like is not None and line._made_like[1] is not None  # made the quick way
     times = ("created", "msecs", "relativeCreated")
     assert [k for k in quick.__dict__] == [k for k in made.__dict__]  # the JSON formatter keeps their order
     assert {k: v for k, v in quick.__dict__.items() if k not in times} == {
@@ -261,6 +262,9 @@ def test_a_frequent_line_is_the_record_and_the_text_logging_itself_makes(fmt):
     }
     assert quick.request_id == "rid-1" and quick.getMessage() == "GET 200 1.2 ms session_id=#abc"
     assert 0 <= made.created - quick.created < 5 and quick.msecs == int((quick.created % 1) * 1000)
+    since = (made.relativeCreated - quick.relativeCreated) / 1000
+    assert abs(since - (made.created - quick.created)) < 1e-6  # the same clock as logging's own
+    assert later.status == 201 and quick.status == 200 and quick.args == args  # each record its own fields
     quick.created, quick.msecs, quick.relativeCreated = made.created, made.msecs, made.relativeCreated
     formatter = logging.config.DictConfigurator(logging_config(fmt)).configure_formatter(
         logging_config(fmt)["formatters"]["main"]
@@ -272,19 +276,30 @@ def test_a_frequent_line_goes_through_logging_itself_when_records_are_made_other
     logger = logging.getLogger("tests.frequent.other")
     logger.setLevel(logging.INFO)
     line = FrequentLine(logger, logging.INFO, "%s %s", ("event",))
-    default_factory = logging.getLogRecordFactory()
+    ours = logging.getLogRecordFactory()
+    made = []
 
-    def factory(*args, **kwargs):  # another library's factory: its records, with its field
-        record = default_factory(*args, **kwargs)
-        record.tenant = "t-1"
+    def factory(*args, **kwargs):  # another library's factory: its records, with a field of each its own
+        record = logging.LogRecord(*args, **kwargs)
+        made.append(record)
+        record.trace = len(made)
         return record
 
-    logging.setLogRecordFactory(factory)
     try:
-        [record] = _access_lines(line, lambda: line.log(("x", "y"), ("e",)))
+        logging.setLogRecordFactory(factory)  # around ours
+        [outside] = _access_lines(line, lambda: line.log(("x", "y"), ("e",)))
+        logging.setLogRecordFactory(factory)
+        install_request_id()  # ours around it
+        traced = _access_lines(line, lambda: [line.log(("x", "y"), ("e",)) for _ in range(2)])
+        logging.setLogRecordFactory(ours)
+        logging._srcfile = logging.__file__  # logging looks its callers up again: the caller's line, as before
+        [located] = _access_lines(line, lambda: line.log(("x", "y"), ("e",)))
     finally:
-        logging.setLogRecordFactory(default_factory)
-    assert record.tenant == "t-1" and record.event == "e" and record.getMessage() == "x y"
+        logging.setLogRecordFactory(ours)
+        skip_unused_record_fields()
+    assert outside.trace == 1 and outside.event == "e" and outside.getMessage() == "x y"
+    assert [record.trace for record in traced] == [2, 3] and traced[0].request_id == "-"
+    assert (located.module, located.funcName) == ("test_observability", "<lambda>")
     for refused in (("message",), ("created",), ("request_id",)):  # a field a record has of its own
         with pytest.raises(ValueError):
             FrequentLine(logger, logging.INFO, "%s", refused)

@@ -1,6 +1,6 @@
 """The lenient readers of legacy values, value by value."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 from hypothesis import given
@@ -93,3 +93,21 @@ def test_validation_encodes_metadata_exactly_as_it_is_stored(metadata):
     from backend.settings import Limits
 
     assert check_metadata(Problems(), metadata, Limits()) == stored_metadata(metadata)
+
+
+class _Local(datetime):
+    """A datetime subclass, as pendulum's is: converted by its own methods, not by plain datetime arithmetic."""
+
+
+class _NoOffset(tzinfo):
+    def utcoffset(self, dt):
+        return None
+
+
+def test_a_datetime_subclass_and_a_zone_without_offset_take_the_general_way():
+    parsed = parse_timestamp(_Local(2024, 5, 6, 7, 8, 9))
+    assert type(parsed) is _Local and parsed == datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC) and parsed.tzinfo is UTC
+    aware = _Local(2024, 5, 6, 9, 8, 9, tzinfo=timezone(timedelta(hours=2)))
+    assert stored_timestamp(aware, "postgresql") == datetime(2024, 5, 6, 7, 8, 9)
+    odd = datetime(2024, 5, 6, 7, 8, 9, tzinfo=_NoOffset())  # read as local time, as astimezone reads it
+    assert stored_timestamp(odd, "postgresql") == odd.replace(tzinfo=None).astimezone(UTC).replace(tzinfo=None)
