@@ -95,5 +95,8 @@ def outage_reason(exc: BaseException) -> str:
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return "the database cannot be written at the moment"
     if "no such table" in text or "does not exist" in text:
-        return "the database schema is missing or out of date: run `alembic upgrade head` (make migrate)"
+        return (
+            "the database schema is missing or out of date: run `session-store migrate` "
+            "(`alembic upgrade head` in the checkout)"
+        )
     return "the database is unavailable at the moment"
