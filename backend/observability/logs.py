@@ -86,9 +86,9 @@ class FrequentLine:
     3.13 it counts nanoseconds); otherwise through logging."""
 
     def __init__(self, logger: logging.Logger, level: int, msg: str, fields: tuple[str, ...]):
-        reserved = set(logging.LogRecord("", level, "", 0, "", (), None).__dict__) | {"message", "asctime"}
-        if reserved.intersection(fields) or "request_id" in fields:
-            raise ValueError(f"a record has its own {sorted(reserved.intersection(fields))}")
+        own = set(logging.LogRecord("", level, "", 0, "", (), None).__dict__) | {"message", "asctime", "request_id"}
+        if own.intersection(fields):
+            raise ValueError(f"a record has its own {sorted(own.intersection(fields))}")
         self.logger, self.level, self.msg, self.fields = logger, level, msg, fields
         self._made_like: tuple[tuple, dict] | None = None  # (what records were made like, such a record's fields)
 

@@ -103,23 +103,26 @@ def _a_string(value: Any) -> str:
     return value
 
 
-def _body_field(field: fields.Field) -> tuple[bool, Any] | None:
-    """Whether a body's field loads in one pass, and its conversion: taken as sent, or a string; None when not."""
+_NOT_IN_ONE_PASS = object()
+
+
+def _body_field(field: fields.Field) -> Any:
+    """How a body's field loads in one pass: its conversion (None: taken as sent), or _NOT_IN_ONE_PASS."""
     if isinstance(field, _AsSent):
-        return True, None
+        return None
     if type(field) is fields.String and not field.allow_none:
-        return True, _a_string
-    return None
+        return _a_string
+    return _NOT_IN_ONE_PASS
 
 
-def _query_field(field: fields.Field) -> tuple[bool, Any] | None:
+def _query_field(field: fields.Field) -> Any:
     """The same for a query string's argument, which arrives as text: a string as it is, an integer by int(), as
     marshmallow's Integer reads text."""
     if type(field) is fields.String:
-        return True, None
+        return None
     if type(field) is fields.Integer and not field.strict:
-        return True, int
-    return None
+        return int
+    return _NOT_IN_ONE_PASS
 
 
 def _one_pass_plan(schema: StrictSchema, kind=_body_field) -> tuple[frozenset, tuple, tuple[str, ...]] | None:
@@ -134,16 +137,16 @@ def _one_pass_plan(schema: StrictSchema, kind=_body_field) -> tuple[frozenset, t
         return None
     plan, known = [], set()
     for name, field in schema.load_fields.items():
-        if field.data_key:
+        if field.data_key or field.attribute:  # a name on the wire or in the result that is not the field's
             return None
-        simple = kind(field)
-        if simple is not None:
+        conversion = kind(field)
+        if conversion is not _NOT_IN_ONE_PASS:
             known.add(name)
         elif field.required or field.load_default is not ma.missing:
             return None
         else:
             continue  # a field the one pass does not load: a body that sends it goes to marshmallow
-        plan.append((name, simple[1], field.load_default, field.required, tuple(field.validators)))
+        plan.append((name, conversion, field.load_default, field.required, tuple(field.validators)))
     if not known:
         return None
     return frozenset(known), tuple(plan), tuple(name for name, _, _ in validators)

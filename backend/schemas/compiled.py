@@ -16,7 +16,7 @@ standard library's (tests/api/test_compiled_json.py holds the two to the same by
 
 For orjson the dump of a record converts nothing it need not: a value already of its field's type is handed over
 as it is, a UTC datetime included (orjson writes it as `isoformat` does) and a free-form object of plain values, so
-that a history page is neither formatted twice nor copied (50 messages: 4.16M -> 3.4M instructions a request).
+that a history page is neither formatted twice nor copied (50 messages: 4.16M -> 3.53M instructions a request).
 """
 
 from __future__ import annotations
@@ -64,15 +64,15 @@ def plain_json(value: Any) -> bool:
     return True
 
 
-def _free_form(value: dict) -> dict:
-    converted = {str(k): v for k, v in value.items()}
-    return converted if not converted or plain_json(converted) else FreeForm(converted)
-
-
 def _plain_object(value: Any) -> bool:
     """Whether a free-form value is a dict orjson writes as Flask's encoder does, as it is (keys aside: orjson
     refuses a key that is not a string, and the answer is then Flask's)."""
     return value.__class__ is dict and (not value or plain_json(value))
+
+
+def _free_form(value: dict) -> dict:
+    converted = {str(k): v for k, v in value.items()}
+    return converted if _plain_object(converted) else FreeForm(converted)
 
 
 # How a converter reads in generated code: a value of the field's own type passes as it is (int(5) is 5, at the cost
