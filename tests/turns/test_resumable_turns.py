@@ -116,6 +116,7 @@ def test_a_worker_killed_mid_turn_frees_its_session_within_the_lease_its_partial
     killed = time.monotonic()
     agent.hold_after, agent.chunks = None, ["second try"]
     assert wait_for(lambda: len(server.worker_pids()) == 1 and server.worker_pids() != [worker], 10)
+    server.wait_until_serving(10)  # each worker binds its own socket: the new one's is not there at its start
     # A follower of the dead turn gets what it had said, then an error, once its lease has lapsed.
     follower = StreamedChat(server.base_url, None, turn_url(server, turn_id, "/events"), timeout_s=10)
     followed = [name for name, _, _ in follower]
