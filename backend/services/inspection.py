@@ -6,7 +6,8 @@ from backend.services.conversation import ContextService
 from backend.services.reach import reachable
 from backend.services.turns import access
 from backend.services.validation import check_id
-from backend.store.records import SummaryRecord, TurnState
+from backend.store.records import SummaryRecord
+from backend.store.turn_records import TurnState
 
 
 class InspectionService(ContextService):

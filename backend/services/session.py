@@ -31,11 +31,10 @@ from backend.store.records import (
     SessionPage,
     SessionRecord,
     SessionStats,
-    TurnEvent,
-    TurnState,
     record_from_json,
     record_to_json,
 )
+from backend.store.turn_records import TurnEvent, TurnState
 from backend.store.unit_of_work import StoreTransaction
 
 _UNSET: Any = object()

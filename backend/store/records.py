@@ -153,16 +153,6 @@ class HistoryPage:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnStart:
-    """What a turn's first write leaves for the agent: the session, the user's stored message and the
-    messages before it, oldest first."""
-
-    session: SessionRecord
-    message: MessageRecord
-    history: list[MessageRecord]
-
-
-@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """A request sent with an Idempotency-Key: in flight while status is None, then its stored outcome."""
 
@@ -175,50 +165,6 @@ class IdempotencyRecord:
     status: int | None
     outcome: dict | None
     created_at: datetime
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRecord:
-    """A turn as stored: its state, its messages' ids, a stop asked of it."""
-
-    turn_id: str
-    session_id: str
-    status: str
-    user_message_id: int
-    reply_message_id: int | None
-    stop_requested: bool
-    heard_chars: int | None
-    created_at: datetime | None
-    ended_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class TurnEvent:
-    """One event of a turn's stream: `id` (the SSE id, increasing within the turn), its name and its data."""
-
-    id: int
-    event: str
-    data: dict
-
-
-@dataclass(frozen=True, slots=True)
-class TurnState:
-    """A turn as a client sees it: running|completed|interrupted|failed, the user's message, the stored reply."""
-
-    turn_id: str
-    session_id: str
-    status: str
-    user_message: MessageRecord | None
-    reply: MessageRecord | None
-
-
-@dataclass(frozen=True, slots=True)
-class TurnLeaseRecord:
-    """The turn in flight on a session: its holder's token and when the lease lapses."""
-
-    session_id: str
-    holder: str
     expires_at: datetime
 
 

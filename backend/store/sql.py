@@ -15,10 +15,9 @@ from backend.store.records import (
     MessageRecord,
     SessionRecord,
     SummaryRecord,
-    TurnLeaseRecord,
-    TurnRecord,
 )
 from backend.store.rows import RecordMapping
+from backend.store.turn_records import TurnLeaseRecord, TurnRecord
 
 sessions = Session.__table__
 messages = ChatMessage.__table__

@@ -3,7 +3,6 @@ never buffered."""
 
 from __future__ import annotations
 
-import json
 import select
 import socket
 from collections.abc import Callable, Iterator
@@ -11,10 +10,20 @@ from collections.abc import Callable, Iterator
 import flask
 
 from backend.services.turns.following import never_gone
-from backend.store.records import TurnEvent
+from backend.store.turn_records import TurnEvent
 from backend.web.errors import describe, error_body
 
 EVENT_STREAM = "text/event-stream"
+
+# A poll with no timeout never waits, so the standard library's own serves under gevent too: gevent's, which
+# monkey-patching puts in its place, starts a watcher on its loop at each call (12.7 us against 0.6 us with one
+# poller kept per stream; a follower looks after each event it is woken for).
+try:
+    from gevent.monkey import get_original
+
+    _poll = get_original("select", "poll")
+except ImportError:  # gevent is not installed: nothing replaced select.poll
+    _poll = select.poll
 
 
 def wants_event_stream(request: flask.Request) -> bool:
@@ -22,10 +31,9 @@ def wants_event_stream(request: flask.Request) -> bool:
     return any(value == EVENT_STREAM and quality > 0 for value, quality in request.accept_mimetypes)
 
 
-def frame(event: str, data, event_id: int | None = None) -> bytes:
-    """One SSE event, with its `id:` when it has one; JSON has no raw newline, so one data line is enough."""
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+def frame(event: TurnEvent) -> bytes:
+    """One SSE event with its `id:`; JSON has no raw newline, so one data line is enough."""
+    return f"id: {event.id}\nevent: {event.event}\ndata: {event.data_json}\n\n".encode()
 
 
 def error_data(error: Exception) -> dict:
@@ -40,13 +48,12 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
     sock = environ.get("gunicorn.socket")
     if sock is None:
         return never_gone
+    poller = _poll()
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
 
     def gone() -> bool:
         try:
-            poller = select.poll()
-            poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
-            events = poller.poll(0)
-            if not events:
+            if not poller.poll(0):
                 return False
             return sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:
@@ -57,7 +64,7 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
 
 def _frames(events: Iterator[TurnEvent]) -> Iterator[bytes]:
     for event in events:
-        yield frame(event.event, event.data, event.id)
+        yield frame(event)
 
 
 def event_stream_response(events: Iterator[TurnEvent]) -> flask.Response:

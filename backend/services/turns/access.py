@@ -15,7 +15,8 @@ from backend.services.turns.journal import FLUSH_S, RUNNING
 from backend.services.turns.remote import RemoteFollowers
 from backend.services.turns.writes import message_event
 from backend.services.validation import Problems, check_heard_chars, check_id, check_idempotency_key
-from backend.store.records import MessageRecord, TurnEvent, TurnRecord, TurnState, record_from_json, record_to_json
+from backend.store.records import MessageRecord, record_from_json, record_to_json
+from backend.store.turn_records import TurnEvent, TurnRecord, TurnState
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 STOP_WAIT_S = 5.0  # how long a stop waits for a turn running elsewhere to end before it answers its state
@@ -91,7 +92,7 @@ def _follow(
         yield from local.follow(after, client_gone)
         return
     if after < 1 and message is not None:  # event 1 is the user's message, built from the turn's row
-        yield TurnEvent(1, "message", message_event(message, turn.turn_id))
+        yield TurnEvent.of(1, "message", message_event(message, turn.turn_id))
         after = 1
     yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone)
 

@@ -6,7 +6,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 from backend.services.turns.writes import message_event
-from backend.store.records import MessageRecord, TurnEvent, record_to_json
+from backend.store.records import MessageRecord, record_to_json
+from backend.store.turn_records import TurnEvent
 
 CLIENT_CHECK_S = 0.2  # how often a follower waiting on a silent agent looks whether its client is still there
 ON_DISCONNECT = ("continue", "stop")
@@ -51,7 +52,7 @@ class ReplayedTurn:
     def follow(self, after: int = 0, client_gone=never_gone, on_disconnect: str = "continue") -> Iterator[TurnEvent]:
         """The stored message and one done event."""
         events = [
-            TurnEvent(1, "message", message_event(self.message, self.turn_id)),
-            TurnEvent(2, "done", record_to_json(self.reply)),
+            TurnEvent.of(1, "message", message_event(self.message, self.turn_id)),
+            TurnEvent.of(2, "done", record_to_json(self.reply)),
         ]
         yield from (event for event in events if event.id > after)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from backend.services.turns.following import CLIENT_CHECK_S
 from backend.services.turns.journal import FLUSH_S
 from backend.services.turns.writes import end_abandoned_turns
-from backend.store.records import TurnEvent
+from backend.store.turn_records import TurnEvent
 from backend.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -155,4 +155,4 @@ class RemoteFollowers:
             for turn_id, ending in endings.items():
                 watched = silent[turn_id]
                 if ending is not None and ending.event in ENDS and ending.id <= watched.last:
-                    watched.take([TurnEvent(watched.last + 1, ending.event, ending.data)])
+                    watched.take([TurnEvent(watched.last + 1, ending.event, ending.data, ending.data_json)])

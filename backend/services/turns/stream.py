@@ -17,10 +17,11 @@ from backend.services.turns.agent_call import END, AgentCall, AgentTimeout, log_
 from backend.services.turns.following import follow_events, never_gone
 from backend.services.turns.guard import Turn
 from backend.services.turns.journal import TurnJournal
-from backend.services.turns.writes import Ending, ErrorBody, encoded, end_turn, message_event
+from backend.services.turns.writes import Ending, ErrorBody, end_turn, message_event
 from backend.services.validation import check_new_message
 from backend.settings import Limits
-from backend.store.records import MessageRecord, NewMessage, TurnEvent, record_to_json
+from backend.store.records import MessageRecord, NewMessage, record_to_json
+from backend.store.turn_records import TurnEvent
 from backend.store.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class StreamedTurn:
         self.reply: MessageRecord | None = None
         self.failure: Exception | None = None
         self.outcome: str | None = None  # completed | interrupted | failed, once the turn has ended
-        self.events = [TurnEvent(1, "message", message_event(message, turn_id))]  # kept by its first write
+        self.events = [TurnEvent.of(1, "message", message_event(message, turn_id))]  # kept by its first write
         self._changed = threading.Condition()
         self._guard, self._guarding, self._owner = guard, guarding, owner
         self._call, self._marks, self._request_id = call, reply_marks, request_id
@@ -109,10 +110,10 @@ class StreamedTurn:
 
     def _emit(self, event: str, data: dict) -> None:
         with self._changed:
-            seq = len(self.events) + 1
-            self.events.append(TurnEvent(seq, event, data))
+            kept = TurnEvent.of(len(self.events) + 1, event, data)
+            self.events.append(kept)
             self._changed.notify_all()
-        self.journal.record(self.turn_id, seq, event, encoded(data))
+        self.journal.record(self.turn_id, kept.id, event, kept.data_json)
 
     # -- the runner -------------------------------------------------------------------------------------
 
@@ -240,7 +241,7 @@ class StreamedTurn:
                 session_ref(self.session_id), self._request_id, *figures)  # fmt: skip
         self.failure = failure
         with self._changed:
-            self.events.append(TurnEvent(len(self.events) + 1, event, data))
+            self.events.append(TurnEvent.of(len(self.events) + 1, event, data))
             self.outcome = status
             self._changed.notify_all()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ from backend.services.reach import reachable
 from backend.services.turns.guard import Turn
 from backend.services.validation import check_new_message
 from backend.settings import Limits
-from backend.store.records import MessageRecord, NewMessage, TurnRecord, TurnStart, record_to_json
+from backend.store.records import MessageRecord, NewMessage, record_to_json
+from backend.store.turn_records import TurnRecord, TurnStart, event_json
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
 
 ErrorBody = Callable[[Exception], dict]
@@ -24,11 +24,6 @@ ABANDONED = {
     "status": "Bad Gateway",
     "message": "the worker running this turn stopped before it ended; what it had said is stored as failed",
 }
-
-
-def encoded(data: dict) -> str:
-    """An event's data as its stream sends it and the journal keeps it."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def message_event(message: MessageRecord, turn_id: str) -> dict:
@@ -86,7 +81,7 @@ def end_abandoned(store: StoreTransaction, dead: TurnRecord) -> None:
         reply = store.messages.add(NewMessage(dead.session_id, "assistant", text, {"status": "failed"}))
     store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now())
     last = events[-1].id if events else 1  # event 1, its message, is built from the turn's row
-    store.turns.add_events([(dead.turn_id, last + 1, "error", encoded(ABANDONED))])
+    store.turns.add_events([(dead.turn_id, last + 1, "error", event_json(ABANDONED))])
 
 
 @dataclass
@@ -126,7 +121,7 @@ def end_turn(
                 raise SessionNotFound(ending.reply.session_id)
         store.turns.end(ending.turn_id, ending.status, None if stored is None else stored.id, now())
         data = last_data(stored)
-        store.turns.add_events([*ending.events, (ending.turn_id, ending.last_seq, ending.last_event, encoded(data))])
+        store.turns.add_events([*ending.events, (ending.turn_id, ending.last_seq, ending.last_event, event_json(data))])
         if ending.keeps_key:
             turn.finish(store, outcome(stored))
         return stored, data

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from backend.store.records import MessageRecord, SessionRecord, SummaryRecord, TurnRecord
+from backend.store.records import MessageRecord, SessionRecord, SummaryRecord
 from backend.store.repositories import Repository
 from backend.store.repositories.dependents import delete_dependents
 from backend.store.sql import (
@@ -21,6 +21,7 @@ from backend.store.sql import (
     turn_leases,
     turns,
 )
+from backend.store.turn_records import TurnRecord
 
 _sids = sa.bindparam("sids", expanding=True)
 sessions_of_owner = (

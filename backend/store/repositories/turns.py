@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from backend.store.records import MessageRecord, SessionRecord, TurnEvent, TurnRecord
+from backend.store.records import MessageRecord, SessionRecord
 from backend.store.repositories import Repository
 from backend.store.sql import MESSAGE, SESSION, TURN, messages, sessions, turn_events, turns
+from backend.store.turn_records import TurnEvent, TurnRecord
 
 EVENTS_OF_BATCH = 256  # turns per statement of events_of
 _this_turn = turns.c.turn_id == sa.bindparam("tid")
@@ -173,7 +173,7 @@ class TurnRepository(Repository):
     def events_after(self, turn_id: str, after: int) -> list[TurnEvent]:
         """The turn's kept events with an id after `after`, in order."""
         rows = self.tx.execute(events_after, {"tid": turn_id, "after": after})
-        return [TurnEvent(seq, event, json.loads(data)) for seq, event, data in rows]
+        return [TurnEvent.kept(seq, event, data) for seq, event, data in rows]
 
     def ended_among(self, turn_ids: list[str]) -> list[str]:
         """Those of `turn_ids` that have ended (their status is no longer running)."""
@@ -182,7 +182,7 @@ class TurnRepository(Repository):
     def last_event(self, turn_id: str) -> TurnEvent | None:
         """The turn's last kept event, or None."""
         row = self.tx.execute(last_event, {"tid": turn_id}).first()
-        return None if row is None else TurnEvent(row.seq, row.event, json.loads(row.data))
+        return None if row is None else TurnEvent.kept(row.seq, row.event, row.data)
 
     def events_of(self, cursors: dict[str, int]) -> dict[str, list[TurnEvent]]:
         """For each turn id of `cursors`, its kept events with an id after its cursor, in order."""
@@ -196,7 +196,7 @@ class TurnRepository(Repository):
                 key: value for i, (tid, after) in enumerate(padded) for key, value in ((f"t{i}", tid), (f"a{i}", after))
             }
             for tid, seq, event, data in self.tx.execute(_events_of(len(padded)), params):
-                found.setdefault(tid, []).append(TurnEvent(seq, event, json.loads(data)))
+                found.setdefault(tid, []).append(TurnEvent.kept(seq, event, data))
         return found
 
     def delete_of_sessions(self, session_ids: list[str]) -> tuple[int, int]:
