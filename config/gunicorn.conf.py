@@ -134,6 +134,11 @@ def on_starting(server):
     hooks.clear_metrics_directory(server.cfg.uid, server.cfg.gid)
 
 
+def post_worker_init(worker):
+    """A worker has loaded the app: what it holds now lives as long as the worker (hooks.freeze_loaded_objects)."""
+    hooks.freeze_loaded_objects()
+
+
 def child_exit(server, worker):
     """A worker is gone: its live gauges stop counting."""
     hooks.mark_worker_dead(worker.pid)

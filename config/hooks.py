@@ -3,6 +3,7 @@ files."""
 
 from __future__ import annotations
 
+import gc
 import glob
 import os
 import shutil
@@ -111,3 +112,10 @@ def mark_worker_dead(pid: int) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(pid, metrics_directory())
+
+
+def freeze_loaded_objects() -> None:
+    """Leave the objects of the loaded app (about 138,000: modules, classes, compiled statements) out of the
+    garbage collector's full passes: they live as long as the worker. Each full pass walked them all and stopped
+    every request of the worker meanwhile: 88 and 146 ms, with 200 turns streaming, and a resume waited for it."""
+    gc.freeze()
