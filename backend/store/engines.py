@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import threading
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from backend.settings import SQLITE_SYNCHRONOUS_LEVELS, postgres_pool_size_from_env, sqlite_synchronous_from_env
 from backend.store import sqlite_writes
+from backend.store.readiness import readable_check
 
 log = logging.getLogger(__name__)
 
@@ -145,16 +145,14 @@ def _warn_when_commits_are_not_durable(engine: sa.Engine) -> None:
 def _discard_closed_connections(engine: sa.Engine) -> None:
     # An idle connection has nothing to read. If its socket is readable, the server (or the
     # network) closed it while it sat in the pool: after a database restart, a failover or a
-    # cut link, each such connection would fail one request. One poll() syscall, no round trip.
+    # cut link, each such connection would fail one request. One poll() syscall, no round trip, no yield.
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection, _record, _proxy):
         try:
             fd = dbapi_connection.fileno()
         except Exception:  # noqa: BLE001 - a closed driver connection has no descriptor
             raise sa.exc.DisconnectionError("the connection is closed") from None
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        if poller.poll(0):
+        if readable_check(fd)():
             raise sa.exc.DisconnectionError("the server closed this pooled connection")
 
 
