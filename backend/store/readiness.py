@@ -18,12 +18,12 @@ try:
 except ImportError:  # gevent is not installed: nothing replaced select.poll
     _poll = select.poll
 
-_ANY_NEWS = select.POLLIN | select.POLLHUP | select.POLLERR
+_READABLE_OR_CLOSED = select.POLLIN | select.POLLHUP | select.POLLERR
 
 
 def readable_check(target) -> Callable[[], bool]:
     """A check, to call as often as needed, whether `target` (a socket or a file descriptor) is readable, closed
     or in error now."""
     poller = _poll()
-    poller.register(target, _ANY_NEWS)
+    poller.register(target, _READABLE_OR_CLOSED)
     return lambda: bool(poller.poll(0))

@@ -42,7 +42,7 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
 
     def gone() -> bool:
         try:
-            if not readable():
+            if sock.fileno() < 0 or not readable():  # closed here: its descriptor's number may serve another socket
                 return False
             return sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:

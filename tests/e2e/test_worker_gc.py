@@ -1,14 +1,13 @@
 """A worker's loaded app is left out of the garbage collector's full passes (config/hooks.freeze_loaded_objects).
 
 A full pass walked every object of the loaded app and stopped every request of the worker meanwhile: 88 and
-146 ms with 200 turns streaming, when a resume's p99 was 137-270 ms (docs/performance.md)."""
+146 ms with 200 turns streaming (docs/performance.md, "Turns that outlive their connection")."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import tempfile
 
 from gunicorn.config import KNOWN_SETTINGS
 
@@ -33,7 +32,8 @@ def test_gunicorn_calls_the_hook_by_this_name():
 
 def test_a_worker_that_loaded_the_app_leaves_its_objects_out_of_full_collections(tmp_path):
     env = server_env(f"sqlite:///{tmp_path / 'sessions.db'}", GUNICORN_WORKER_CLASS="sync")
-    env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="metrics-")
+    (tmp_path / "metrics").mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     done = subprocess.run(
         [sys.executable, "-c", WORKER], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -8,6 +8,7 @@ follower, 200 followers were 4,000 reads a second, and a reconnect waited behind
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -155,4 +156,4 @@ class RemoteFollowers:
             for turn_id, ending in endings.items():
                 watched = silent[turn_id]
                 if ending is not None and ending.event in ENDS and ending.id <= watched.last:
-                    watched.take([TurnEvent(watched.last + 1, ending.event, ending.data, ending.data_json)])
+                    watched.take([dataclasses.replace(ending, id=watched.last + 1)])
