@@ -70,14 +70,20 @@ def turn_events(
     whichever worker runs it; for `ttl_s` after the turn ended, what is left of them. Checked before the first."""
     check_id(session_id)
     after = after or 0
+    missed = None
     with uow.read() as store:  # one statement: a resume waits for this before its first event
-        session, turn, message = store.turns.with_session_and_message(session_id, turn_id)
+        if turn_id in RUNNING:  # running in this process: its events are followed from memory
+            session, turn, message = store.turns.with_session_and_message(session_id, turn_id)
+        else:  # and what it missed, kept by the worker that runs it, in the same statement
+            session, turn, message, missed = store.turns.with_session_message_and_events(
+                session_id, turn_id, max(after, 1)
+            )
     reachable(session, session_id, owner)  # another owner's session, or a turn of another session: a missing one
     if turn is None:
         raise TurnNotFound(turn_id)
     if turn.ended_at is not None and turn.ended_at + timedelta(seconds=ttl_s) < now():
         raise TurnNotFound(turn_id, "the turn's events are no longer kept (TURN_EVENTS_TTL_S)")
-    return _follow(followers, turn, message, after, client_gone)
+    return _follow(followers, turn, message, after, client_gone, missed)
 
 
 def _follow(
@@ -86,6 +92,7 @@ def _follow(
     message: MessageRecord | None,
     after: int,
     client_gone: Callable[[], bool],
+    missed: list[TurnEvent] | None,
 ) -> Iterator[TurnEvent]:
     local = RUNNING.get(turn.turn_id)
     if local is not None:  # running in this process: every event, as it happens
@@ -94,7 +101,9 @@ def _follow(
     if after < 1 and message is not None:  # event 1 is the user's message, built from the turn's row
         yield TurnEvent.of(1, "message", message_event(message, turn.turn_id))
         after = 1
-    yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone)
+    # `missed` was read after max(after, 1), as `after` now is; None when the turn ran here at the check (it has
+    # ended since): the followers read what it missed themselves.
+    yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone, missed)
 
 
 def stop_turn(

@@ -61,10 +61,19 @@ class RemoteFollowers:
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
 
-    def follow(self, session_id: str, turn_id: str, after: int, client_gone: Callable[[], bool]) -> Iterator[TurnEvent]:
-        """The turn's events after `after` until `done` or `error`; ends early when the client is gone."""
-        with self.uow.read() as store:
-            missed = store.turns.events_after(turn_id, after)
+    def follow(
+        self,
+        session_id: str,
+        turn_id: str,
+        after: int,
+        client_gone: Callable[[], bool],
+        missed: list[TurnEvent] | None = None,
+    ) -> Iterator[TurnEvent]:
+        """The turn's events after `after` until `done` or `error`; ends early when the client is gone. `missed`:
+        the kept events after `after`, when the caller read them already."""
+        if missed is None:
+            with self.uow.read() as store:
+                missed = store.turns.events_after(turn_id, after)
         for event in missed:
             if event.id != after + 1:
                 break

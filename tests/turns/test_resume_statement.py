@@ -1,0 +1,58 @@
+"""A resume on a worker that does not run the turn: its access check and the events it missed in one statement."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from backend.services.errors import TurnNotFound
+from backend.services.idempotency import now
+
+
+def _turn_with_events(service, session_id, turn_id, events):
+    service.get_or_create_session(session_id)
+    message_id = service.save_message(session_id, "user", f"hi from {session_id}")
+    with service.uow.write() as store:
+        store.turns.add(turn_id, session_id, message_id, now())
+        store.turns.add_events([(turn_id, seq, name, json.dumps(data)) for seq, name, data in events])
+
+
+EVENTS = [(2, "delta", {"text": "é"}), (3, "delta", {"text": "b"}), (4, "done", {"content": "éb"})]
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 4])
+def test_one_statement_reads_what_the_check_and_the_cursor_read(service, after):
+    _turn_with_events(service, "s1", "t1", EVENTS)
+    with service.uow.read() as store:
+        session, turn, message = store.turns.with_session_and_message("s1", "t1")
+        missed = store.turns.events_after("t1", after)
+        combined = store.turns.with_session_message_and_events("s1", "t1", after)
+    assert combined == (session, turn, message, missed)
+    assert [event.id for event in combined[3]] == [seq for seq, _, _ in EVENTS if seq > after]
+
+
+def test_the_events_keep_their_text_as_it_was_written(service):
+    _turn_with_events(service, "s1", "t1", EVENTS)
+    with service.uow.read() as store:
+        *_, events = store.turns.with_session_message_and_events("s1", "t1", 1)
+    assert [event.data_json for event in events] == [json.dumps(data) for _, _, data in EVENTS]
+    assert [event.data for event in events] == [data for _, _, data in EVENTS]
+
+
+def test_a_missing_session_or_turn_reads_as_missing_with_the_turn_ids_events_beside(service):
+    _turn_with_events(service, "s1", "t1", EVENTS)
+    service.get_or_create_session("s2")
+    with service.uow.read() as store:
+        assert store.turns.with_session_message_and_events("nobody", "t1", 0)[:3] == (None, None, None)
+        session, turn, message, events = store.turns.with_session_message_and_events("s2", "t1", 0)
+    assert session.session_id == "s2" and turn is None and message is None
+    assert len(events) == 3  # the caller must not use them: the check found no such turn on s2
+
+
+def test_a_turn_of_another_session_is_not_followed(service):
+    _turn_with_events(service, "s1", "t1", EVENTS)
+    service.get_or_create_session("s2")
+    with pytest.raises(TurnNotFound):
+        list(service.turn_events("s2", "t1", after=0))
+    assert [event.id for event in service.turn_events("s1", "t1", after=1)] == [2, 3, 4]
