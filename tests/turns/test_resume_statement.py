@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
-from backend.services.errors import TurnNotFound
+from backend.services.errors import SessionNotFound, TurnNotFound
 from backend.services.idempotency import now
 
 
-def _turn_with_events(service, session_id, turn_id, events):
-    service.get_or_create_session(session_id)
-    message_id = service.save_message(session_id, "user", f"hi from {session_id}")
+def _turn_with_events(service, session_id, turn_id, events, owner=None):
+    """A turn running in another process (not in this one's RUNNING), with its kept events; the session's id."""
+    session_id = service.get_or_create_session(None if owner else session_id, owner=owner).session_id
+    message_id = service.save_message(session_id, "user", f"hi from {session_id}", owner=owner)
     with service.uow.write() as store:
         store.turns.add(turn_id, session_id, message_id, now())
         store.turns.add_events([(turn_id, seq, name, json.dumps(data)) for seq, name, data in events])
+    return session_id
 
 
 EVENTS = [(2, "delta", {"text": "é"}), (3, "delta", {"text": "b"}), (4, "done", {"content": "éb"})]
@@ -56,3 +59,27 @@ def test_a_turn_of_another_session_is_not_followed(service):
     with pytest.raises(TurnNotFound):
         list(service.turn_events("s2", "t1", after=0))
     assert [event.id for event in service.turn_events("s1", "t1", after=1)] == [2, 3, 4]
+
+
+def test_a_resume_of_a_turn_run_elsewhere_reads_everything_in_one_statement(service):
+    _turn_with_events(service, "s1", "t1", EVENTS)
+    statements = []
+
+    def executed(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(service.uow.engine, "before_cursor_execute", executed)
+    try:
+        events = list(service.turn_events("s1", "t1", after=0))
+    finally:
+        sa.event.remove(service.uow.engine, "before_cursor_execute", executed)
+    assert [(event.id, event.event) for event in events] == [(1, "message"), (2, "delta"), (3, "delta"), (4, "done")]
+    assert events[0].data["content"] == "hi from s1" and events[0].data["turn_id"] == "t1"
+    assert len(statements) == 1 and "UNION ALL" in statements[0]
+
+
+def test_another_owners_turn_is_missing_on_this_path_too(service):
+    session_id = _turn_with_events(service, None, "t1", EVENTS, owner="alice")
+    with pytest.raises(SessionNotFound):
+        list(service.turn_events(session_id, "t1", after=1, owner="bob"))
+    assert [event.id for event in service.turn_events(session_id, "t1", after=1, owner="alice")] == [2, 3, 4]

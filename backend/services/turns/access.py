@@ -101,9 +101,10 @@ def _follow(
     if after < 1 and message is not None:  # event 1 is the user's message, built from the turn's row
         yield TurnEvent.of(1, "message", message_event(message, turn.turn_id))
         after = 1
-    # `missed` was read after max(after, 1), as `after` now is; None when the turn ran here at the check (it has
-    # ended since): the followers read what it missed themselves.
-    yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone, missed)
+    # `missed` was read after max(after, 1), as `after` now is unless the message row is gone; None when the turn
+    # ran here at the check (it has ended since). Otherwise the followers read what it missed themselves.
+    usable = missed if after >= 1 else None
+    yield from followers.follow(turn.session_id, turn.turn_id, after, client_gone, usable)
 
 
 def stop_turn(

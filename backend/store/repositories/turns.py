@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -74,7 +74,7 @@ _session_turn_message_events = sa.union_all(
     sa.select(
         sa.literal_column("0").label("part"),
         *_ACCESS_COLUMNS,
-        *(sa.null().label(f"event_{c.name}") for c in _EVENT_COLUMNS),
+        *(sa.type_coerce(sa.null(), c.type).label(f"event_{c.name}") for c in _EVENT_COLUMNS),
     )
     .select_from(_access_from)
     .where(_this_session),
@@ -142,9 +142,9 @@ class TurnRepository(Repository):
         statement. The events are those of the turn id whatever the session: use them only once the check passed."""
         values = {"sid": session_id, "tid": turn_id, "after": after}
         rows = self.tx.execute(_session_turn_message_events, values).all()
-        checked = rows[0][1 : 1 + len(_ACCESS_COLUMNS)] if rows and rows[0][0] == 0 else None
+        access_row = rows[0][1 : 1 + len(_ACCESS_COLUMNS)] if rows and rows[0][0] == 0 else None
         events = [TurnEvent.kept(*row[-len(_EVENT_COLUMNS) :]) for row in rows if row[0] == 1]
-        return (*_access(checked), events)
+        return (*_access(access_row), events)
 
     def running_on(self, session_id: str) -> list[TurnRecord]:
         """The session's turns still marked running (at most one, unless its worker died)."""
@@ -222,7 +222,7 @@ class TurnRepository(Repository):
         return self.tx.execute(delete_events_of_ended, {"now": ended_before}).rowcount
 
 
-def _access(row) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
+def _access(row: Sequence | None) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
     """The session, turn and user message of a row of _ACCESS_COLUMNS (None: no such session)."""
     if row is None:
         return None, None, None
