@@ -41,6 +41,7 @@ class StopSchema(StrictSchema):
 class LastEventHeaders(_Headers):
     """Last-Event-ID (SSE): the id of the last event the client received; the stream resumes after it."""
 
+    RULES = {"last_event_id": "last_event_id"}
     last_event_id = fields.Integer(
         data_key="Last-Event-ID", metadata={"description": "resume after this event id; absent: the whole turn"}
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.store.errors import InvalidInput, SessionStoreError, StoreFull, StoreUnavailable
 
 __all__ = [
+    "Problems",
     "SessionStoreError",
     "SessionNotFound",
     "InvalidInput",
@@ -92,3 +93,19 @@ class TurnMovedOn(SessionStoreError):
     def __init__(self, turn_id: str, why: str):
         super().__init__(why)
         self.turn_id = turn_id
+
+
+class Problems:
+    """Collects problems per field, then raises them together."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, name: str, message: str) -> None:
+        """Record one problem with field `name`."""
+        self.errors.setdefault(name, []).append(message)
+
+    def raise_if_any(self) -> None:
+        """Raise InvalidInput naming every field with a problem."""
+        if self.errors:
+            raise InvalidInput(self.errors)

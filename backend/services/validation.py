@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from backend.services.errors import InvalidInput
+from backend.services.errors import Problems
 from backend.settings import Limits
 
 ROLES = ("user", "assistant", "system", "tool")
@@ -21,22 +21,6 @@ AUDIO_TEXT_FIELDS = ("format", "language")
 UNKNOWN_FIELD = "Unknown field."
 NOT_UNICODE = "must be valid Unicode (no lone surrogates)"
 NO_NUL = "must not contain NUL characters"
-
-
-class Problems:
-    """Collects problems per field, then raises them together."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def add(self, name: str, message: str) -> None:
-        """Record one problem with field `name`."""
-        self.errors.setdefault(name, []).append(message)
-
-    def raise_if_any(self) -> None:
-        """Raise InvalidInput naming every field with a problem."""
-        if self.errors:
-            raise InvalidInput(self.errors)
 
 
 def _not_unicode(text: str) -> bool:
@@ -203,6 +187,18 @@ def check_heard_chars(problems: Problems, heard_chars: Any, limits: Limits | Non
         problems.add(name, "must be an integer, 0 or more (Unicode code points heard)")
 
 
+# A turn's event ids are 32-bit integers in the store (turn_events.seq).
+MAX_EVENT_ID = 2**31 - 1
+
+
+def check_event_id(problems: Problems, event_id: Any, limits: Limits | None = None, name: str = "after") -> None:
+    """None, or the id of the event a turn's stream resumes after (Last-Event-ID): 0 to MAX_EVENT_ID."""
+    if event_id is not None and (
+        isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_EVENT_ID
+    ):
+        problems.add(name, f"must be an event id: an integer from 0 to {MAX_EVENT_ID}")
+
+
 def check_id(session_id: Any) -> None:
     """InvalidInput unless `session_id` can name a session."""
     problems = Problems()
@@ -242,4 +238,5 @@ RULES: dict[str, Rule] = {
     "before": check_before,
     "idempotency_key": check_idempotency_key,
     "heard_chars": check_heard_chars,
+    "last_event_id": check_event_id,
 }

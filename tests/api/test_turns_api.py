@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.services.async_session import AsyncSessionService
+from backend.services.errors import InvalidInput
 from tests.api.test_access_control import ALICE, BOB, KEY  # noqa: F401 - one signing key for both owners
 from tests.auth.tokens import AUDIENCE, ISSUER, public_pem
 from tests.rows import dump_rows
@@ -64,6 +65,22 @@ def test_a_missing_turn_or_a_turn_of_another_session_is_404(client):
     for path in (turn_path("s1", "no-such-turn"), turn_path("s2", turn_id), turn_path("s2", turn_id, "/events")):
         response = client.get(path)
         assert response.status_code == 404 and response.get_json()["message"] == "turn not found", path
+
+
+def test_a_last_event_id_that_no_event_can_have_is_422_from_http_and_python(client, service):
+    turn_id = client.post("/api/v1/chat", json={"session_id": "s1", "message": "hi"}).get_json()["turn_id"]
+    for sent in ("-1", "2147483648", "13802530332222803968"):
+        for session_id in ("s1", "no-such-session"):  # named before the session or the turn is looked up
+            response = client.get(turn_path(session_id, turn_id, "/events"), headers={"Last-Event-ID": sent})
+            assert response.status_code == 422, (sent, session_id)
+            assert response.get_json()["errors"] == {
+                "last_event_id": ["must be an event id: an integer from 0 to 2147483647"]
+            }
+    last = client.get(turn_path("s1", turn_id, "/events"), headers={"Last-Event-ID": "2147483647"})
+    assert last.status_code == 200
+    with pytest.raises(InvalidInput) as refused:
+        list(service.turn_events("s1", turn_id, after=2**40))
+    assert refused.value.errors == {"after": ["must be an event id: an integer from 0 to 2147483647"]}
 
 
 def test_in_jwt_mode_another_owners_turn_is_exactly_a_missing_one_on_every_turn_route(make_app, service):

@@ -14,7 +14,14 @@ from backend.services.turns.following import never_gone
 from backend.services.turns.journal import FLUSH_S, RUNNING
 from backend.services.turns.remote import RemoteFollowers
 from backend.services.turns.writes import message_event
-from backend.services.validation import Problems, check_heard_chars, check_id, check_idempotency_key
+from backend.services.validation import (
+    Problems,
+    check_event_id,
+    check_heard_chars,
+    check_id,
+    check_idempotency_key,
+    check_lookup_id,
+)
 from backend.store.records import MessageRecord, record_from_json, record_to_json
 from backend.store.turn_records import TurnEvent, TurnRecord, TurnState
 from backend.store.unit_of_work import StoreTransaction, UnitOfWork
@@ -68,7 +75,10 @@ def turn_events(
 ) -> Iterator[TurnEvent]:
     """The turn's events after id `after` (all without it), then its live events until `done` or `error`, from
     whichever worker runs it; for `ttl_s` after the turn ended, what is left of them. Checked before the first."""
-    check_id(session_id)
+    problems = Problems()
+    check_lookup_id(problems, session_id)
+    check_event_id(problems, after, name="after")
+    problems.raise_if_any()
     after = after or 0
     missed = None
     with uow.read() as store:  # one statement: a resume waits for this before its first event
