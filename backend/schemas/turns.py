@@ -7,6 +7,7 @@ from marshmallow import fields
 from backend.schemas.base import StrictSchema, _AsSent
 from backend.schemas.headers import _Headers
 from backend.schemas.messages import MessageSchema
+from backend.services.validation import MAX_STORED_INT
 
 
 class Value(_AsSent, fields.Raw):
@@ -32,6 +33,7 @@ class StopSchema(StrictSchema):
         metadata={
             "type": "integer",
             "minimum": 0,
+            "maximum": MAX_STORED_INT,
             "description": "Characters of the reply the user heard, in Unicode code points (a JavaScript string's "
             "length counts UTF-16 units: count [...text].length instead); absent: all that was generated",
         }
@@ -43,5 +45,10 @@ class LastEventHeaders(_Headers):
 
     RULES = {"last_event_id": "last_event_id"}
     last_event_id = fields.Integer(
-        data_key="Last-Event-ID", metadata={"description": "resume after this event id; absent: the whole turn"}
+        data_key="Last-Event-ID",
+        metadata={
+            "minimum": 0,
+            "maximum": MAX_STORED_INT,
+            "description": "resume after this event id; absent: the whole turn",
+        },
     )

@@ -179,24 +179,24 @@ def check_idempotency_key(
         problems.add(name, "must be printable ASCII")
 
 
+# Event ids (turn_events.seq) and heard_chars are kept in 32-bit integer columns.
+MAX_STORED_INT = 2**31 - 1
+
+
+def _stored_int(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value <= MAX_STORED_INT
+
+
 def check_heard_chars(problems: Problems, heard_chars: Any, limits: Limits | None = None, name: str = "heard_chars"):
-    """None, or how many characters (Unicode code points) of a reply the user heard: an integer, 0 or more."""
-    if heard_chars is not None and (
-        isinstance(heard_chars, bool) or not isinstance(heard_chars, int) or heard_chars < 0
-    ):
-        problems.add(name, "must be an integer, 0 or more (Unicode code points heard)")
-
-
-# A turn's event ids are 32-bit integers in the store (turn_events.seq).
-MAX_EVENT_ID = 2**31 - 1
+    """None, or how many characters (Unicode code points) of a reply the user heard: 0 to MAX_STORED_INT."""
+    if heard_chars is not None and not _stored_int(heard_chars):
+        problems.add(name, f"must be an integer from 0 to {MAX_STORED_INT} (Unicode code points heard)")
 
 
 def check_event_id(problems: Problems, event_id: Any, limits: Limits | None = None, name: str = "after") -> None:
-    """None, or the id of the event a turn's stream resumes after (Last-Event-ID): 0 to MAX_EVENT_ID."""
-    if event_id is not None and (
-        isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id <= MAX_EVENT_ID
-    ):
-        problems.add(name, f"must be an event id: an integer from 0 to {MAX_EVENT_ID}")
+    """None, or the id of the event a turn's stream resumes after (Last-Event-ID): 0 to MAX_STORED_INT."""
+    if event_id is not None and not _stored_int(event_id):
+        problems.add(name, f"must be an event id: an integer from 0 to {MAX_STORED_INT}")
 
 
 def check_id(session_id: Any) -> None:

@@ -47,6 +47,15 @@ def test_a_stop_refuses_what_is_not_a_count_of_characters_heard_and_stores_nothi
     for body in ({"heard_chars": -1}, {"heard_chars": 2.5}, {"heard_chars": "3"}, {"heard_chars": None, "x": 1}):
         response = client.post(turn_path("s1", turn_id, "/stop"), json=body)
         assert response.status_code == 422, body
+    # More than the store's integers hold: refused by the value rule, before any turn is looked at (a running
+    # turn's stop would have kept it in turns.heard_chars, a 32-bit column).
+    huge = client.post(turn_path("s1", turn_id, "/stop"), json={"heard_chars": 2**31})
+    assert huge.status_code == 422 and huge.get_json()["errors"]["heard_chars"] == [
+        "must be an integer from 0 to 2147483647 (Unicode code points heard)"
+    ]
+    with pytest.raises(InvalidInput) as refused:
+        service.stop_turn("s1", "no-such-turn", heard_chars=2**40)
+    assert list(refused.value.errors) == ["heard_chars"]
     too_long = client.post(turn_path("s1", turn_id, "/stop"), json={"heard_chars": 14})  # "one two three": 13
     assert too_long.status_code == 422 and too_long.get_json()["errors"]["heard_chars"] == [
         "must be at most 13, the length of the reply"
