@@ -42,7 +42,9 @@ def client_gone_check(environ: dict) -> Callable[[], bool]:
 
     def gone() -> bool:
         try:
-            if sock.fileno() < 0 or not readable():  # closed here: its descriptor's number may serve another socket
+            if sock.fileno() < 0:  # closed here: its descriptor's number may serve another socket by now
+                return True
+            if not readable():
                 return False
             return sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:

@@ -59,3 +59,19 @@ def test_under_gevent_the_check_lets_no_other_greenlet_run():
     assert done.returncode == 0, done.stderr
     # The first line shows what gevent's poll does (the reason for the module); the second, that ours does not.
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_a_stream_whose_socket_is_closed_here_reads_as_gone_even_when_its_number_serves_another():
+    from backend.web.sse import client_gone_check
+
+    ours, peer = socket.socketpair()
+    gone = client_gone_check({"gunicorn.socket": ours})
+    assert gone() is False
+    number = ours.fileno()
+    ours.close()
+    reuse, other_peer = socket.socketpair()  # the lowest free numbers: likely `number` again, idle
+    try:
+        assert gone() is True, (number, reuse.fileno())
+    finally:
+        for s in (peer, reuse, other_peer):
+            s.close()
