@@ -53,7 +53,7 @@ def create_app(config: Config | None = None) -> flask.Flask:
 
 def _unmatched_if_leading_slashes() -> None:
     """A path that starts with `//` matches no route: 404 as any unknown path, with the same hooks before it."""
-    request = flask.request
+    request = flask.request._get_current_object()
     if request.environ.get("PATH_INFO", "").startswith("//"):
         from werkzeug.exceptions import NotFound
 

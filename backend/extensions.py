@@ -82,7 +82,7 @@ class Services:
 
 def services() -> Services:
     """The services of the current app, in this process."""
-    return flask.current_app.extensions[EXTENSION_KEY].for_this_process()
+    return flask.current_app._get_current_object().extensions[EXTENSION_KEY].for_this_process()
 
 
 def init_extensions(app: flask.Flask, config: Config) -> Api:

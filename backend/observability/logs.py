@@ -18,6 +18,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(process)d %(name)s: 
 # python-json-logger adds every `extra` field of a record (route, status, duration_ms, ...) as a key.
 JSON_FIELDS = "%(asctime)s %(levelname)s %(process)d %(name)s %(request_id)s %(message)s"
 LOG_FORMATS = ("text", "json")
+# Python 3.12 and later: whether a record looks up its asyncio task (asked once: a module's missing attribute costs
+# an AttributeError raised and caught on every ask).
+_LOGGING_HAS_TASKS = hasattr(logging, "logAsyncioTasks")
 
 
 # In AUTH_MODE=none whoever knows a session's id may read it: the id is a credential, and logs name
@@ -104,7 +107,7 @@ class FrequentLine:
             logging.logThreads,
             logging.logMultiprocessing,
             logging.logProcesses,
-            getattr(logging, "logAsyncioTasks", False),
+            logging.logAsyncioTasks if _LOGGING_HAS_TASKS else False,
         )
         if made_like is None or made_like[0] != state:
             made_like = self._made_like = (state, self._template(state))

@@ -17,7 +17,8 @@ from backend.settings import Limits
 
 
 def _limits() -> Limits:
-    extension = flask.current_app.extensions.get("session_store") if flask.has_app_context() else None
+    app = flask.current_app._get_current_object() if flask.has_app_context() else None
+    extension = app.extensions.get("session_store") if app is not None else None
     return extension.config.LIMITS if extension is not None else Limits()
 
 

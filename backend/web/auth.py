@@ -72,7 +72,7 @@ def bearer_token(request: flask.Request) -> str | None:
 
 def authenticator() -> Authenticator:
     """The current app's Authenticator."""
-    return flask.current_app.extensions[EXTENSION_KEY]
+    return flask.current_app._get_current_object().extensions[EXTENSION_KEY]
 
 
 def unauthorized(reason: str, message: str = UNAUTHORIZED) -> None:
@@ -90,7 +90,7 @@ def authenticate() -> None:
         return  # probes; CORS preflights carry no credentials
     if path == OPENAPI_PATH or (path + "/").startswith(DOCS_PREFIX):
         return  # the API's description, for a browser that cannot send a token: routes and shapes, no data
-    auth = flask.current_app.extensions[EXTENSION_KEY]
+    auth = flask.current_app._get_current_object().extensions[EXTENSION_KEY]
     try:
         caller = auth.caller(request)
     except InvalidToken as exc:
