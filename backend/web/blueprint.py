@@ -200,7 +200,7 @@ class Blueprint(flask_smorest.Blueprint):
                     return result
                 response = _json_answer(schema, result, prepare)
                 set_status_and_headers_in_response(response, status, headers)
-                if status is None:
+                if status is None and response.status_code != status_code:  # a 200 is made a 200 already
                     response.status_code = status_code
                 return response
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import secrets
 import time
 
 import flask
@@ -36,7 +36,7 @@ blp = flask.Blueprint("metrics", __name__)
 
 def new_request_id() -> str:
     """A fresh request id: 16 random bytes, hex."""
-    return secrets.token_hex(16)
+    return os.urandom(16).hex()  # secrets.token_hex(16), without its two layers of calls
 
 
 def request_id_for(given: str | None) -> str:
