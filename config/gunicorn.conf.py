@@ -44,6 +44,7 @@ keepalive = max(1, round(number("CLIENT_TIMEOUT_S", 5)))
 # gunicorn's own lines go through our handler and format (LOG_FORMAT); the app writes one access
 # line per request itself (backend.access, with the request id), so gunicorn's is off.
 accesslog = None
+logger_class = "config.logger.Logger"  # ...and gunicorn builds its line's fields only when it would write them
 errorlog = "-"
 try:
     logconfig_dict = logging_config()

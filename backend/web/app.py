@@ -21,9 +21,7 @@ _HOST_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "HTTP_CO
 
 
 class SessionStoreRequest(flask.Request):
-    """Flask's request, with what this app notes on a request declared (None until noted): a lookup of one that was
-    not noted then finds None on the class, where a miss would raise and catch an AttributeError inside getattr (2k
-    instructions each, 9 of them on a /healthz)."""
+    """Flask's request, with what this app notes on a request declared in one place (None until noted)."""
 
     session_store_observed: tuple | None = None  # (request id, its reset token, start): web.observability
     session_store_body_session_id: str | None = None  # a session id the JSON body named: web.blueprint
@@ -46,7 +44,7 @@ class SessionStoreFlask(flask.Flask):
     request here, 6% of a POST's CPU in a profile). The answer never changes for a function: it is kept.
 
     Flask also binds its URL map to every request's environ anew: it reads and checks the host twice, encodes it to
-    IDNA and decodes the script root, 48k of /healthz's 531k instructions (callgrind). Their result depends only on
+    IDNA and decodes the script root, 43k of /healthz's 535k instructions (callgrind). Their result depends only on
     the environ's host part (_HOST_KEYS), so it is made by Flask once per host part and kept; a request then gets an
     adapter of the kept host and its own path, query and method."""
 
