@@ -14,8 +14,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage, message_chunk_to_message, messages_from_dict
+from backend.adapters import needs_extra
+
+with needs_extra("langchain", "langchain_core"):
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import BaseMessage, message_chunk_to_message, messages_from_dict
 
 from backend.adapters.history import alast_readable, append_batch, default_service, last_readable, to_its_outcome
 from backend.services.async_session import AsyncSessionService, async_service_for

@@ -17,9 +17,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from agents.memory import SessionABC
-from agents.memory.session import _CompactionSnapshot
-from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
+from backend.adapters import needs_extra
+
+with needs_extra("openai-agents", "agents"):
+    from agents.memory import SessionABC
+    from agents.memory.session import _CompactionSnapshot
+    from agents.memory.session_settings import SessionSettings, coerce_session_settings, resolve_session_limit
 
 from backend.adapters.history import (
     alast_readable,
