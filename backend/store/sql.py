@@ -65,6 +65,13 @@ class Precompiled:
         cursor.execute(sql, tuple(merged[name] for name in order) if order is not None else merged)
         return cursor
 
+    def execute_many(self, cursor, dialect: sa.Dialect, rows: list[dict[str, Any]]):
+        """Execute once per row of values, in one call of the driver (executemany); returns the cursor."""
+        sql, order, defaults = self.prepare(dialect)
+        merged = [{**defaults, **values} for values in rows]
+        cursor.executemany(sql, [tuple(m[name] for name in order) for m in merged] if order is not None else merged)
+        return cursor
+
 
 def per_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
     """`build(dialect module)` for SQLite and PostgreSQL, by dialect name (ON CONFLICT is dialect-specific)."""

@@ -53,6 +53,12 @@ class Transaction:
             self._cursor = self.pooled.driver_connection.cursor()
         return statement.execute(self._cursor, self.dialect, params)
 
+    def run_many(self, statement, rows: list[dict[str, Any]]):
+        """Run a precompiled statement once per row of values, in one call of the driver; the cursor."""
+        if self._cursor is None:
+            self._cursor = self.pooled.driver_connection.cursor()
+        return statement.execute_many(self._cursor, self.dialect, rows)
+
     def close(self) -> None:
         """Close the driver cursor, if one was opened."""
         if self._cursor is not None:
