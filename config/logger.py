@@ -1,4 +1,5 @@
-"""gunicorn's logger, building its access line only for a logger that would write it."""
+"""gunicorn's logger, building its access line only for a logger that would write it, and without gunicorn's
+"Listening at" line when it has no address to say (config/gunicorn.conf.py's when_ready says it)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,10 @@ class Logger(glogging.Logger):
     def access(self, resp, req, environ, request_time) -> None:
         if self.access_log.isEnabledFor(logging.INFO):
             super().access(resp, req, environ, request_time)
+
+    def info(self, msg, *args, **kwargs) -> None:
+        # Each worker listens on a socket of its own (SO_REUSEPORT), so the master has none and gunicorn's line
+        # read "Listening at:  (PID)"; when_ready writes the addresses instead.
+        if msg.startswith("Listening at: ") and args and args[0] == "":
+            return
+        super().info(msg, *args, **kwargs)

@@ -17,7 +17,7 @@ def needs_extra(extra: str, package: str) -> Iterator[None]:
         if (error.name or "").split(".")[0] != package:
             raise  # something the framework itself lacks: its own message says more
         raise ModuleNotFoundError(
-            f"{error.name} is not installed: this adapter needs the '{extra}' extra "
-            f"(pip install 'session-store[{extra}]', or '/path/to/this/checkout[{extra}]')",
+            f"{error.name} is not installed: this adapter needs the package's '{extra}' extra "
+            f"(pip install '/path/to/this/checkout[{extra}]')",
             name=error.name,
         ) from error

@@ -24,7 +24,7 @@ def test_an_adapter_without_its_framework_names_the_extra(monkeypatch, adapter, 
     monkeypatch.setitem(sys.modules, package, None)  # as if not installed: importing it raises ModuleNotFoundError
     with pytest.raises(ModuleNotFoundError) as raised:
         importlib.import_module(adapter)
-    assert f"needs the '{extra}' extra (pip install 'session-store[{extra}]'" in str(raised.value)
+    assert f"needs the package's '{extra}' extra (pip install '/path/to/this/checkout[{extra}]')" in str(raised.value)
     assert raised.value.name.split(".")[0] == package
 
 

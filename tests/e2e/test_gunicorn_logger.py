@@ -72,3 +72,17 @@ def test_a_line_an_operator_asks_for_is_written_as_gunicorn_writes_it(logger):
     line = logger.written.getvalue()
     assert "127.0.0.1 - - [" in line
     assert '"GET /healthz?probe=1 HTTP/1.1" 200 15 "-" "probe/1"' in line
+
+
+def test_gunicorns_line_without_an_address_is_left_out_and_others_are_kept(logger):
+    said = []
+    logger.error_log.info = lambda msg, *args, **kwargs: said.append(msg % args)
+    logger.info("Listening at: %s (%s)", "", 4242)  # the master's line when each worker has its own socket
+    logger.info("Listening at: %s (%s)", "http://127.0.0.1:8000", 4242)  # a shared socket: kept
+    logger.info("Listening at: %s (a socket in each worker)", "http://127.0.0.1:8000")  # when_ready's
+    logger.info("Booting worker with pid: %s", 4243)
+    assert said == [
+        "Listening at: http://127.0.0.1:8000 (4242)",
+        "Listening at: http://127.0.0.1:8000 (a socket in each worker)",
+        "Booting worker with pid: 4243",
+    ]
