@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from gunicorn import glogging
+from gunicorn.instrument.statsd import Statsd
 
 
 class Logger(glogging.Logger):
@@ -13,6 +14,13 @@ class Logger(glogging.Logger):
     walked) whenever any logging configuration is given, then hands them to `gunicorn.access`, which this app's
     configuration leaves at WARNING: the app writes its own access line (backend.access). They are built only when
     that logger takes INFO, as an operator's own configuration may ask."""
+
+    def __new__(cls, cfg):
+        # gunicorn turns to its statsd logger by itself only while logger_class is its own default: with
+        # statsd_host set, that logger, as gunicorn would have chosen (it sends each request's metrics from access).
+        if cls is Logger and cfg.statsd_host is not None:
+            return Statsd(cfg)
+        return super().__new__(cls)
 
     def access(self, resp, req, environ, request_time) -> None:
         if self.access_log.isEnabledFor(logging.INFO):

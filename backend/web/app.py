@@ -13,11 +13,15 @@ from werkzeug.routing import MapAdapter
 
 # Functions made per request (flask.after_this_request) would fill the cache: it starts over past this many.
 MAX_KNOWN_FUNCTIONS = 4096
-# A client chooses its Host header, so the hosts kept are bounded too: past this many the cache starts over.
+# A client chooses its Host header, so the hosts kept are bounded in number and in size: past this many the cache
+# starts over, and a host and script root longer than this together are bound anew every time (a server joins
+# repeated header lines: one request may carry hundreds of kilobytes in one of them).
 MAX_KNOWN_HOSTS = 256
-# What of a WSGI environ Flask's and werkzeug's binding of the URL map reads, but for the path, query and method:
-# the host (Host header, else the server's address), the scheme and a WebSocket upgrade, the script's root.
-_HOST_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "HTTP_CONNECTION", "HTTP_UPGRADE")
+MAX_KEPT_HOST_CHARS = 256
+# What of a WSGI environ Flask's and werkzeug's binding of the URL map reads, but for the path, query and method,
+# and for the Connection and Upgrade headers (a request with an Upgrade header is not kept): the scheme, the host
+# (Host header, else the server's address), the script's root.
+_HOST_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
 
 
 class SessionStoreRequest(flask.Request):
@@ -45,8 +49,8 @@ class SessionStoreFlask(flask.Flask):
 
     Flask also binds its URL map to every request's environ anew: it reads and checks the host twice, encodes it to
     IDNA and decodes the script root, 43k of /healthz's 535k instructions (callgrind). Their result depends only on
-    the environ's host part (_HOST_KEYS), so it is made by Flask once per host part and kept; a request then gets an
-    adapter of the kept host and its own path, query and method."""
+    the environ's host part (_HOST_KEYS) when the request asks for no upgrade, so it is made by Flask once per host
+    part and kept; a request then gets an adapter of the kept host and its own path, query and method."""
 
     request_class = SessionStoreRequest
 
@@ -97,6 +101,8 @@ class SessionStoreFlask(flask.Flask):
             return super().create_url_adapter(request)
         environ = request.environ
         key = (environ["wsgi.url_scheme"], *map(environ.get, _HOST_KEYS))
+        if "HTTP_UPGRADE" in environ or len(key[1] or "") + len(key[4] or "") > MAX_KEPT_HOST_CHARS:
+            return super().create_url_adapter(request)
         bound = self._bound_hosts.get(key)
         if bound is None:
             adapter = super().create_url_adapter(request)  # a host Flask refuses raises here, and is not kept

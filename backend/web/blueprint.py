@@ -127,7 +127,7 @@ class Resource(MethodView):
         through its proxy whether dispatch_request is a coroutine function on every request (7k instructions), and
         this one never is (it hands the method's handler to that check)."""
         flasks = super().as_view(name, *class_args, **class_kwargs)
-        if cls.decorators or inspect.iscoroutinefunction(cls.dispatch_request):
+        if cls.init_every_request or cls.decorators or inspect.iscoroutinefunction(cls.dispatch_request):
             return flasks
         resource = cls(*class_args, **class_kwargs)
 
@@ -145,8 +145,8 @@ class Resource(MethodView):
         handler = getattr(self, method.lower(), None)
         if handler is None and method == "HEAD":
             handler = getattr(self, "get", None)
-        if handler is None:  # routing answers 405 first for a method the view lacks
-            raise MethodNotAllowed()
+        if handler is None:  # routing answers 405 first, unless the route allows more than the resource handles
+            raise MethodNotAllowed(valid_methods=sorted(self.methods or ()))
         return flask.current_app._get_current_object().ensure_sync(handler)(**kwargs)
 
 

@@ -207,13 +207,15 @@ def test_requests_are_dispatched_as_flask_dispatches_them(method, path):
 
     """The app's dispatch (and its resources') reads the request once; every answer is Flask's own, byte for byte:
     a view, GET's view for a HEAD, the automatic OPTIONS, 404, 405 with its Allow, the redirect to a slash."""
-    ours = _routed(SessionStoreFlask(__name__), Resource).test_client().open(path, method=method)
+    client = _routed(SessionStoreFlask(__name__), Resource).test_client()
     flasks = _routed(flask.Flask(__name__), FlasksResource).test_client().open(path, method=method)
-    assert (ours.status, sorted(ours.headers.items()), ours.data) == (
-        flasks.status,
-        sorted(flasks.headers.items()),
-        flasks.data,
-    )
+    for _ in range(2):  # the second time through, the host is kept
+        ours = client.open(path, method=method)
+        assert (ours.status, sorted(ours.headers.items()), ours.data) == (
+            flasks.status,
+            sorted(flasks.headers.items()),
+            flasks.data,
+        )
     assert ours.status_code in {200, 201, 202, 308, 404, 405}
 
 
@@ -233,3 +235,51 @@ def test_a_request_limit_of_its_own_or_the_apps_bounds_the_body():
     with app.test_request_context():
         assert flask.request.max_content_length == 10
     assert SessionStoreFlask.request_class({}).max_content_length is None  # outside an app: werkzeug's default
+
+
+def test_a_request_that_asks_for_an_upgrade_or_names_a_long_host_is_bound_but_not_kept():
+    """A server joins repeated header lines into one value: kept, one request's hundreds of kilobytes would stay."""
+    app = SessionStoreFlask(__name__)
+    plain = {"wsgi.url_scheme": "http", "REQUEST_METHOD": "GET", "HTTP_HOST": "example.com", "PATH_INFO": "/"}
+    refused = [
+        {**plain, "HTTP_CONNECTION": "keep-alive, " * 50_000 + "upgrade", "HTTP_UPGRADE": "websocket"},
+        {**plain, "HTTP_UPGRADE": "h2c"},
+        {**plain, "HTTP_HOST": "a" * 300 + ".example"},
+        {**plain, "SCRIPT_NAME": "/" + "s" * 300},
+    ]
+    for environ in refused * 2:
+        ours = _bound(app, app.create_url_adapter, environ)
+        assert ours == _bound(app, lambda request: flask.Flask.create_url_adapter(app, request), environ)
+    assert app._bound_hosts == {}
+    _bound(app, app.create_url_adapter, plain)
+    assert len(app._bound_hosts) == 1
+
+
+def test_a_resource_made_for_every_request_keeps_flasks_view():
+    made = []
+
+    class Counted(Resource):
+        init_every_request = True
+
+        def __init__(self):
+            made.append(self)
+
+        def get(self):
+            return str(len(made))
+
+    app = SessionStoreFlask(__name__)
+    app.add_url_rule("/counted", view_func=Counted.as_view("counted"))
+    client = app.test_client()
+    assert [client.get("/counted").text for _ in range(3)] == ["1", "2", "3"]
+
+
+def test_a_method_routed_to_a_resource_without_its_handler_is_405_with_allow():
+    class OnlyPost(Resource):
+        def post(self):
+            return "posted"
+
+    app = SessionStoreFlask(__name__)
+    app.add_url_rule("/only-post", view_func=OnlyPost.as_view("only_post"), methods=["GET", "POST"])
+    answer = app.test_client().get("/only-post")
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"

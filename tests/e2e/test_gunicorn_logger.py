@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.instrument.statsd import Statsd
 
 from backend.settings import PROJECT_ROOT
 from config.logger import Logger
@@ -35,7 +36,9 @@ def _answered(logger: Logger) -> None:
 @pytest.fixture
 def logger(monkeypatch):
     """Our Logger with gunicorn's access log handler (accesslog "-") writing to `written`, counting the lines'
-    fields it builds."""
+    fields it builds; gunicorn's loggers as they were afterwards."""
+    loggers = [logging.getLogger(name) for name in ("gunicorn.error", "gunicorn.access")]
+    saved = [(each, each.level, each.propagate, list(each.handlers)) for each in loggers]
     config = Config()
     config.set("accesslog", "-")
     made = Logger(config)
@@ -47,7 +50,10 @@ def logger(monkeypatch):
     monkeypatch.setattr(made, "atoms", lambda *args: built.append(args) or atoms(*args))
     made.built = built
     yield made
-    made.access_log.removeHandler(handler)
+    for each, level, propagate, handlers in saved:
+        each.setLevel(level)
+        each.propagate = propagate
+        each.handlers[:] = handlers
 
 
 def test_the_server_config_names_this_logger(monkeypatch):
@@ -74,9 +80,9 @@ def test_a_line_an_operator_asks_for_is_written_as_gunicorn_writes_it(logger):
     assert '"GET /healthz?probe=1 HTTP/1.1" 200 15 "-" "probe/1"' in line
 
 
-def test_gunicorns_line_without_an_address_is_left_out_and_others_are_kept(logger):
+def test_gunicorns_line_without_an_address_is_left_out_and_others_are_kept(logger, monkeypatch):
     said = []
-    logger.error_log.info = lambda msg, *args, **kwargs: said.append(msg % args)
+    monkeypatch.setattr(logger.error_log, "info", lambda msg, *args, **kwargs: said.append(msg % args))
     logger.info("Listening at: %s (%s)", "", 4242)  # the master's line when each worker has its own socket
     logger.info("Listening at: %s (%s)", "http://127.0.0.1:8000", 4242)  # a shared socket: kept
     logger.info("Listening at: %s (a socket in each worker)", "http://127.0.0.1:8000")  # when_ready's
@@ -86,3 +92,15 @@ def test_gunicorns_line_without_an_address_is_left_out_and_others_are_kept(logge
         "Listening at: http://127.0.0.1:8000 (a socket in each worker)",
         "Booting worker with pid: 4243",
     ]
+
+
+def test_with_statsd_gunicorns_statsd_logger_is_used_as_gunicorn_would_choose_it(logger):
+    assert type(logger) is Logger  # without statsd_host (the fixture puts gunicorn's loggers back afterwards)
+    config = Config()
+    config.set("statsd_host", "127.0.0.1:8125")
+    config.set("logger_class", "config.logger.Logger")
+    made = config.logger_class(config)
+    try:
+        assert type(made) is Statsd
+    finally:
+        made.sock.close()
