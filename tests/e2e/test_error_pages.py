@@ -94,9 +94,11 @@ def test_gunicorns_own_errors_are_json_like_the_apps(server, case):
     payload = json.loads(body)
     assert set(payload) == set(app_error(server).json())  # {code, message, status}
     assert payload["code"] == expected_status and payload["message"]
-    # Nothing of the refused request comes back.
+    # Nothing of the refused request comes back. The request id is left out of the search: it is random hex, and
+    # "caf" or "aaaaaaaa" may be part of it (one run in about 140 met "caf1001a6c...").
+    answered = response.replace(headers["x-request-id"].encode(), b"")
     for echoed in (b"script", b"caf", b"aaaaaaaa", b"X-Big"):
-        assert echoed not in response, response
+        assert echoed not in answered, response
     assert requests.get(f"{server.base_url}/healthz", timeout=TIMEOUT).status_code == 200
 
 
