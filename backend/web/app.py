@@ -22,6 +22,11 @@ MAX_KEPT_HOST_CHARS = 256
 # and for the Connection and Upgrade headers (a request with an Upgrade header is not kept): the scheme, the host
 # (Host header, else the server's address), the script's root.
 _HOST_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+# A body web.slow_clients has read whole within its deadline, left in the environ under this key: the request takes
+# those bytes as its data instead of reading them again through werkzeug's limited stream (47k of a POST's 1.35M
+# instructions, callgrind). This module imports nothing of the app's: gunicorn's config imports it in the master,
+# before the metrics' multiprocess directory is set.
+BODY_READ = "session_store.body"
 
 
 class SessionStoreRequest(flask.Request):
@@ -30,6 +35,13 @@ class SessionStoreRequest(flask.Request):
     session_store_observed: tuple | None = None  # (request id, its reset token, start): web.observability
     session_store_body_session_id: str | None = None  # a session id the JSON body named: web.blueprint
     session_store_caller: object | None = None  # who is calling: web.auth
+
+    def __init__(self, environ: dict, populate_request: bool = True, shallow: bool = False) -> None:
+        super().__init__(environ, populate_request, shallow)
+        # The body web.slow_clients read whole within its deadline, as werkzeug keeps a body get_data has read.
+        body = environ.get(BODY_READ)
+        if body is not None:
+            self._cached_data = body
 
     @property
     def max_content_length(self) -> int | None:

@@ -16,6 +16,7 @@ from flask_smorest.utils import set_status_and_headers_in_response, unpack_tuple
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length
 
 from backend.schemas.base import StrictSchema
 
@@ -89,7 +90,8 @@ def _refuse_overlong_stream(req: flask.Request) -> None:
     MAX_CONTENT_LENGTH bytes as if they were the whole body: a 400 at best, a truncated body
     that happens to parse at worst.
     """
-    if req.content_length is not None:  # first: Flask's max_content_length looks the app up
+    # req.content_length's answer, from the environ: through the request's headers it raised and caught a KeyError.
+    if get_content_length(req.environ) is not None:  # first: Flask's max_content_length looks the app up
         return
     limit = req.max_content_length
     if limit is None:

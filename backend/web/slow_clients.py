@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from backend.web.app import BODY_READ
 from backend.web.observability import REFUSED_BEFORE_THE_APP
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ class BodyDeadline:
         except _DeadlineExceeded:
             return self._timed_out(environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
+        # A body read whole, as long as its Content-Length says, is the request's data (web.app.BODY_READ); a short
+        # body, or a chunked one, stays werkzeug's to read and refuse.
+        if not chunked and len(body) == length:
+            environ[BODY_READ] = body
         return self.app(environ, start_response)
 
     def _timed_out(self, environ, start_response):
