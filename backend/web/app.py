@@ -36,12 +36,17 @@ class SessionStoreRequest(flask.Request):
     session_store_body_session_id: str | None = None  # a session id the JSON body named: web.blueprint
     session_store_caller: object | None = None  # who is calling: web.auth
 
-    def __init__(self, environ: dict, populate_request: bool = True, shallow: bool = False) -> None:
-        super().__init__(environ, populate_request, shallow)
-        # The body web.slow_clients read whole within its deadline, as werkzeug keeps a body get_data has read.
-        body = environ.get(BODY_READ)
-        if body is not None:
-            self._cached_data = body
+    @property
+    def _cached_data(self) -> bytes | None:
+        # Where werkzeug keeps the body get_data has read (its only reader, with the form parser's stream); before
+        # that, the body web.slow_clients read whole within its deadline. Looked up only when the body is read: a
+        # request without one pays nothing.
+        kept = self.__dict__.get("_kept_data")
+        return kept if kept is not None else self.environ.get(BODY_READ)
+
+    @_cached_data.setter
+    def _cached_data(self, value: bytes) -> None:
+        self.__dict__["_kept_data"] = value
 
     @property
     def max_content_length(self) -> int | None:
