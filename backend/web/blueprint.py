@@ -33,8 +33,8 @@ class BodyParser(FlaskParser):
         # a default and every rule checks a field that is present. Most requests send none: answered at once
         # instead of through webargs and marshmallow.
         if location == "headers" and isinstance(argmap, ma.Schema):
-            names = _header_names(argmap)
-            if names is not None and not any(name in request.headers for name in names):
+            keys = _header_keys(argmap)
+            if keys is not None and not any(key in request.environ for key in keys):
                 return {}
         # A body of known fields taken as sent (a message, a chat turn): parsed and checked in one pass; anything
         # else, or any problem, through webargs and marshmallow, which name it.
@@ -75,12 +75,14 @@ class BodyParser(FlaskParser):
 
 
 @functools.cache
-def _header_names(schema: ma.Schema) -> tuple[str, ...] | None:
-    """The headers a schema reads (by their names on the wire); None when one has a default, which an absent
-    header would load."""
+def _header_keys(schema: ma.Schema) -> tuple[str, ...] | None:
+    """Where the WSGI environ holds the headers a schema reads (as werkzeug's request.headers finds them: asked
+    there, an absent header raised and caught a KeyError); None when one has a default, which an absent header would
+    load."""
     if any(field.load_default is not ma.missing for field in schema.fields.values()):
         return None
-    return tuple(field.data_key or name for name, field in schema.fields.items())
+    names = [(field.data_key or name).upper().replace("-", "_") for name, field in schema.fields.items()]
+    return tuple(name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}" for name in names)
 
 
 def _refuse_overlong_stream(req: flask.Request) -> None:
