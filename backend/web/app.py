@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import flask
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import MapAdapter
+from werkzeug.utils import cached_property
 
 # Functions made per request (flask.after_this_request) would fill the cache: it starts over past this many.
 MAX_KNOWN_FUNCTIONS = 4096
@@ -22,10 +24,9 @@ MAX_KEPT_HOST_CHARS = 256
 # and for the Connection and Upgrade headers (a request with an Upgrade header is not kept): the scheme, the host
 # (Host header, else the server's address), the script's root.
 _HOST_KEYS = ("HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
-# A body web.slow_clients has read whole within its deadline, left in the environ under this key: the request takes
-# those bytes as its data instead of reading them again through werkzeug's limited stream (47k of a POST's 1.35M
-# instructions, callgrind). This module imports nothing of the app's: gunicorn's config imports it in the master,
-# before the metrics' multiprocess directory is set.
+# A body web.slow_clients has read whole within its deadline, as long as werkzeug reads its Content-Length, left in
+# the environ under this key: the request's stream is then the stream of those bytes. This module imports nothing of
+# the app's: gunicorn's config imports it in the master, before the metrics' multiprocess directory is set.
 BODY_READ = "session_store.body"
 
 
@@ -36,17 +37,18 @@ class SessionStoreRequest(flask.Request):
     session_store_body_session_id: str | None = None  # a session id the JSON body named: web.blueprint
     session_store_caller: object | None = None  # who is calling: web.auth
 
-    @property
-    def _cached_data(self) -> bytes | None:
-        # Where werkzeug keeps the body get_data has read (its only reader, with the form parser's stream); before
-        # that, the body web.slow_clients read whole within its deadline. Looked up only when the body is read: a
-        # request without one pays nothing.
-        kept = self.__dict__.get("_kept_data")
-        return kept if kept is not None else self.environ.get(BODY_READ)
-
-    @_cached_data.setter
-    def _cached_data(self, value: bytes) -> None:
-        self.__dict__["_kept_data"] = value
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """werkzeug's: the body's stream, with its limits. For a body web.slow_clients read whole (BODY_READ), the
+        stream of those bytes it left as wsgi.input, checked against this request's limit as werkzeug checks its
+        Content-Length: werkzeug's limited stream read them again in Python (47k of a POST's 1.35M instructions)."""
+        body = self.environ.get(BODY_READ)
+        if body is None or self.shallow:
+            return super().stream
+        limit = self.max_content_length
+        if limit is not None and len(body) > limit:
+            raise RequestEntityTooLarge()
+        return self.environ["wsgi.input"]
 
     @property
     def max_content_length(self) -> int | None:

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from werkzeug.wsgi import get_content_length
+
 from backend.web.app import BODY_READ
 from backend.web.observability import REFUSED_BEFORE_THE_APP
 
@@ -41,9 +43,9 @@ class BodyDeadline:
         except _DeadlineExceeded:
             return self._timed_out(environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
-        # A body read whole, as long as its Content-Length says, is the request's data (web.app.BODY_READ); a short
-        # body, or a chunked one, stays werkzeug's to read and refuse.
-        if not chunked and len(body) == length:
+        # A body read whole, as long as werkzeug reads its Content-Length, is the request's stream (web.app.BODY_READ);
+        # a short body, or a chunked one, stays werkzeug's to read and refuse.
+        if not chunked and len(body) == get_content_length(environ):
             environ[BODY_READ] = body
         return self.app(environ, start_response)
 
