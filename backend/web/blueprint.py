@@ -106,9 +106,12 @@ def _refuse_overlong_stream(req: flask.Request) -> None:
 _DUMP_AS_IT_IS = flask_smorest.Blueprint._prepare_response_content
 
 
-def _json_answer(schema: ma.Schema | None, result: typing.Any, prepare: typing.Callable) -> flask.Response:
-    """`result` dumped by `schema` and `prepare`d as flask.jsonify answers it; written by orjson when the schema's
-    dump is compiled, `prepare` answers the dump as it is, and the bytes are the same (backend.schemas.compiled)."""
+def _json_answer(
+    schema: ma.Schema | None, result: typing.Any, prepare: typing.Callable, status: int | str = 200
+) -> flask.Response:
+    """`result` dumped by `schema` and `prepare`d as flask.jsonify answers it, with `status`; written by orjson when
+    the schema's dump is compiled, `prepare` answers the dump as it is, and the bytes are the same
+    (backend.schemas.compiled)."""
     app = flask.current_app._get_current_object()
     provider = app.json
     compact = provider.compact is True or (provider.compact is None and not app.debug)
@@ -116,8 +119,11 @@ def _json_answer(schema: ma.Schema | None, result: typing.Any, prepare: typing.C
     if plain and compact and provider.sort_keys and not provider.ensure_ascii:
         body = schema.json_answer(result)
         if body is not None:
-            return app.response_class(body, mimetype=provider.mimetype)
-    return flask.jsonify(prepare(result if schema is None else schema.dump(result)))
+            # Made with its status: a status set afterwards is parsed again (5k instructions of an append's answer).
+            return app.response_class(body, status=status, mimetype=provider.mimetype)
+    response = flask.jsonify(prepare(result if schema is None else schema.dump(result)))
+    set_status_and_headers_in_response(response, status, None)
+    return response
 
 
 class Resource(MethodView):
@@ -202,10 +208,8 @@ class Blueprint(flask_smorest.Blueprint):
                 if isinstance(result, werkzeug.Response):
                     set_status_and_headers_in_response(result, status, headers)
                     return result
-                response = _json_answer(schema, result, prepare)
-                set_status_and_headers_in_response(response, status, headers)
-                if status is None and response.status_code != status_code:  # a 200 is made a 200 already
-                    response.status_code = status_code
+                response = _json_answer(schema, result, prepare, status_code if status is None else status)
+                set_status_and_headers_in_response(response, None, headers)
                 return response
 
             answer._apidoc = documented._apidoc
