@@ -12,7 +12,7 @@ from backend.services.agents import load_agent
 from backend.services.session import SessionService
 from backend.services.token_counts import TokenCounter
 from backend.services.turns.service import ChatService
-from backend.settings import Config
+from backend.settings import Config, turn_pool_size
 from backend.store.engines import get_engine
 from backend.store.unit_of_work import UnitOfWork
 from backend.web.sse import error_data
@@ -50,10 +50,12 @@ class Services:
 
     def _sessions(self, purpose: str) -> SessionService:
         config = self.config
-        # Turns get half as many connections: in a burst of turns, 5 connections finished 200 turns
-        # sooner than 10 (each transaction waits less for its greenlet between round trips), while
-        # other requests served more per second with 10 (docs/performance.md, "Serving model").
-        pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else max(1, config.POSTGRES_POOL_SIZE // 2)
+        # Turns get a fifth as many connections (2 of the default 10): the fewer transactions a burst of turns
+        # runs at once, the fewer greenlets each turn of the worker's loop runs, and the sooner a resume or a
+        # history read queued behind them is served. With 200 turns at once, 2 finished the burst as soon as 5
+        # did and 5 sooner than 10; resumes during the burst waited less (docs/performance.md, "PostgreSQL
+        # pools"). Other requests served more per second with 10 ("Serving model").
+        pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else turn_pool_size(config.POSTGRES_POOL_SIZE)
         return SessionService(
             self._engine(purpose, pool_size),
             limits=config.LIMITS,

@@ -87,11 +87,16 @@ def database_url_from_env() -> str:
     return f"sqlite:///{path}"
 
 
+def turn_pool_size(pool_size: int) -> int:
+    """The PostgreSQL connections a worker keeps for turns, given POSTGRES_POOL_SIZE: a fifth, at least 1."""
+    return max(1, pool_size // 5)
+
+
 def postgres_pool_size_from_env() -> int:
     """POSTGRES_POOL_SIZE (default 10): connections a process keeps open to PostgreSQL for its requests."""
-    #: PostgreSQL connections each worker keeps for its requests, plus half as many for chat and voice turns (apart, so
-    #: that a burst of turns never queues other requests): `1.5 × WEB_CONCURRENCY ×` this in all; a request waits up to
-    #: 10 s for a free one, then answers 503.
+    #: PostgreSQL connections each worker keeps for its requests, plus a fifth as many (at least 1) for chat and voice
+    #: turns, apart so that a burst of turns never queues other requests, and 1 for the turns' journal: up to 13 per
+    #: worker at the default. A request waits up to 10 s for a free one, then answers 503.
     size = _int("POSTGRES_POOL_SIZE", 10)
     if size < 1:
         raise RuntimeError(f"POSTGRES_POOL_SIZE must be at least 1, not {size}")
@@ -177,7 +182,7 @@ class Config:
     # FULL: an acknowledged write survives a power cut (an fsync of the WAL per commit); NORMAL
     # may lose the last commits then. README "Durability" has the measured cost.
     SQLITE_SYNCHRONOUS: str = field(default_factory=sqlite_synchronous_from_env)
-    # Each worker keeps this many connections for its requests and half as many for turns, apart so
+    # Each worker keeps this many connections for its requests and a fifth as many for turns, apart so
     # that a burst of turns never queues the other requests behind it; a request waits for a free one.
     POSTGRES_POOL_SIZE: int = field(default_factory=postgres_pool_size_from_env)
     #: `/readyz` is not ready while the SQLite file's filesystem has less free space (MB).
