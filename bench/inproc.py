@@ -2,8 +2,10 @@
 
 Each case is one request (or service call) repeated: `post` (append a message), `get-50` (the newest 50 of a
 1,000-message session), `healthz` go through the production WSGI app (`wsgi:app`, APP_ENV=production, SQLite at
-synchronous=NORMAL, metrics in multiprocess mode as under gunicorn); `service-append`, `raw-append`,
-`service-read-50`, `raw-read-50` call SessionService and bench.raw's sqlite3 reference directly. Every case is
+synchronous=NORMAL, metrics in multiprocess mode as under gunicorn); `turn` is a whole turn through ChatService and
+`resume` the read of an ended turn's events after its first (what a worker that does not run a turn reads when a
+client resumes); `service-append`, `raw-append`, `service-read-50`, `raw-read-50` call SessionService and
+bench.raw's sqlite3 reference directly. Every case is
 warmed up first. With --counter (the library built from bench/callgrind_control.c, under valgrind's callgrind),
 only the repeated calls are counted, one callgrind dump per case named after it; without, the process CPU time
 per call is printed.
@@ -26,9 +28,10 @@ READ_SESSION = "bench-read-0000"  # 1,000 messages
 APPEND_SESSION = "bench-append-00"  # empty at the start
 SERVICE_SESSION, RAW_SESSION = "bench-service-0", "bench-raw-00000"
 TURN_SESSION = "bench-turn-0000"  # a conversation turn per call: the user's message in, the reply out
+RESUME_SESSION = "bench-resume-00"  # one ended turn, read back per call as a resume on another worker reads it
 POST_BODY = b'{"role": "user", "content": "hello over http"}'
 WSGI_CASES = ("post", "get-50", "healthz")
-TURN_CASES = ("turn",)
+TURN_CASES = ("turn", "resume")
 SERVICE_CASES = ("service-append", "raw-append", "service-read-50", "raw-read-50")
 CASES = WSGI_CASES + TURN_CASES + SERVICE_CASES
 
@@ -53,7 +56,10 @@ def filled_database(workdir: Path) -> str:
     db = BenchDatabase("sqlite", workdir, None)
     now = datetime(2026, 12, 1, tzinfo=UTC)
     db.fill(
-        [(sid, now) for sid in (READ_SESSION, APPEND_SESSION, SERVICE_SESSION, RAW_SESSION, TURN_SESSION)],
+        [
+            (sid, now)
+            for sid in (READ_SESSION, APPEND_SESSION, SERVICE_SESSION, RAW_SESSION, TURN_SESSION, RESUME_SESSION)
+        ],
         {READ_SESSION: 1000},
     )
     db.engine.dispose()
@@ -95,11 +101,13 @@ def build_cases(url: str) -> dict[str, Callable[[], object]]:
     messages = "/api/v1/sessions/{}/messages"
     service, raw = SessionService(url), RawStore(url)
     chat = ChatService(service, agent=lambda request: "hello back")  # an instant agent: the turn's own work
+    resumed = chat.chat(RESUME_SESSION, "hello").turn_id
     return {
         "post": wsgi_call(app, "POST", messages.format(APPEND_SESSION), body=POST_BODY, expect="201"),
         "get-50": wsgi_call(app, "GET", messages.format(READ_SESSION), query="limit=50"),
         "healthz": wsgi_call(app, "GET", "/healthz"),
         "turn": lambda: chat.chat(TURN_SESSION, "hello"),
+        "resume": lambda: list(service.turn_events(RESUME_SESSION, resumed, 1)),
         "service-append": lambda: service.save_message(SERVICE_SESSION, "user", "hello there"),
         "raw-append": lambda: raw.append(RAW_SESSION, "user", "hello there"),
         "service-read-50": lambda: service.get_chat_history(READ_SESSION, limit=50),

@@ -26,8 +26,8 @@ BENCH = Path(__file__).parent
 BUDGET_FILE = BENCH / "instruction_budget.json"
 COUNTER_SOURCE = BENCH / "callgrind_control.c"
 BUDGET_TOLERANCE = 0.10
-# The hot paths: the three routes through the WSGI app, and a whole turn through ChatService (an instant agent:
-# the turn's two writes, its runner and agent-call threads).
+# The hot paths: the three routes through the WSGI app, a whole turn through ChatService (an instant agent: the
+# turn's two writes, its runner and agent-call threads), and a resume's read of a turn's events.
 BUDGET_CASES = WSGI_CASES + TURN_CASES
 CALLGRIND_HEADER = Path("/usr/include/valgrind/callgrind.h")
 # What the measured process inherits: nothing that configures the app (ADMIN_TOKEN, AUTH_MODE, rate limits...).

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -61,21 +64,47 @@ def test_a_turn_of_another_session_is_not_followed(service):
     assert [event.id for event in service.turn_events("s1", "t1", after=1)] == [2, 3, 4]
 
 
+@contextmanager
+def driver_statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """The statements the driver runs on `engine`'s connections meanwhile (its own transaction control left out):
+    the hot paths run theirs on the driver's cursor, where SQLAlchemy's execute events do not see them."""
+    statements: list[str] = []
+    sqlite = engine.dialect.name == "sqlite"
+
+    class RecordingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            statements.append(str(query))
+            return super().execute(query, params, **kwargs)
+
+    def checkout(dbapi_connection, record, proxy):
+        if sqlite:
+            dbapi_connection.set_trace_callback(statements.append)
+        else:
+            dbapi_connection.cursor_factory = RecordingCursor
+
+    def checkin(dbapi_connection, record):
+        if sqlite:
+            dbapi_connection.set_trace_callback(None)
+        else:
+            dbapi_connection.cursor_factory = psycopg.Cursor
+
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(engine, "checkin", checkin)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "checkout", checkout)
+        sa.event.remove(engine, "checkin", checkin)
+    statements[:] = [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA"))]
+
+
 def test_a_resume_of_a_turn_run_elsewhere_reads_everything_in_one_statement(service):
     _turn_with_events(service, "s1", "t1", EVENTS)
-    statements = []
-
-    def executed(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(service.uow.engine, "before_cursor_execute", executed)
-    try:
+    with driver_statements(service.uow.engine) as statements:
         events = list(service.turn_events("s1", "t1", after=0))
-    finally:
-        sa.event.remove(service.uow.engine, "before_cursor_execute", executed)
     assert [(event.id, event.event) for event in events] == [(1, "message"), (2, "delta"), (3, "delta"), (4, "done")]
     assert events[0].data["content"] == "hi from s1" and events[0].data["turn_id"] == "t1"
-    assert len(statements) == 1 and "UNION ALL" in statements[0]
+    assert len(statements) == 1 and "UNION ALL" in statements[0], statements
 
 
 def test_another_owners_turn_is_missing_on_this_path_too(service):

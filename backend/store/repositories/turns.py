@@ -89,6 +89,10 @@ _session_turn_message_events = sa.union_all(
     ),
 ).order_by(sa.literal_column("part"), sa.literal_column("event_seq"))
 events_after = sa.select(*_EVENT_COLUMNS).where(_events_after_cursor).order_by(turn_events.c.seq)
+# Every resume and turn lookup runs one of these, on the driver's cursor like a turn's own statements.
+_session_turn_message_run, _session_turn_message_events_run = map(
+    Precompiled, (_session_turn_message, _session_turn_message_events)
+)
 
 ended_among = sa.select(turns.c.turn_id).where(
     turns.c.turn_id.in_(sa.bindparam("tids", expanding=True)), turns.c.status != "running"
@@ -140,7 +144,8 @@ class TurnRepository(Repository):
     ) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
         """The session, its turn `turn_id` (None when the session has none of that id) and the turn's user message,
         read in one statement."""
-        return _access(self.tx.execute(_session_turn_message, {"sid": session_id, "tid": turn_id}).first())
+        row = self.tx.run(_session_turn_message_run, {"sid": session_id, "tid": turn_id}).fetchone()
+        return _access(row, self.tx.dialect)
 
     def with_session_message_and_events(
         self, session_id: str, turn_id: str, after: int
@@ -148,10 +153,10 @@ class TurnRepository(Repository):
         """As with_session_and_message, and the turn's kept events with an id after `after`, in order: one
         statement. The events are those of the turn id whatever the session: use them only once the check passed."""
         values = {"sid": session_id, "tid": turn_id, "after": after}
-        rows = self.tx.execute(_session_turn_message_events, values).all()
+        rows = self.tx.run(_session_turn_message_events_run, values).fetchall()
         access_row = rows[0][1 : 1 + len(_ACCESS_COLUMNS)] if rows and rows[0][0] == 0 else None
         events = [TurnEvent.kept(*row[-len(_EVENT_COLUMNS) :]) for row in rows if row[0] == 1]
-        return (*_access(access_row), events)
+        return (*_access(access_row, self.tx.dialect), events)
 
     def running_on(self, session_id: str) -> list[TurnRecord]:
         """The session's turns still marked running (at most one, unless its worker died)."""
@@ -230,14 +235,16 @@ class TurnRepository(Repository):
         return self.tx.execute(delete_events_of_ended, {"now": ended_before}).rowcount
 
 
-def _access(row: Sequence | None) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
-    """The session, turn and user message of a row of _ACCESS_COLUMNS (None: no such session)."""
+def _access(
+    row: Sequence | None, dialect: sa.Dialect
+) -> tuple[SessionRecord | None, TurnRecord | None, MessageRecord | None]:
+    """The session, turn and user message of a driver row of _ACCESS_COLUMNS (None: no such session)."""
     if row is None:
         return None, None, None
     turn_at, message_at = len(SESSION.columns), len(SESSION.columns) + len(TURN.columns)
-    session = SESSION.from_result_row(row[:turn_at])
+    session = SESSION.from_driver_row(row[:turn_at], dialect)
     if row[turn_at] is None:  # no turn of that id on this session
         return session, None, None
-    turn = TURN.from_result_row(row[turn_at:message_at])
-    message = None if row[message_at] is None else MESSAGE.from_result_row(row[message_at:])
+    turn = TURN.from_driver_row(row[turn_at:message_at], dialect)
+    message = None if row[message_at] is None else MESSAGE.from_driver_row(row[message_at:], dialect)
     return session, turn, message
