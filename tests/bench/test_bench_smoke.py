@@ -42,6 +42,7 @@ INSTRUCTIONS = {
     "instructions per request, get-50, vs the budget",
     "instructions per request, healthz, vs the budget",
     "instructions per request, turn, vs the budget",
+    "instructions per request, resume, vs the budget",
     "instructions: raw sqlite3 vs the service, append",
     "instructions: raw sqlite3 vs the service, read-50",
 }
