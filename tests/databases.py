@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -101,3 +104,37 @@ class SqliteTemplate:
         """A fresh database file at `path`; its URL."""
         shutil.copyfile(self.path, path)
         return f"sqlite:///{path}"
+
+
+@contextmanager
+def driver_statements(engine: sa.Engine) -> Iterator[list[str]]:
+    """The statements the driver runs on `engine`'s connections meanwhile (its own transaction control left out):
+    the hot paths run theirs on the driver's cursor, where SQLAlchemy's execute events do not see them."""
+    statements: list[str] = []
+    sqlite = engine.dialect.name == "sqlite"
+
+    class RecordingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kwargs):
+            statements.append(str(query))
+            return super().execute(query, params, **kwargs)
+
+    def checkout(dbapi_connection, record, proxy):
+        if sqlite:
+            dbapi_connection.set_trace_callback(statements.append)
+        else:
+            dbapi_connection.cursor_factory = RecordingCursor
+
+    def checkin(dbapi_connection, record):
+        if sqlite:
+            dbapi_connection.set_trace_callback(None)
+        else:
+            dbapi_connection.cursor_factory = psycopg.Cursor
+
+    sa.event.listen(engine, "checkout", checkout)
+    sa.event.listen(engine, "checkin", checkin)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "checkout", checkout)
+        sa.event.remove(engine, "checkin", checkin)
+    statements[:] = [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA"))]

@@ -17,6 +17,7 @@ from backend.services.turns.lease import TurnLeases
 from backend.services.turns.service import ChatService
 from backend.store.engines import create_engine
 from backend.store.unit_of_work import UnitOfWork
+from tests.databases import driver_statements
 
 
 class Leases(TurnLeases):
@@ -226,6 +227,27 @@ def test_another_owners_session_is_missing_even_while_a_turn_runs_there(service)
     assert contents(service, mine) == [("user", "one"), ("assistant", "reply to one")]
     assert service.get_session(mine).message_count == 2
     assert chat.chat(mine, "three", owner="alice").reply.content == "reply to three"  # the lease was given back
+
+
+def test_a_turn_is_nine_statements_on_postgresql(postgres_schema):
+    """Each a round trip its greenlet waits a turn of the worker's loop for: the lease, the turns the lease finds
+    running, the count with the user's message and the session as it now is (one statement), the turn's row and
+    the history; then the lease back, the reply with its count, the turn's end and its events."""
+    postgres_schema.empty()
+    engine = create_engine(postgres_schema.url)
+    service = SessionService(engine)
+    sid = service.get_or_create_session().session_id
+    service.add_message(sid, "user", "earlier")
+    chat = ChatService(service, SlowAgent(), timeout_s=5)
+    with driver_statements(engine) as statements:
+        exchange = chat.chat(sid, "hello")
+    assert len(statements) == 9, statements
+    assert sum(s.startswith("WITH bump AS") and "RETURNING sessions.session_id," in s for s in statements) == 1
+    assert exchange.reply.content == "reply to hello"
+    assert exchange.message.content == "hello" and exchange.message.id < exchange.reply.id
+    assert [m.content for m in service.get_chat_history(sid)] == ["earlier", "hello", "reply to hello"]
+    assert service.get_session(sid).message_count == 3
+    engine.dispose()
 
 
 def test_a_turn_is_two_write_transactions_on_sqlite(sqlite_template, tmp_path):

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import psycopg
 import pytest
-import sqlalchemy as sa
 
 from backend.services.errors import SessionNotFound, TurnNotFound
 from backend.services.idempotency import now
+from tests.databases import driver_statements
 
 
 def _turn_with_events(service, session_id, turn_id, events, owner=None):
@@ -62,40 +59,6 @@ def test_a_turn_of_another_session_is_not_followed(service):
     with pytest.raises(TurnNotFound):
         list(service.turn_events("s2", "t1", after=0))
     assert [event.id for event in service.turn_events("s1", "t1", after=1)] == [2, 3, 4]
-
-
-@contextmanager
-def driver_statements(engine: sa.Engine) -> Iterator[list[str]]:
-    """The statements the driver runs on `engine`'s connections meanwhile (its own transaction control left out):
-    the hot paths run theirs on the driver's cursor, where SQLAlchemy's execute events do not see them."""
-    statements: list[str] = []
-    sqlite = engine.dialect.name == "sqlite"
-
-    class RecordingCursor(psycopg.Cursor):
-        def execute(self, query, params=None, **kwargs):
-            statements.append(str(query))
-            return super().execute(query, params, **kwargs)
-
-    def checkout(dbapi_connection, record, proxy):
-        if sqlite:
-            dbapi_connection.set_trace_callback(statements.append)
-        else:
-            dbapi_connection.cursor_factory = RecordingCursor
-
-    def checkin(dbapi_connection, record):
-        if sqlite:
-            dbapi_connection.set_trace_callback(None)
-        else:
-            dbapi_connection.cursor_factory = psycopg.Cursor
-
-    sa.event.listen(engine, "checkout", checkout)
-    sa.event.listen(engine, "checkin", checkin)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "checkout", checkout)
-        sa.event.remove(engine, "checkin", checkin)
-    statements[:] = [s for s in statements if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA"))]
 
 
 def test_a_resume_of_a_turn_run_elsewhere_reads_everything_in_one_statement(service):

@@ -64,3 +64,31 @@ def _count_and_insert(owned: bool) -> Precompiled:
 
 
 count_and_insert_message = {owned: _count_and_insert(owned) for owned in (False, True)}
+
+
+def _count_insert_and_read(owned: bool) -> Precompiled:
+    # A turn's first write as one statement (PostgreSQL): the append above, also returning the session as the
+    # count left it (the agent's context) beside the new message's id. One round trip where a turn took two.
+    bump = (
+        sessions.update()
+        .where(owned_by(sessions) if owned else by_id(sessions))
+        .values(**_count_one_more)
+        .returning(*SESSION.columns)
+        .cte("bump")
+    )
+    values = [column for column in _INSERTED if column.key != "session_id"]
+    stored = sa.select(bump.c.session_id, *(sa.cast(sa.bindparam(column.key), column.type) for column in values))
+    inserted = (
+        messages.insert()
+        .from_select(["session_id", *(column.key for column in values)], stored)
+        .returning(messages.c.id)
+        .cte("inserted")
+    )
+    return Precompiled(
+        sa.select(*(bump.c[column.name] for column in SESSION.columns), inserted.c.id).select_from(
+            bump.join(inserted, sa.true())
+        )
+    )
+
+
+count_insert_and_read_session = {owned: _count_insert_and_read(owned) for owned in (False, True)}

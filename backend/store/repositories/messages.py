@@ -13,6 +13,7 @@ from backend.store.repositories.appends import (
     STORED,
     count_and_insert_message,
     count_and_read_session,
+    count_insert_and_read_session,
     increment_count,
     increment_count_by,
     insert_message,
@@ -141,7 +142,13 @@ class MessageRepository(Repository):
         """As add, also returning the session as the append left it (a turn's context); None without a session."""
         tx, values = self.tx, self._stored(new)
         params = {"sid": new.session_id, "now": values["timestamp"], "scope": owner}
-        row = tx.run(count_and_read_session[owner is not None], params).fetchone()
+        owned = owner is not None
+        if tx.dialect.name == "postgresql":
+            row = tx.run(count_insert_and_read_session[owned], {**values, **params}).fetchone()
+            if row is None:
+                return None
+            return SESSION.from_driver_row(row, tx.dialect), self._record(values, row[-1])
+        row = tx.run(count_and_read_session[owned], params).fetchone()
         if row is None:
             return None
         session = SESSION.from_driver_row(row, tx.dialect)
