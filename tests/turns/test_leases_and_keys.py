@@ -229,10 +229,10 @@ def test_another_owners_session_is_missing_even_while_a_turn_runs_there(service)
     assert chat.chat(mine, "three", owner="alice").reply.content == "reply to three"  # the lease was given back
 
 
-def test_a_turn_is_nine_statements_on_postgresql(postgres_schema):
+def test_a_turn_is_eight_statements_on_postgresql(postgres_schema):
     """Each a round trip its greenlet waits a turn of the worker's loop for: the lease, the turns the lease finds
     running, the count with the user's message and the session as it now is (one statement), the turn's row and
-    the history; then the lease back, the reply with its count, the turn's end and its events."""
+    the history; then the lease back, the reply with its count, and the turn's end with its events (one)."""
     postgres_schema.empty()
     engine = create_engine(postgres_schema.url)
     service = SessionService(engine)
@@ -241,8 +241,9 @@ def test_a_turn_is_nine_statements_on_postgresql(postgres_schema):
     chat = ChatService(service, SlowAgent(), timeout_s=5)
     with driver_statements(engine) as statements:
         exchange = chat.chat(sid, "hello")
-    assert len(statements) == 9, statements
+    assert len(statements) == 8, statements
     assert sum(s.startswith("WITH bump AS") and "RETURNING sessions.session_id," in s for s in statements) == 1
+    assert sum(s.startswith("WITH ended AS") and "INSERT INTO turn_events" in s for s in statements) == 1
     assert exchange.reply.content == "reply to hello"
     assert exchange.message.content == "hello" and exchange.message.id < exchange.reply.id
     assert [m.content for m in service.get_chat_history(sid)] == ["earlier", "hello", "reply to hello"]

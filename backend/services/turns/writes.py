@@ -79,9 +79,9 @@ def end_abandoned(store: StoreTransaction, dead: TurnRecord) -> None:
     reply = None
     if text:
         reply = store.messages.add(NewMessage(dead.session_id, "assistant", text, {"status": "failed"}))
-    store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now())
     last = events[-1].id if events else 1  # event 1, its message, is built from the turn's row
-    store.turns.add_events([(dead.turn_id, last + 1, "error", event_json(ABANDONED))])
+    error = [(dead.turn_id, last + 1, "error", event_json(ABANDONED))]
+    store.turns.end(dead.turn_id, "failed", None if reply is None else reply.id, now(), error)
 
 
 @dataclass
@@ -119,9 +119,9 @@ def end_turn(
             stored = store.messages.add(ending.reply, owner)
             if stored is None:
                 raise SessionNotFound(ending.reply.session_id)
-        store.turns.end(ending.turn_id, ending.status, None if stored is None else stored.id, now())
         data = last_data(stored)
-        store.turns.add_events([*ending.events, (ending.turn_id, ending.last_seq, ending.last_event, event_json(data))])
+        events = [*ending.events, (ending.turn_id, ending.last_seq, ending.last_event, event_json(data))]
+        store.turns.end(ending.turn_id, ending.status, None if stored is None else stored.id, now(), events)
         if ending.keeps_key:
             turn.finish(store, outcome(stored))
         return stored, data

@@ -56,10 +56,23 @@ class TurnRepository(Repository):
         rows = self.tx.run(st.run_running_on_session, {"sid": session_id}).fetchall()
         return [TURN.from_driver_row(row, self.tx.dialect) for row in rows]
 
-    def end(self, turn_id: str, status: str, reply_message_id: int | None, now: datetime) -> None:
-        """The turn has ended with `status` and its stored reply (None when nothing was said)."""
+    def end(
+        self,
+        turn_id: str,
+        status: str,
+        reply_message_id: int | None,
+        now: datetime,
+        events: Sequence[tuple[str, int, str, str]] = (),
+    ) -> None:
+        """The turn has ended with `status` and its stored reply (None when nothing was said); its last `events`
+        kept as add_events keeps them."""
         stored = stored_timestamp(now, self.tx.dialect.name)
-        self.tx.run(st.run_end_turn, {"tid": turn_id, "new_status": status, "rid": reply_message_id, "now": stored})
+        ended = {"tid": turn_id, "new_status": status, "rid": reply_message_id, "now": stored}
+        if events and self.tx.dialect.name == "postgresql":
+            self.tx.run(st.run_end_turn_with_events, {**ended, **_event_columns(events)})
+            return
+        self.tx.run(st.run_end_turn, ended)
+        self.add_events(events)
 
     def mark(self, turn_id: str, status: str) -> None:
         """Change an ended turn's status (a stop after it completed: interrupted)."""
@@ -76,14 +89,12 @@ class TurnRepository(Repository):
             return {}
         return {turn_id: heard for turn_id, heard in self.tx.execute(st.stop_requests, {"tids": ids})}
 
-    def add_events(self, events: list[tuple[str, int, str, str]]) -> None:
+    def add_events(self, events: Sequence[tuple[str, int, str, str]]) -> None:
         """Keep events as they were sent: (turn_id, seq, event, data as JSON text)."""
         if not events:
             return
         if self.tx.dialect.name == "postgresql":
-            tids, seqs, kinds, bodies = (list(column) for column in zip(*events, strict=True))
-            columns = {"tids": tids, "seqs": seqs, "evs": kinds, "bodies": bodies}
-            self.tx.run(st.run_insert_events_unnested, columns)
+            self.tx.run(st.run_insert_events_unnested, _event_columns(events))
         else:  # SQLite runs a list of rows in the process, without waiting for the loop
             rows = [{"tid": tid, "seq": seq, "ev": event, "body": body} for tid, seq, event, body in events]
             self.tx.run_many(st.run_insert_event, rows)
@@ -126,6 +137,12 @@ class TurnRepository(Repository):
     def forget_events(self, ended_before: datetime) -> int:
         """Delete the events of turns that ended before `ended_before` (the turns stay); how many."""
         return self.tx.execute(st.delete_events_of_ended, {"now": ended_before}).rowcount
+
+
+def _event_columns(events: Sequence[tuple[str, int, str, str]]) -> dict[str, list]:
+    """Events as the column arrays PostgreSQL's unnest reads them from."""
+    tids, seqs, kinds, bodies = (list(column) for column in zip(*events, strict=True))
+    return {"tids": tids, "seqs": seqs, "evs": kinds, "bodies": bodies}
 
 
 def _access(
