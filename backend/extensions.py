@@ -53,8 +53,8 @@ class Services:
         # Turns get a fifth as many connections (2 of the default 10): the fewer transactions a burst of turns
         # runs at once, the fewer greenlets each turn of the worker's loop runs, and the sooner a resume or a
         # history read queued behind them is served. With 200 turns at once, 2 finished the burst as soon as 5
-        # did and 5 sooner than 10; resumes during the burst waited less (docs/performance.md, "PostgreSQL
-        # pools"). Other requests served more per second with 10 ("Serving model").
+        # did and 5 sooner than 10; resumes during the burst waited less (docs/performance.md, "Turns that
+        # outlive their connection", fourth session). Other requests served more per second with 10.
         pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else turn_pool_size(config.POSTGRES_POOL_SIZE)
         return SessionService(
             self._engine(purpose, pool_size),

@@ -125,6 +125,8 @@ def driver_statements(engine: sa.Engine) -> Iterator[list[str]]:
             dbapi_connection.cursor_factory = RecordingCursor
 
     def checkin(dbapi_connection, record):
+        if dbapi_connection is None:  # invalidated: SQLAlchemy hands back no connection
+            return
         if sqlite:
             dbapi_connection.set_trace_callback(None)
         else:

@@ -31,6 +31,9 @@ def test_one_statement_reads_what_the_check_and_the_cursor_read(service, after):
         session, turn, message = store.turns.with_session_and_message("s1", "t1")
         missed = store.turns.events_after("t1", after)
         combined = store.turns.with_session_message_and_events("s1", "t1", after)
+        # The joined row, read on the driver's cursor, maps as each table's own read maps its row.
+        each = (store.sessions.get("s1"), store.turns.get("t1"), store.messages.get("s1", turn.user_message_id))
+    assert (session, turn, message) == each
     assert combined == (session, turn, message, missed)
     assert [event.id for event in combined[3]] == [seq for seq, _, _ in EVENTS if seq > after]
 

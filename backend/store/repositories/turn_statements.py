@@ -82,7 +82,7 @@ _session_turn_message_events = sa.union_all(
     sa.select(sa.literal_column("1"), *(sa.null() for _ in ACCESS_COLUMNS), *EVENT_COLUMNS).where(_events_after_cursor),
 ).order_by(sa.literal_column("part"), sa.literal_column("event_seq"))
 events_after = sa.select(*EVENT_COLUMNS).where(_events_after_cursor).order_by(turn_events.c.seq)
-# Every resume and turn lookup runs one of these, on the driver's cursor like a turn's own statements.
+# Every resume runs one of these, on the driver's cursor like a turn's own statements.
 run_session_turn_message, run_session_turn_message_events = map(
     Precompiled, (_session_turn_message, _session_turn_message_events)
 )
