@@ -54,7 +54,7 @@ class Services:
         # runs at once, the fewer greenlets each turn of the worker's loop runs, and the sooner a resume or a
         # history read queued behind them is served. With 200 turns at once, 2 finished the burst as soon as 5
         # did and 5 sooner than 10; resumes during the burst waited less (docs/performance.md, "Turns that
-        # outlive their connection", fourth session). Other requests served more per second with 10.
+        # outlive their connection", fifth session of 2026-12-07). Other requests served more per second with 10.
         pool_size = config.POSTGRES_POOL_SIZE if purpose == "requests" else turn_pool_size(config.POSTGRES_POOL_SIZE)
         return SessionService(
             self._engine(purpose, pool_size),
