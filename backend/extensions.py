@@ -12,12 +12,17 @@ from backend.services.agents import load_agent
 from backend.services.session import SessionService
 from backend.services.token_counts import TokenCounter
 from backend.services.turns.service import ChatService
-from backend.settings import Config, turn_pool_size
+from backend.settings import Config
 from backend.store.engines import get_engine
 from backend.store.unit_of_work import UnitOfWork
 from backend.web.sse import error_data
 
 EXTENSION_KEY = "session_store"
+
+
+def turn_pool_size(pool_size: int) -> int:
+    """The PostgreSQL connections a worker keeps for turns, given POSTGRES_POOL_SIZE: a fifth, at least 1."""
+    return max(1, pool_size // 5)
 
 
 class Services:

@@ -87,11 +87,6 @@ def database_url_from_env() -> str:
     return f"sqlite:///{path}"
 
 
-def turn_pool_size(pool_size: int) -> int:
-    """The PostgreSQL connections a worker keeps for turns, given POSTGRES_POOL_SIZE: a fifth, at least 1."""
-    return max(1, pool_size // 5)
-
-
 def postgres_pool_size_from_env() -> int:
     """POSTGRES_POOL_SIZE (default 10): connections a process keeps open to PostgreSQL for its requests."""
     #: PostgreSQL connections each worker keeps for its requests, plus a fifth as many (at least 1) for chat and voice

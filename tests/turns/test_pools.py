@@ -7,12 +7,12 @@ import pytest
 import sqlalchemy as sa
 
 from backend import create_app, settings
-from backend.extensions import EXTENSION_KEY
+from backend.extensions import EXTENSION_KEY, turn_pool_size
 
 
 @pytest.mark.parametrize(("pool_size", "turns"), [(10, 2), (20, 4), (9, 1), (5, 1), (1, 1)])
 def test_turns_keep_a_fifth_of_the_request_connections_and_at_least_one(pool_size, turns):
-    assert settings.turn_pool_size(pool_size) == turns
+    assert turn_pool_size(pool_size) == turns
 
 
 def test_a_worker_keeps_its_requests_turns_and_journal_connections_apart(postgres_schema):
